@@ -1,0 +1,49 @@
+/* kefu's settings. Each comes from, in order of precedence: a command-line flag, an environment
+ * variable (KEFU_…), a config file (`key = value` lines), then a default. One table in config.c
+ * lists every option once, with its flag, variable, default and help text. */
+#ifndef KEFU_CONFIG_H
+#define KEFU_CONFIG_H
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/err.h"
+
+#define CONFIG_MAX_PROXIES 16
+
+struct kf_config {
+    char listen[256];          /* HOST:PORT */
+    char db[1024];             /* store URL */
+    char config_path[1024];    /* the config file read, if any */
+    char access_log[1024];     /* "off", "stderr" or a path */
+    char log_level[16];
+    int threads;               /* 0: number of cores */
+    int64_t max_body;          /* bytes */
+    int max_connections;
+    int max_per_ip;
+    int timeout_s;             /* idle connection time-out */
+    char trusted_proxies[CONFIG_MAX_PROXIES][64];
+    int n_trusted_proxies;
+    bool test_mode;
+    int64_t clock_start_ms;    /* test mode: where the fake clock starts (0: real now) */
+    bool status;               /* migrate --status */
+    bool describe;             /* migrate --describe */
+    bool help;
+};
+
+/* Which options a command takes (bit set of CONFIG_OPT_*). */
+enum {
+    CONFIG_FOR_SERVE = 1,
+    CONFIG_FOR_MIGRATE = 2,
+};
+
+/* Fills `cfg` from defaults, the config file, the environment and argv[first..argc) in that order,
+ * for command `cmd_mask`. Unknown flags, missing values and bad numbers are KF_E_CONFIG with the
+ * offending option in err->detail. */
+int config_load(struct kf_config *cfg, unsigned cmd_mask, int argc, char **argv, int first,
+                struct kf_err *err);
+
+/* Prints the options of `cmd_mask` with their variables and defaults. */
+void config_print_help(FILE *out, unsigned cmd_mask);
+
+#endif

@@ -1,0 +1,26 @@
+/* Every route handler, one group per file (api_*.c). The route table (routes.c) is the only
+ * caller. */
+#ifndef KEFU_HANDLERS_H
+#define KEFU_HANDLERS_H
+
+struct http_req;
+
+/* api_health.c */
+int api_healthz(struct http_req *req);
+int api_readyz(struct http_req *req);
+int api_metrics(struct http_req *req);
+int api_version(struct http_req *req);
+
+/* api_test.c (test mode only) */
+int api_test_probe_create(struct http_req *req);
+int api_test_probe_get(struct http_req *req);
+int api_test_probe_list(struct http_req *req);
+int api_test_clock_get(struct http_req *req);
+int api_test_clock_move(struct http_req *req);
+int api_test_job_create(struct http_req *req);
+int api_test_job_get(struct http_req *req);
+
+/* Registers the test job kinds (test mode only). */
+void api_test_register_jobs(void);
+
+#endif

@@ -1,0 +1,24 @@
+/* The route table. Add a route here, its handler in an api_*.c or page_*.c file, and its entry in
+ * docs/openapi.yaml (tests/unit/test_openapi.c fails until both agree). Hot routes first. */
+#include "http/handlers.h"
+#include "http/router.h"
+
+const struct route routes[] = {
+    {"GET", "/healthz", ROUTE_NO_LOG, NULL, api_healthz, "Liveness: the process answers."},
+    {"GET", "/readyz", ROUTE_NO_LOG, NULL, api_readyz, "Readiness: database reachable and schema current."},
+    {"GET", "/metrics", ROUTE_NO_LOG, NULL, api_metrics, "Prometheus metrics."},
+    {"GET", "/api/v1/version", 0, NULL, api_version, "The server's name and version."},
+
+    {"POST", "/api/v1/test/probe-writes", ROUTE_TEST_ONLY | ROUTE_JSON_BODY, NULL, api_test_probe_create,
+     "Test mode: write one row durably through the writer."},
+    {"GET", "/api/v1/test/probe-writes", ROUTE_TEST_ONLY, NULL, api_test_probe_list, "Test mode: list probe rows by tag."},
+    {"GET", "/api/v1/test/probe-writes/{id}", ROUTE_TEST_ONLY, NULL, api_test_probe_get, "Test mode: read one probe row."},
+    {"GET", "/api/v1/test/clock", ROUTE_TEST_ONLY, NULL, api_test_clock_get, "Test mode: the fake clock's now."},
+    {"POST", "/api/v1/test/clock", ROUTE_TEST_ONLY | ROUTE_JSON_BODY, NULL, api_test_clock_move,
+     "Test mode: move the fake clock, firing the jobs due in between."},
+    {"POST", "/api/v1/test/jobs", ROUTE_TEST_ONLY | ROUTE_JSON_BODY, NULL, api_test_job_create,
+     "Test mode: schedule a test.record job."},
+    {"GET", "/api/v1/test/jobs/{id}", ROUTE_TEST_ONLY, NULL, api_test_job_get, "Test mode: a job and its runs."},
+};
+
+const size_t routes_count = sizeof routes / sizeof routes[0];

@@ -1,0 +1,243 @@
+/* The kefu command line: serve, migrate, version, help. Each command reads its settings through
+ * config_load (flags, then KEFU_* variables, then the config file, then defaults). */
+#include <errno.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "http/handlers.h"
+#include "http/server.h"
+#include "jobs/scheduler.h"
+#include "kefu_version.h"
+#include "store/store.h"
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    unsigned options;
+    const char *usage;
+    const char *summary;
+};
+
+static int cmd_serve(int argc, char **argv);
+static int cmd_migrate(int argc, char **argv);
+static int cmd_version(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+
+static const struct command commands[] = {
+    {"serve", cmd_serve, CONFIG_FOR_SERVE, "kefu serve [options]", "run the web server, the API and the scheduler"},
+    {"migrate", cmd_migrate, CONFIG_FOR_MIGRATE, "kefu migrate [--db URL] [--status] [--describe]",
+     "bring the database schema up to date (serve does this too)"},
+    {"version", cmd_version, 0, "kefu version", "print the version"},
+    {"help", cmd_help, 0, "kefu help [COMMAND]", "show help for kefu or a command"},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static const struct command *command_find(const char *name)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        if (strcmp(commands[i].name, name) == 0) return &commands[i];
+    }
+    return NULL;
+}
+
+static void usage_print(FILE *out)
+{
+    fprintf(out, "kefu %s — customer service agreements, end to end.\n\nUsage: kefu COMMAND [options]\n\nCommands:\n",
+            KEFU_VERSION);
+    for (size_t i = 0; i < N_COMMANDS; i++) fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun `kefu help COMMAND` or `kefu COMMAND --help` for a command's options.\n");
+}
+
+static void command_help_print(const struct command *c, FILE *out)
+{
+    fprintf(out, "Usage: %s\n%s.\n\n", c->usage, c->summary);
+    if (c->options) config_print_help(out, c->options);
+}
+
+static int report(const char *what, const struct kf_err *err)
+{
+    const struct kf_code_info *info = kf_code_info(err->code);
+    fprintf(stderr, "kefu: %s: %s%s%s\n", what, info->message_en, err->detail[0] ? " " : "", err->detail);
+    return 1;
+}
+
+/* Creates the directory of a sqlite:PATH database (var/ on a fresh checkout). */
+static void sqlite_dir_ensure(const char *url)
+{
+    if (strncmp(url, "sqlite:", 7) != 0) return;
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", url + 7);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir) return;
+    *slash = '\0';
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST) fprintf(stderr, "kefu: cannot create %s\n", dir);
+}
+
+static int store_open_migrated(const char *url, int64_t now_ms, struct store **st, struct kf_err *err)
+{
+    sqlite_dir_ensure(url);
+    int rc = store_open(url, st, err);
+    if (rc) return rc;
+    rc = store_migrate(*st, now_ms, err);
+    if (rc) store_close(st);
+    return rc;
+}
+
+static enum log_level log_level_parse(const char *s)
+{
+    if (strcmp(s, "debug") == 0) return LOG_DEBUG;
+    if (strcmp(s, "warn") == 0) return LOG_WARN;
+    if (strcmp(s, "error") == 0) return LOG_ERROR;
+    return LOG_INFO;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    struct kf_config cfg;
+    struct kf_err err;
+    kf_err_clear(&err);
+    if (config_load(&cfg, CONFIG_FOR_SERVE, argc, argv, 2, &err) != 0) return report("serve", &err);
+    if (cfg.help) {
+        command_help_print(command_find("serve"), stdout);
+        return 0;
+    }
+    /* signals are taken by sigwait in this thread only: block them before any thread starts */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (strcmp(cfg.access_log, "off") == 0) log_access_enabled = 0;
+    const char *log_path = strcmp(cfg.access_log, "off") == 0 ? NULL : cfg.access_log;
+    if (log_start(log_path, log_level_parse(cfg.log_level)) != 0) {
+        fprintf(stderr, "kefu: cannot open the log %s\n", cfg.access_log);
+        return 1;
+    }
+    struct kf_env env = {.cfg = &cfg, .test_mode = cfg.test_mode};
+    env.clock = cfg.test_mode ? clock_new_fake(cfg.clock_start_ms ? cfg.clock_start_ms : clock_real_ms())
+                              : clock_new_real();
+    int status = 1;
+    struct http_server *srv = NULL;
+    if (store_open_migrated(cfg.db, clock_now_ms(env.clock), &env.store, &err) != 0) {
+        report("database", &err);
+        goto out;
+    }
+    if (cfg.test_mode) api_test_register_jobs();
+    if (scheduler_start(&env, !cfg.test_mode, 1000, &env.sched, &err) != 0) {
+        report("scheduler", &err);
+        goto out;
+    }
+    if (http_server_start(&cfg, &env, &srv, &err) != 0) {
+        report("listen", &err);
+        goto out;
+    }
+    log_info("kefu %s listening on http://%.*s:%u (database: %s%s)", KEFU_VERSION,
+             (int)(strrchr(cfg.listen, ':') - cfg.listen), cfg.listen, http_server_port(srv), store_engine(env.store),
+             cfg.test_mode ? ", TEST MODE: fake clock and /api/v1/test/ routes" : "");
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    log_info("received %s: finishing in-flight requests", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    http_server_stop(&srv, 30000);
+    status = 0;
+out:
+    scheduler_stop(&env.sched);
+    if (srv) http_server_stop(&srv, 0);
+    store_close(&env.store);
+    if (status == 0) log_info("stopped cleanly");
+    log_stop();
+    clock_free(&env.clock);
+    return status;
+}
+
+static int cmd_migrate(int argc, char **argv)
+{
+    struct kf_config cfg;
+    struct kf_err err;
+    kf_err_clear(&err);
+    if (config_load(&cfg, CONFIG_FOR_MIGRATE, argc, argv, 2, &err) != 0) return report("migrate", &err);
+    if (cfg.help) {
+        command_help_print(command_find("migrate"), stdout);
+        return 0;
+    }
+    struct store *st = NULL;
+    sqlite_dir_ensure(cfg.db);
+    if (store_open(cfg.db, &st, &err) != 0) return report("database", &err);
+    int status = 0;
+    if (cfg.status) {
+        int applied = 0, latest = 0;
+        if (store_schema_version(st, &applied, &latest, &err) != 0) {
+            status = report("migrate", &err);
+        } else {
+            printf("schema: %d applied, %d in this kefu%s\n", applied, latest, applied == latest ? " (current)" : "");
+        }
+    } else if (store_migrate(st, clock_real_ms(), &err) != 0) {
+        status = report("migrate", &err);
+    } else if (cfg.describe) {
+        struct buf out;
+        buf_init(&out, 1 << 20);
+        if (store_describe_schema(st, &out, &err) != 0) status = report("describe", &err);
+        else fwrite(out.data, 1, out.len, stdout);
+        buf_free(&out);
+    } else {
+        int applied = 0, latest = 0;
+        store_schema_version(st, &applied, &latest, &err);
+        printf("schema is current (version %d, %s)\n", applied, store_engine(st));
+    }
+    store_close(&st);
+    return status;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+    printf("kefu %s\n", KEFU_VERSION);
+    return 0;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    if (argc > 2) {
+        const struct command *c = command_find(argv[2]);
+        if (!c) {
+            fprintf(stderr, "kefu: no command %s\n", argv[2]);
+            usage_print(stderr);
+            return 2;
+        }
+        command_help_print(c, stdout);
+        return 0;
+    }
+    usage_print(stdout);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (sodium_init() < 0) {
+        fputs("kefu: libsodium failed to initialise\n", stderr);
+        return 1;
+    }
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage_print(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) return cmd_version(argc, argv);
+    const struct command *c = command_find(argv[1]);
+    if (!c) {
+        fprintf(stderr, "kefu: no command %s\n\n", argv[1]);
+        usage_print(stderr);
+        return 2;
+    }
+    if (!c->options && argc > 2 && strcmp(argv[2], "--help") == 0) {
+        command_help_print(c, stdout);
+        return 0;
+    }
+    return c->run(argc, argv);
+}
