@@ -118,18 +118,24 @@ static void log_append(const char *line, size_t n)
     pthread_mutex_unlock(&log_lock);
 }
 
+/* Writes "2026-11-24T07:16:43.252Z " into out (at least 32 bytes); returns its length. */
+static int log_timestamp(char *out, size_t size)
+{
+    int64_t ms = clock_real_ms();
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    return snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                    tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
     if (level < log_min) return;
     static const char *names[] = {"debug", "info", "warn", "error"};
     char line[1024];
-    int64_t ms = clock_real_ms();
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s ", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000),
-                     names[level]);
+    int n = log_timestamp(line, sizeof line);
+    n += snprintf(line + n, sizeof line - (size_t)n, "%s ", names[level]);
     va_list ap;
     va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
@@ -145,8 +151,11 @@ void log_access_line(const char *line, int len)
 {
     if (!log_access_enabled || len <= 0) return;
     char tmp[2048];
-    size_t n = (size_t)len < sizeof tmp - 1 ? (size_t)len : sizeof tmp - 1;
-    memcpy(tmp, line, n);
+    size_t n = (size_t)log_timestamp(tmp, sizeof tmp);
+    size_t room = sizeof tmp - n - 1;
+    size_t k = (size_t)len < room ? (size_t)len : room;
+    memcpy(tmp + n, line, k);
+    n += k;
     tmp[n++] = '\n';
     log_append(tmp, n);
 }

@@ -430,6 +430,7 @@ int http_server_start(const struct kf_config *cfg, const struct kf_env *env, str
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, &on_request, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, &on_mhd_log, srv, /* first, so MHD never prints on its own */
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
@@ -439,7 +440,6 @@ int http_server_start(const struct kf_config *cfg, const struct kf_env *env, str
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(160 * 1024),
         MHD_OPTION_URI_LOG_CALLBACK, &on_uri, srv,
         MHD_OPTION_NOTIFY_COMPLETED, &on_completed, srv,
-        MHD_OPTION_EXTERNAL_LOGGER, &on_mhd_log, srv,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
         MHD_OPTION_END);
     if (!srv->daemon) {

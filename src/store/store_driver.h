@@ -24,6 +24,7 @@ struct store_conn {
     unsigned n_in_use;                  /* statements handed out and not finalized */
     bool is_writer;                     /* the group-commit writer's own connection */
     bool in_write;                      /* a write function is running on it: no BEGIN/COMMIT */
+    bool closing;                       /* statements are being destroyed with the connection */
 };
 
 /* The common head of every driver's statement. Only store.c touches these fields. */

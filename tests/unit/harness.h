@@ -69,6 +69,11 @@ static inline const char *harness_db_url(const char *engine)
     return url;
 }
 
+/* Two cmocka entries for one test function, named fn[sqlite] and fn[postgres], with each engine's
+ * setup. A postgres setup that finds no KEFU_TEST_PG_URL leaves *state NULL; the test skip()s. */
+#define HARNESS_BOTH_ENGINES(fn, setup_sqlite, setup_postgres, teardown) \
+    {#fn "[sqlite]", fn, setup_sqlite, teardown, NULL}, {#fn "[postgres]", fn, setup_postgres, teardown, NULL}
+
 /* The engines to run: {"sqlite", "postgres"}. */
 static const char *const harness_engines[] = {"sqlite", "postgres"};
 
