@@ -90,12 +90,14 @@ static int store_open_migrated(const char *url, int64_t now_ms, struct store **s
     return rc;
 }
 
-static enum log_level log_level_parse(const char *s)
+/* Returns the level named by `s`, or -1 for a name that is none of them. */
+static int log_level_parse(const char *s)
 {
-    if (strcmp(s, "debug") == 0) return LOG_DEBUG;
-    if (strcmp(s, "warn") == 0) return LOG_WARN;
-    if (strcmp(s, "error") == 0) return LOG_ERROR;
-    return LOG_INFO;
+    static const char *const names[] = {"debug", "info", "warn", "error"};
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(s, names[i]) == 0) return i;
+    }
+    return -1;
 }
 
 static int cmd_serve(int argc, char **argv)
@@ -108,6 +110,12 @@ static int cmd_serve(int argc, char **argv)
         command_help_print(command_find("serve"), stdout);
         return 0;
     }
+    int level = log_level_parse(cfg.log_level);
+    if (level < 0) {
+        kf_fail(&err, KF_E_CONFIG, "log-level", "--log-level must be debug, info, warn or error, not %.20s",
+                cfg.log_level);
+        return report("serve", &err);
+    }
     /* signals are taken by sigwait in this thread only: block them before any thread starts */
     sigset_t sigs;
     sigemptyset(&sigs);
@@ -118,7 +126,7 @@ static int cmd_serve(int argc, char **argv)
 
     if (strcmp(cfg.access_log, "off") == 0) log_access_enabled = 0;
     const char *log_path = strcmp(cfg.access_log, "off") == 0 ? NULL : cfg.access_log;
-    if (log_start(log_path, log_level_parse(cfg.log_level)) != 0) {
+    if (log_start(log_path, (enum log_level)level) != 0) {
         fprintf(stderr, "kefu: cannot open the log %s\n", cfg.access_log);
         return 1;
     }

@@ -2,6 +2,7 @@
  * waste the rest of a chunk. */
 #include "core/arena.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,29 +37,67 @@ static struct chunk *chunk_new(size_t size)
     return c;
 }
 
+/* Each thread keeps the last freed single-chunk arena: a request then costs no malloc for its
+ * first chunk (the HTTP threads create and free one arena per request). A thread-specific key
+ * frees the spare when its thread ends. */
+static _Thread_local struct arena *arena_spare;
+static pthread_key_t arena_spare_key;
+static pthread_once_t arena_spare_once = PTHREAD_ONCE_INIT;
+
+static void arena_spare_destroy(void *p)
+{
+    struct arena *a = p;
+    if (a == arena_spare) arena_spare = NULL;
+    free(a->head);
+    free(a);
+}
+
+static void arena_spare_key_make(void)
+{
+    pthread_key_create(&arena_spare_key, arena_spare_destroy);
+}
+
 struct arena *arena_new(size_t first_chunk)
 {
-    struct arena *a = calloc(1, sizeof *a);
+    size_t size = first_chunk ? first_chunk : ARENA_DEFAULT_CHUNK;
+    struct arena *a = arena_spare;
+    if (a && a->head->size == size) {
+        arena_spare = NULL;
+        pthread_setspecific(arena_spare_key, NULL);
+        a->head->used = 0;
+        a->chunk_size = size;
+        a->handed_out = 0;
+        return a;
+    }
+    a = calloc(1, sizeof *a);
     if (!a) {
         fputs("kefu: out of memory in arena\n", stderr);
         abort();
     }
-    a->chunk_size = first_chunk ? first_chunk : ARENA_DEFAULT_CHUNK;
-    a->head = chunk_new(a->chunk_size);
+    a->chunk_size = size;
+    a->head = chunk_new(size);
     return a;
 }
 
 void arena_free(struct arena **ap)
 {
     if (!ap || !*ap) return;
-    struct chunk *c = (*ap)->head;
+    struct arena *a = *ap;
+    *ap = NULL;
+    if (!arena_spare && !a->head->next) {
+        /* a single-chunk arena is kept for this thread's next request */
+        pthread_once(&arena_spare_once, arena_spare_key_make);
+        arena_spare = a;
+        pthread_setspecific(arena_spare_key, a);
+        return;
+    }
+    struct chunk *c = a->head;
     while (c) {
         struct chunk *next = c->next;
         free(c);
         c = next;
     }
-    free(*ap);
-    *ap = NULL;
+    free(a);
 }
 
 void *arena_alloc(struct arena *a, size_t n)

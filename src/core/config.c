@@ -34,6 +34,8 @@ static const struct option_def options[] = {
     {"max-body", "KEFU_MAX_BODY", OPT_INT64, S(max_body), SERVE, "1048576", "largest request body in bytes"},
     {"max-connections", "KEFU_MAX_CONNECTIONS", OPT_INT, S(max_connections), SERVE, "4096", "connections in total"},
     {"max-per-ip", "KEFU_MAX_PER_IP", OPT_INT, S(max_per_ip), SERVE, "64", "connections per client address"},
+    {"connection-memory", "KEFU_CONNECTION_MEMORY", OPT_INT64, S(connection_memory), SERVE, "114688",
+     "bytes per connection for the request line and headers; longer ones get libmicrohttpd's bare 414"},
     {"timeout", "KEFU_TIMEOUT", OPT_INT, S(timeout_s), SERVE, "30", "idle connection time-out in seconds"},
     {"trusted-proxy", "KEFU_TRUSTED_PROXIES", OPT_PROXIES, S(trusted_proxies), SERVE, "",
      "peer address whose X-Forwarded-For is believed (repeatable; env: comma-separated)"},

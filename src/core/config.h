@@ -22,6 +22,7 @@ struct kf_config {
     int max_connections;
     int max_per_ip;
     int timeout_s;             /* idle connection time-out */
+    int64_t connection_memory; /* bytes libmicrohttpd reserves per connection (request line + headers) */
     char trusted_proxies[CONFIG_MAX_PROXIES][64];
     int n_trusted_proxies;
     bool test_mode;

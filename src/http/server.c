@@ -44,10 +44,15 @@ struct http_server {
 
 /* --- request ids and client addresses ---------------------------------------------------------- */
 
+/* A request id: the process's random prefix and a sequence number, 20 hex digits. */
 static void request_id_make(struct http_server *srv, char out[24])
 {
+    static const char hex[] = "0123456789abcdef";
     uint64_t seq = atomic_fetch_add(&srv->request_seq, 1);
-    snprintf(out, 24, "%08x%012llx", srv->request_prefix, (unsigned long long)(seq & 0xffffffffffffULL));
+    uint64_t hi = srv->request_prefix;
+    for (int i = 7; i >= 0; i--, hi >>= 4) out[i] = hex[hi & 15];
+    for (int i = 19; i >= 8; i--, seq >>= 4) out[i] = hex[seq & 15];
+    out[20] = '\0';
 }
 
 static int sockaddr_text(const struct sockaddr *sa, char *out, size_t size)
@@ -428,16 +433,25 @@ int http_server_start(const struct kf_config *cfg, const struct kf_env *env, str
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+    if (cfg->connection_memory < 16384 || cfg->connection_memory > (64 << 20)) {
+        free(srv);
+        return kf_fail(err, KF_E_CONFIG, "connection-memory", "--connection-memory must be 16 KiB to 64 MiB");
+    }
+    /* MHD takes a thread-pool size only above 1 (it warns about 1). */
+    struct MHD_OptionItem pool[] = {{threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, NULL},
+                                    {MHD_OPTION_END, 0, NULL}};
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, &on_request, srv,
         MHD_OPTION_EXTERNAL_LOGGER, &on_mhd_log, srv, /* first, so MHD never prints on its own */
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_ARRAY, pool,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s,
-        /* room for a long request line, so that kefu (not MHD) answers 414 with its own headers */
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(160 * 1024),
+        /* Room for a long request line, so that kefu (not MHD) answers it with its own 414 and
+         * headers. MHD 0.9.75 zeroes the whole pool between keep-alive requests, so this costs
+         * throughput: docs/performance.md has the figures for each size. */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->connection_memory,
         MHD_OPTION_URI_LOG_CALLBACK, &on_uri, srv,
         MHD_OPTION_NOTIFY_COMPLETED, &on_completed, srv,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
