@@ -58,6 +58,11 @@ int vault_lookup_hash(struct vault *v, struct store_conn *c, int64_t client_id, 
 int vault_name_tokens(struct vault *v, struct store_conn *c, int64_t client_id, const char *name, struct arena *a,
                       unsigned char **tokens_r, size_t *n_r, struct kf_err *err);
 
+/* The Ed25519 key pair that signs audit checkpoints: made on first use, its secret half stored in
+ * the database wrapped by the master key. */
+int vault_signing_key(struct vault *v, struct store *store, unsigned char pk[32], unsigned char sk[64],
+                      struct kf_err *err);
+
 /* Re-wraps every data key (and the audit signing key) under the master key in `new_key_path`,
  * in one transaction; the data itself is untouched, so kefu keeps serving. */
 int vault_rotate(struct vault *v, struct store *store, const char *new_key_path, struct kf_err *err);

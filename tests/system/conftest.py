@@ -255,7 +255,7 @@ class KefuServer:
         assert rep is None, "sanitizer report from %s: %s\n%s" % (self.label, rep, tail(log))
         return self.returncode, log
 
-    def signal(self, sig=signal.SIGTERM):
+    def send_signal(self, sig):
         self.stop_signal = sig
         self.proc.send_signal(sig)
 
@@ -265,6 +265,7 @@ class KefuServer:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill()
+            self.checked = True  # reported here; the fixture must not report it again
             raise AssertionError("%s did not exit within %.0fs of signal %s\n--- output ---\n%s"
                                  % (self.label, timeout, self.stop_signal, tail(self.log())))
         return self.poll()
@@ -274,7 +275,7 @@ class KefuServer:
         if self.proc is None:
             return None
         if self.alive():
-            self.signal(sig)
+            self.send_signal(sig)
         rc = self.wait(timeout)
         if check and not self.checked:
             self.check_exit()
@@ -438,15 +439,18 @@ def _stop_all(servers):
         pytest.fail("\n\n".join(errors), pytrace=False)
 
 
+FRESH = object()  # default db_url of the server factories: a new, empty database
+
+
 @pytest.fixture
 def kefu(engine):
-    """A factory of servers for one test: kefu(db_url=None, args=(), test_mode=True, …) starts a
+    """A factory of servers for one test: kefu(db_url=FRESH, args=(), test_mode=True, …) starts a
     server (on a fresh database unless given) and waits for /healthz. At the end of the test every
     server still running gets SIGTERM and must exit 0 with a clean sanitizer log."""
     servers = []
 
-    def start(db_url=None, args=(), test_mode=True, **kw):
-        s = KefuServer(engine, db_url if db_url is not None else new_db_url(engine), args,
+    def start(db_url=FRESH, args=(), test_mode=True, **kw):
+        s = KefuServer(engine, new_db_url(engine) if db_url is FRESH else db_url, args,
                        test_mode=test_mode, **kw)
         servers.append(s)
         return s.start()
@@ -461,8 +465,9 @@ def kefu_unstarted(engine):
     """Like `kefu` but returns the KefuServer without starting it (for refusal tests)."""
     servers = []
 
-    def make(db_url=None, args=(), test_mode=True, **kw):
-        s = KefuServer(engine, db_url if db_url is not None else new_db_url(engine), args,
+    def make(db_url=FRESH, args=(), test_mode=True, **kw):
+        """db_url None: no --db flag."""
+        s = KefuServer(engine, new_db_url(engine) if db_url is FRESH else db_url, args,
                        test_mode=test_mode, **kw)
         servers.append(s)
         return s
