@@ -160,7 +160,7 @@ static void common_load(void)
 
 static bool common_has(const char *s, size_t len)
 {
-    if (len == 0) return false;
+    if (len == 0 || common_n == 0) return false; /* an empty list is reported by password_init */
     struct common_entry key = {s, len};
     return bsearch(&key, common, common_n, sizeof *common, common_cmp) != NULL;
 }

@@ -270,6 +270,31 @@ static void strength_checks_run_from_many_threads(void **state)
     }
 }
 
+static void *hash_once(void *arg)
+{
+    struct kf_err err;
+    char hash[PASSWORD_HASH_BYTES];
+    *(int *)arg = password_hash("Xq7#mP2v-tR9", hash, &err);
+    return NULL;
+}
+
+/* With one slot, concurrent hashes wait their turn instead of all taking memlimit at once. */
+static void concurrent_hashes_share_the_slots(void **state)
+{
+    struct password_params before = password_params_get(), one = before;
+    one.max_parallel = 1;
+    struct kf_err err;
+    assert_int_equal(password_configure(&one, &err), 0);
+    pthread_t t[3];
+    int rc[3] = {-99, -99, -99};
+    for (int i = 0; i < 3; i++) assert_int_equal(pthread_create(&t[i], NULL, hash_once, &rc[i]), 0);
+    for (int i = 0; i < 3; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(rc[i], 0);
+    }
+    assert_int_equal(password_configure(&before, &err), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,6 +315,7 @@ int main(void)
         cmocka_unit_test(digits_only_and_repetition_are_refused),
         cmocka_unit_test(the_embedded_list_is_well_formed),
         cmocka_unit_test(strength_checks_run_from_many_threads),
+        cmocka_unit_test(concurrent_hashes_share_the_slots),
     };
     return cmocka_run_group_tests_name("password", tests, group_setup, NULL);
 }
