@@ -152,8 +152,7 @@ static void common_load(void)
         size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
         while (len && (p[len - 1] == '\r' || p[len - 1] == ' ')) len--;
         if (len && p[0] != '#') common[common_n++] = (struct common_entry){p, len};
-        p += len + 1;
-        if (nl) p = nl + 1;
+        p = nl ? nl + 1 : end;
     }
     qsort(common, common_n, sizeof *common, common_cmp);
 }
@@ -208,7 +207,8 @@ static pthread_once_t dict_once = PTHREAD_ONCE_INIT;
 static char dict_path[512];
 static bool dict_ok;
 
-/* cracklib exits the process or prints to stderr on a missing dictionary, so look first. */
+/* On a missing dictionary cracklib prints to stderr and returns a complaint like a weak password's
+ * (older versions exit: Debian #682735), so look for the files first and call it a config error. */
 static void dict_find(void)
 {
     const char *base = GetDefaultCracklibDict();
