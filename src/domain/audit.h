@@ -25,7 +25,12 @@ struct audit_entry {
 };
 
 /* Appends a record inside the caller's write transaction, taking time, actor, source address and
- * request id from ctx. Serialises appends to one chain (row lock on PostgreSQL). */
+ * request id from ctx. Serialises appends to one chain (row lock on PostgreSQL). The chain's lock is
+ * held until the caller's transaction ends, so append last in the write function; a write touching
+ * two chains should append in ascending client id (a deadlock is retried, but costs time).
+ * e->changes must be an object (or NULL for "{}") of at most AUDIT_CHANGES_MAX bytes serialised,
+ * with secrets and personal data already masked (audit_mask): it is stored and hashed as canonical
+ * JSON (sorted keys, compact). If the caller's write fails, the record and the head move roll back. */
 int audit_append(struct store_conn *c, const struct kf_ctx *ctx, const struct audit_entry *e, struct kf_err *err);
 
 /* Writes a signed checkpoint (chain, seq, hash, time, Ed25519 signature) for every chain that has

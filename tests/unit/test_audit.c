@@ -277,6 +277,27 @@ static void c7_1_1_edited_hash_is_hash_mismatch_at_its_seq(void **state)
     expect_one(fx, NULL, PROVIDER, 5, "hash mismatch at seq 5");
 }
 
+/* C7.1.1: a record's prev_hash edited (its own hash left) → the link is broken at its seq. */
+static void c7_1_1_edited_prev_hash_is_broken_link_at_its_seq(void **state)
+{
+    struct fixture *fx = *state;
+    SKIP_WITHOUT_ENGINE(fx);
+    seed(fx);
+    tamper(fx, "UPDATE audit_log SET prev_hash = (SELECT hash FROM audit_log WHERE chain = 101 AND seq = 1) "
+               "WHERE chain = 101 AND seq = 3");
+    expect_one(fx, NULL, C1, 3, "hash mismatch at seq 3 (prev_hash does not link)");
+}
+
+/* C7.1.1: the head row of a chain deleted → reported at the chain's last seq. */
+static void c7_1_1_deleted_head_row_is_reported(void **state)
+{
+    struct fixture *fx = *state;
+    SKIP_WITHOUT_ENGINE(fx);
+    seed(fx);
+    tamper(fx, "DELETE FROM audit_heads WHERE chain = 202");
+    expect_one(fx, NULL, C2, SEEDED, "head row missing (records end at seq 6)");
+}
+
 /* C7.1.1: a record deleted from the middle → the gap: missing seq N. */
 static void c7_1_1_deleted_middle_record_is_missing_seq(void **state)
 {
@@ -958,6 +979,8 @@ int main(void)
         BOTH_C7_1_1(c7_1_1_edited_byte_of_changes_is_hash_mismatch_at_its_seq),
         BOTH_C7_1_1(c7_1_1_edited_action_is_hash_mismatch_at_its_seq),
         BOTH_C7_1_1(c7_1_1_edited_hash_is_hash_mismatch_at_its_seq),
+        BOTH_C7_1_1(c7_1_1_edited_prev_hash_is_broken_link_at_its_seq),
+        BOTH_C7_1_1(c7_1_1_deleted_head_row_is_reported),
         BOTH_C7_1_1(c7_1_1_deleted_middle_record_is_missing_seq),
         BOTH_C7_1_1(c7_1_1_deleted_last_record_is_detected_through_the_head),
         BOTH_C7_1_1(c7_1_1_swapped_records_are_hash_mismatch_at_first_swapped_seq),
