@@ -29,6 +29,8 @@ struct kf_config {
     int64_t clock_start_ms;    /* test mode: where the fake clock starts (0: real now) */
     bool status;               /* migrate --status */
     bool describe;             /* migrate --describe */
+    char checkpoints_path[1024]; /* audit verify --checkpoints: an exported checkpoints file */
+    char out_path[1024];       /* audit export --out */
     bool help;
 };
 
@@ -36,6 +38,7 @@ struct kf_config {
 enum {
     CONFIG_FOR_SERVE = 1,
     CONFIG_FOR_MIGRATE = 2,
+    CONFIG_FOR_AUDIT = 4,
 };
 
 /* Fills `cfg` from defaults, the config file, the environment and argv[first..argc) in that order,
