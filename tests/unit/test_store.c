@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "core/embedded.h"
 #include "store/store.h"
 #include "store/store_driver.h"
 
@@ -1022,6 +1023,23 @@ static void *t_migrator_main(void *arg)
     return NULL;
 }
 
+/* Distinct migration versions compiled in. Numbers may have gaps (branches take numbers ahead of
+ * merging), so "all applied" is this count of rows, not the highest number. The embedded table
+ * is in path order (the Makefile sorts it), so the variants of one version are adjacent. */
+static int64_t t_embedded_migration_versions(void)
+{
+    static const char dir[] = "src/store/migrations/";
+    int64_t n = 0;
+    long last = -1;
+    for (const struct embedded_file *f = embedded_files; f->path; f++) {
+        if (strncmp(f->path, dir, sizeof dir - 1) != 0) continue;
+        long v = strtol(f->path + sizeof dir - 1, NULL, 10);
+        if (v > 0 && v != last) n++;
+        last = v;
+    }
+    return n;
+}
+
 static void test_concurrent_processes_apply_each_migration_once(void **state)
 {
     char url[1100];
@@ -1046,7 +1064,7 @@ static void test_concurrent_processes_apply_each_migration_once(void **state)
     struct store_stmt *st;
     T_OK(store_prepare(c, "SELECT count(*) FROM kefu_migrations", &st, &err));
     assert_int_equal(store_step(st, &err), STORE_ROW);
-    assert_int_equal(store_col_int64(st, 0), latest);
+    assert_int_equal(store_col_int64(st, 0), t_embedded_migration_versions());
     store_finalize(&st);
     store_release(&c);
     store_close(&s);
