@@ -14,6 +14,8 @@
  *    that opens it. vault_rotate takes that row FOR UPDATE, replaces it and re-wraps every key in
  *    the same transaction: a creator racing a rotation either commits first (and is re-wrapped) or
  *    waits and then sees the new check value. No key is ever left under a retired master key.
+ *    The rotating vault keeps the retired key in memory only to unwrap keys it read just before the
+ *    commit; it never wraps with it.
  * 4. The cache holds sub-keys of committed data keys only. A data key this process has just
  *    inserted may still roll back, and until its transaction ends only the connection that inserted
  *    it can see it. So a marker remembers that connection: the key read through it is used but not
@@ -101,6 +103,7 @@ struct vault {
     pthread_mutex_t rotate_lock;  /* one vault_rotate at a time */
     unsigned char *master;        /* KEY_BYTES, sodium_malloc */
     unsigned char *next_master;   /* during vault_rotate: the new master key, not yet committed */
+    unsigned char *prev_master;   /* retired by our last vault_rotate: unwraps what was read before */
     struct vault_slot *slots;     /* open addressing by client id; sodium_malloc */
     size_t cap, used;
     bool cache_frozen;            /* no more inserts (out of room, or out of memory) */
@@ -465,6 +468,7 @@ void vault_close(struct vault **vp)
     if (!v) return;
     sodium_free(v->master); /* sodium_free wipes before it frees */
     sodium_free(v->next_master);
+    sodium_free(v->prev_master);
     sodium_free(v->slots);
     sodium_free(v->signing);
     pthread_mutex_destroy(&v->lock);
@@ -609,14 +613,28 @@ static bool data_key_unwrap_with(const unsigned char *master, int64_t client_id,
     return unseal(master, wrapped, WRAPPED_KEY_BYTES, ad, ad_len, key);
 }
 
-/* Unwraps with the current master key, or during our own rotation the new one. */
+/* Copies the master keys a stored key may be wrapped under: the current one, the new one of our
+ * rotation in progress, and the one our last rotation retired (a wrapped key read just before
+ * that rotation committed is still under it). Only unwrapping uses the last two. */
+static size_t masters_copy(struct vault *v, unsigned char keys[3][KEY_BYTES])
+{
+    size_t n = 0;
+    pthread_mutex_lock(&v->lock);
+    memcpy(keys[n++], v->master, KEY_BYTES);
+    if (v->next_master) memcpy(keys[n++], v->next_master, KEY_BYTES);
+    if (v->prev_master) memcpy(keys[n++], v->prev_master, KEY_BYTES);
+    pthread_mutex_unlock(&v->lock);
+    return n;
+}
+
 static int data_key_unwrap(struct vault *v, int64_t client_id, int64_t version, const unsigned char *wrapped,
                            unsigned char *key, struct kf_err *err)
 {
-    pthread_mutex_lock(&v->lock);
-    bool ok = data_key_unwrap_with(v->master, client_id, version, wrapped, key) ||
-              (v->next_master && data_key_unwrap_with(v->next_master, client_id, version, wrapped, key));
-    pthread_mutex_unlock(&v->lock);
+    unsigned char masters[3][KEY_BYTES];
+    size_t n = masters_copy(v, masters);
+    bool ok = false;
+    for (size_t i = 0; i < n && !ok; i++) ok = data_key_unwrap_with(masters[i], client_id, version, wrapped, key);
+    sodium_memzero(masters, sizeof masters);
     if (!ok) {
         return kf_fail(err, KF_E_CONFIG, "key_file",
                        "data key %lld/%lld does not open with this master key (rotated elsewhere? restart "
@@ -975,9 +993,9 @@ struct signing_args {
     unsigned char sk[crypto_sign_SECRETKEYBYTES];
 };
 
-/* Reads both halves and unwraps the secret one with `master`. 1: found, 0: none, < 0: error. */
-static int signing_read(struct vault *v, struct store_conn *c, const unsigned char *master, unsigned char *pk,
-                        unsigned char *sk, struct kf_err *err)
+/* Reads both halves and unwraps the secret one with one of `masters`. 1: found, 0: none, < 0: error. */
+static int signing_read(struct vault *v, struct store_conn *c, const unsigned char (*masters)[KEY_BYTES],
+                        size_t n_masters, unsigned char *pk, unsigned char *sk, struct kf_err *err)
 {
     unsigned char wrapped[WRAPPED_SK_BYTES];
     size_t pk_len = 0, sk_len = 0;
@@ -987,9 +1005,11 @@ static int signing_read(struct vault *v, struct store_conn *c, const unsigned ch
     unsigned char ad[sizeof ad_signing + crypto_sign_PUBLICKEYBYTES];
     memcpy(ad, ad_signing, sizeof ad_signing);
     memcpy(ad + sizeof ad_signing, pk, crypto_sign_PUBLICKEYBYTES);
-    bool ok = pk_len == crypto_sign_PUBLICKEYBYTES && sk_len == WRAPPED_SK_BYTES &&
-              unseal(master, wrapped, sk_len, ad, sizeof ad, sk) &&
-              sodium_memcmp(sk + crypto_sign_SEEDBYTES, pk, crypto_sign_PUBLICKEYBYTES) == 0;
+    bool ok = false;
+    for (size_t i = 0; i < n_masters && !ok && pk_len == crypto_sign_PUBLICKEYBYTES && sk_len == WRAPPED_SK_BYTES; i++) {
+        ok = unseal(masters[i], wrapped, sk_len, ad, sizeof ad, sk) &&
+             sodium_memcmp(sk + crypto_sign_SEEDBYTES, pk, crypto_sign_PUBLICKEYBYTES) == 0;
+    }
     if (!ok) {
         sodium_memzero(sk, crypto_sign_SECRETKEYBYTES);
         return kf_fail(err, KF_E_CONFIG, "key_file",
@@ -1015,7 +1035,7 @@ static int signing_create_fn(struct store_conn *c, void *arg, struct kf_err *err
     struct signing_args *a = arg;
     unsigned char master[KEY_BYTES], wrapped[WRAPPED_SK_BYTES];
     int rc = master_for_wrapping(a->v, c, master, err);
-    if (rc == 0) rc = signing_read(a->v, c, master, a->pk, a->sk, err);
+    if (rc == 0) rc = signing_read(a->v, c, &master, 1, a->pk, a->sk, err);
     if (rc == 0) {
         bool inserted = false;
         int64_t now = vault_now(a->v);
@@ -1025,7 +1045,7 @@ static int signing_create_fn(struct store_conn *c, void *arg, struct kf_err *err
         if (rc == 0 && inserted) {
             rc = meta_insert(c, "signing_pk", a->pk, sizeof a->pk, now, &inserted, err);
         } else if (rc == 0) { /* a concurrent creator committed first: take its key */
-            rc = signing_read(a->v, c, master, a->pk, a->sk, err);
+            rc = signing_read(a->v, c, &master, 1, a->pk, a->sk, err);
             if (rc == 0) rc = kf_fail(err, KF_E_INTERNAL, NULL, "audit signing key half missing");
         }
     }
@@ -1039,12 +1059,10 @@ static int signing_load(struct vault *v, struct store *store, struct signing_arg
     struct store_conn *c;
     int rc = store_acquire(store, &c, err);
     if (rc) return rc;
-    unsigned char master[KEY_BYTES];
-    pthread_mutex_lock(&v->lock);
-    memcpy(master, v->master, KEY_BYTES);
-    pthread_mutex_unlock(&v->lock);
-    rc = signing_read(v, c, master, a->pk, a->sk, err);
-    sodium_memzero(master, sizeof master);
+    unsigned char masters[3][KEY_BYTES];
+    size_t n = masters_copy(v, masters);
+    rc = signing_read(v, c, (const unsigned char (*)[KEY_BYTES])masters, n, a->pk, a->sk, err);
+    sodium_memzero(masters, sizeof masters);
     store_release(&c);
     if (rc == 0) rc = store_write(store, signing_create_fn, a, err);
     return rc < 0 ? rc : 0;
@@ -1111,7 +1129,7 @@ static int rotate_check(struct store_conn *c, struct rotate_args *a, struct kf_e
 static int rotate_signing(struct store_conn *c, struct rotate_args *a, struct kf_err *err)
 {
     unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES], wrapped[WRAPPED_SK_BYTES];
-    int rc = signing_read(a->v, c, a->old_key, pk, sk, err);
+    int rc = signing_read(a->v, c, (const unsigned char (*)[KEY_BYTES])a->old_key, 1, pk, sk, err);
     if (rc == 1) {
         signing_wrap(a->new_key, pk, sk, wrapped);
         rc = meta_update(c, "signing_sk", wrapped, sizeof wrapped, a->now, err);
@@ -1222,11 +1240,14 @@ int vault_rotate(struct vault *v, struct store *store, const char *new_key_path,
     struct rotate_args a = {v, v->master, new_key, vault_now(v), 0};
     rc = store_write(store, rotate_fn, &a, err);
     pthread_mutex_lock(&v->lock);
-    unsigned char *retired = rc == 0 ? v->master : new_key;
-    if (rc == 0) v->master = new_key;
+    unsigned char *dropped = rc == 0 ? v->prev_master : new_key;
+    if (rc == 0) {
+        v->prev_master = v->master;
+        v->master = new_key;
+    }
     v->next_master = NULL;
     pthread_mutex_unlock(&v->lock);
-    sodium_free(retired);
+    sodium_free(dropped);
     pthread_mutex_unlock(&v->rotate_lock);
     if (rc == 0) log_msg(LOG_INFO, "vault: master key rotated; %lld data keys re-wrapped", (long long)a.rewrapped);
     return rc;
