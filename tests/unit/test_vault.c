@@ -410,6 +410,50 @@ static void many_threads_share_the_key_cache(void **state)
     }
 }
 
+struct bulk_args {
+    struct vault *v;
+    int64_t first, n;
+};
+
+static int bulk_keys_fn(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    struct bulk_args *a = arg;
+    for (int64_t i = 0; i < a->n; i++) {
+        int rc = vault_client_key_create(a->v, c, a->first + i, err);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* More fresh keys than the cache holds markers for (its limit is 65536 slots, half usable): the
+ * cache stops taking entries rather than forget which keys may still roll back, and everything
+ * keeps working from the database. */
+static void cache_full_of_uncommitted_markers_stops_caching_and_stays_correct(void **state)
+{
+    FIXTURE(state);
+    struct bulk_args a = {fx->vault, 10000000, 33000};
+    T_OK(store_write(fx->store, bulk_keys_fn, &a, &err));
+    assert_int_equal(t_count(fx, "SELECT count(*) FROM data_keys WHERE client_id >= $1", a.first), a.n);
+    for (int64_t i = 0; i < a.n; i += 997) {
+        size_t len;
+        char *plain = NULL;
+        unsigned char *ct = t_encrypt(fx, fx->vault, a.first + i, "t", "c", i, "批量", &len);
+        assert_int_equal(t_decrypt(fx, fx->vault, a.first + i, "t", "c", i, ct, len, &plain), 0);
+        assert_string_equal(plain, "批量");
+    }
+    struct bulk_args more = {fx->vault, 20000000, 5};
+    T_OK(store_write(fx->store, bulk_keys_fn, &more, &err));
+    struct rollback_args undone = {fx, "满了之后回滚", NULL, 0, 1};
+    assert_int_equal(store_write(fx->store, create_encrypt_fn, &undone, &err), KF_E_CONFLICT);
+    struct rollback_args r = {fx, "满了之后", NULL, 0, 0};
+    T_OK(store_write(fx->store, create_encrypt_fn, &r, &err));
+    struct vault *v2 = NULL;
+    char *plain = NULL;
+    T_OK(vault_open(fx->key_path, fx->store, &v2, &err));
+    assert_int_equal(t_decrypt(fx, v2, CLIENT_A, "customers", "name", 9, r.ct, r.len, &plain), 0);
+    vault_close(&v2);
+}
+
 /* --- the master key file -------------------------------------------------------------------- */
 
 static void key_file_is_created_with_mode_0400_and_never_overwritten(void **state)
@@ -870,6 +914,7 @@ int main(void)
         BOTH(client_key_create_is_idempotent_and_stamped_by_the_clock),
         BOTH(key_created_in_a_rolled_back_write_is_never_used_afterwards),
         BOTH(many_threads_share_the_key_cache),
+        BOTH(cache_full_of_uncommitted_markers_stops_caching_and_stays_correct),
         BOTH(key_file_is_created_with_mode_0400_and_never_overwritten),
         BOTH(wrong_master_key_file_is_refused_by_vault_open),
         BOTH(key_file_open_to_others_of_wrong_size_or_missing_is_refused),
