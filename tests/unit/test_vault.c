@@ -91,6 +91,14 @@ static int teardown(void **state)
     }
     if (d) closedir(d);
     rmdir(fx->dir);
+    if (strncmp(fx->url, "sqlite:", 7) == 0) {
+        static const char *const suffixes[] = {"", "-wal", "-shm"};
+        for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+            char p[1200];
+            snprintf(p, sizeof p, "%s%s", fx->url + 7, suffixes[i]);
+            unlink(p);
+        }
+    }
     free(fx);
     return 0;
 }
