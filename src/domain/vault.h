@@ -22,6 +22,7 @@
 struct vault;
 struct store;
 struct store_conn;
+struct kf_clock;
 
 #define VAULT_HASH_BYTES 16
 
@@ -35,10 +36,18 @@ int vault_open(const char *key_path, struct store *store, struct vault **v_r, st
 /* Wipes the keys from memory and frees; clears *v. */
 void vault_close(struct vault **v);
 
+/* The clock that stamps `created`/`updated` of the vault's rows (borrowed; set it right after
+ * vault_open, before other threads use the vault). Without one, those stamps take real time: they
+ * are bookkeeping for operators, never a business time. */
+void vault_set_clock(struct vault *v, const struct kf_clock *clock);
+
 /* Creates client `client_id`'s data key inside the caller's write transaction (idempotent). */
 int vault_client_key_create(struct vault *v, struct store_conn *c, int64_t client_id, struct kf_err *err);
 
-/* Encrypts plaintext for (client, table, column, row id); the result is allocated from `a`. */
+/* Encrypts plaintext for (client, table, column, row id); the result is allocated from `a`.
+ * The plaintext must be UTF-8 without NUL (KF_E_INVALID) and at most 1 MiB (KF_E_TOO_LARGE); table
+ * and column are identifiers ([a-z0-9_], 1–63 bytes). The client's data key must exist
+ * (vault_client_key_create; else KF_E_INTERNAL). Output: 45 bytes more than the plaintext. */
 int vault_encrypt(struct vault *v, struct store_conn *c, int64_t client_id, const char *table, const char *column,
                   int64_t row_id, const char *plain, size_t len, struct arena *a, unsigned char **out_r,
                   size_t *out_len_r, struct kf_err *err);
@@ -49,12 +58,17 @@ int vault_decrypt(struct vault *v, struct store_conn *c, int64_t client_id, cons
                   int64_t row_id, const unsigned char *ct, size_t ct_len, struct arena *a, char **plain_r,
                   struct kf_err *err);
 
-/* Keyed hash of a normalised value for exact look-up ("phone", "email", …: `kind` separates them). */
+/* Keyed hash of a normalised value for exact look-up ("phone", "email", …: `kind` separates them).
+ * The kind picks the normalisation (core/normalize.h): "phone" normalize_phone, "email"
+ * normalize_email, any other kind normalize_name. A value that normalises to nothing (or is not
+ * UTF-8) is KF_E_INVALID with `field` = kind: empty values must not all match one another. */
 int vault_lookup_hash(struct vault *v, struct store_conn *c, int64_t client_id, const char *kind, const char *value,
                       unsigned char out[VAULT_HASH_BYTES], struct kf_err *err);
 
 /* Keyed hashes of the distinct unigrams and bigrams of a normalised name, for search by part of a
- * name (张伟 finds 张伟明; 伟 finds both). *n_r tokens of VAULT_HASH_BYTES each, from `a`. */
+ * name (张伟 finds 张伟明; 伟 finds both). *n_r tokens of VAULT_HASH_BYTES each, from `a`, sorted
+ * (so their order says nothing about positions). White space separates words: it is no token and no
+ * bigram spans it. An empty name gives no tokens; more than 256 code points is KF_E_INVALID. */
 int vault_name_tokens(struct vault *v, struct store_conn *c, int64_t client_id, const char *name, struct arena *a,
                       unsigned char **tokens_r, size_t *n_r, struct kf_err *err);
 
