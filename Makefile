@@ -38,9 +38,17 @@ $(BUILD)/obj/%.o: %.c
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # Migrations (and later templates, static files, catalogues) are compiled into the binary.
-$(BUILD)/gen/embedded.c: $(BUILD)/tools/embed $(EMBED_IN)
+$(BUILD)/gen/embedded.c: $(BUILD)/tools/embed $(EMBED_IN) $(BUILD)/gen/embed.list
 	@mkdir -p $(dir $@)
 	$(BUILD)/tools/embed $(EMBED_IN) > $@.tmp && mv $@.tmp $@
+
+# The list of embedded files, rewritten only when it changes: a renamed or removed file must
+# rebuild embedded.c even though no listed file is newer than it.
+$(BUILD)/gen/embed.list: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(EMBED_IN)' | cmp -s - $@ || echo '$(EMBED_IN)' > $@
+
+FORCE:
 
 $(BUILD)/obj/gen/embedded.o: $(BUILD)/gen/embedded.c
 	@mkdir -p $(dir $@)

@@ -70,6 +70,8 @@ struct http_req {
 
     struct kf_err err;             /* the error a handler or the parser reported */
     bool early_error;              /* decided before the body was read */
+    bool close_now;                /* answer at once and close (ambiguous framing) */
+    bool in_flight;                /* counted in the server's in-flight requests */
     struct http_reply reply;
 
     http_write_done_fn write_done; /* async write in progress */

@@ -189,9 +189,44 @@ static int content_type_is_json(const char *ct)
     return strncasecmp(ct, "application/json", n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
+struct framing {
+    const char *content_length;
+    int differing_lengths;
+    int transfer_encoding;
+};
+
+static enum MHD_Result framing_scan(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    struct framing *f = cls;
+    if (strcasecmp(key, "Content-Length") == 0) {
+        if (f->content_length && strcmp(f->content_length, value) != 0) f->differing_lengths = 1;
+        f->content_length = value;
+    } else if (strcasecmp(key, "Transfer-Encoding") == 0) {
+        f->transfer_encoding = 1;
+    }
+    return MHD_YES;
+}
+
+/* Refuses ambiguous body framing (RFC 9112 §6.3): differing Content-Length headers, or
+ * Content-Length with Transfer-Encoding. A server and a proxy reading such a request differently
+ * is how requests are smuggled; the reply closes the connection. */
+static int framing_check(struct http_req *req)
+{
+    struct framing f = {0};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, framing_scan, &f);
+    if (f.differing_lengths || (f.content_length && f.transfer_encoding))
+        return kf_fail(&req->err, KF_E_BAD_REQUEST, NULL, "ambiguous body framing (Content-Length)");
+    return 0;
+}
+
 /* Everything decided from the request line and headers, before the body. */
 static void request_begin(struct http_req *req)
 {
+    if (framing_check(req) != 0) {
+        req->early_error = true;
+        req->close_now = true;
+        return;
+    }
     client_addr_resolve(req);
     const char *lang = http_header(req, "Accept-Language");
     req->preferred_zh = !(lang && strncasecmp(lang, "en", 2) == 0);
@@ -290,7 +325,6 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     req->state = REQ_NEW;
     buf_init(&req->body, srv->max_body);
     request_id_make(srv, req->request_id);
-    atomic_fetch_add(&srv->in_flight, 1);
     return req;
 }
 
@@ -306,8 +340,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->method = arena_strdup(req->arena, method);
         request_begin(req);
         req->state = REQ_BODY;
-        if (req->early_error && req->err.code == KF_E_TOO_LARGE) {
-            http_reply_error(req, KF_E_TOO_LARGE);
+        if (req->early_error && (req->err.code == KF_E_TOO_LARGE || req->close_now)) {
+            http_reply_error(req, req->err.code);
             return queue_reply(req); /* refuse without reading the body; MHD closes the connection */
         }
         return MHD_YES;
@@ -321,6 +355,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             *upload_data_size = 0;
             return MHD_YES;
         }
+        /* in flight from here: shutdown waits for requests whose body is complete, not for
+         * clients that stopped sending half-way */
+        req->in_flight = true;
+        atomic_fetch_add(&req->server->in_flight, 1);
         request_dispatch(req);
         if (req->state == REQ_SUSPENDED) return MHD_YES;
         return queue_reply(req);
@@ -366,9 +404,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     buf_free(&req->body);
     if (req->reply.body_owned) free(req->reply.body);
     struct arena *a = req->arena;
+    bool counted = req->in_flight;
     *con_cls = NULL;
     arena_free(&a);
-    atomic_fetch_sub(&srv->in_flight, 1);
+    if (counted) atomic_fetch_sub(&srv->in_flight, 1);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)

@@ -2,6 +2,11 @@
  * Invariants:
  * - A job row is `due` (waiting for run_at), `running` (claimed by one runner until
  *   locked_until), `done` (one-shot finished) or `failed` (one-shot out of attempts).
+ * - Two clocks: run_at is business time (the injected clock, fake in tests); locked_until is real
+ *   time, because a lock protects against crashed runners, which is a matter of wall-clock time.
+ *   So processes whose fake clocks differ never take each other's fresh claims for stale ones.
+ * - Every occurrence of a periodic job runs once; a runner that fell more than
+ *   PERIOD_CATCH_UP periods behind (kefu was down) skips to the next future occurrence.
  * - Claiming is one UPDATE … RETURNING in its own write transaction: the claim is durable before
  *   the job's function runs, so a crash mid-run leaves a `running` row whose lock expires and is
  *   claimed again (at-least-once; job functions are idempotent).
@@ -29,6 +34,7 @@
 #define LOCK_MS (10 * 60 * 1000)
 #define MAX_BACKOFF_MS (60 * 60 * 1000)
 #define ADVANCE_MAX_STEPS 2000000
+#define PERIOD_CATCH_UP 10
 
 static struct {
     const char *kind;
@@ -42,7 +48,8 @@ struct scheduler {
     bool background;
     int poll_ms;
     atomic_bool stopping;
-    pthread_mutex_t run_lock;   /* one run_due / advance at a time in this process */
+    pthread_mutex_t run_lock;   /* one run_due at a time in this process */
+    pthread_mutex_t advance_lock; /* one clock move at a time: the target is computed under it */
     pthread_mutex_t wait_lock;
     pthread_cond_t wait_cond;
     char runner[40];            /* who claimed a job: host-pid */
@@ -117,13 +124,13 @@ struct claim {
 static const char claim_sql_plain[] =
     "UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1, updated = $3"
     " WHERE id = (SELECT id FROM jobs WHERE (state = 'due' AND run_at <= $3)"
-    " OR (state = 'running' AND locked_until < $3) ORDER BY run_at, id LIMIT 1)"
+    " OR (state = 'running' AND locked_until < $4) ORDER BY run_at, id LIMIT 1)"
     " RETURNING id, kind, run_at, period_ms, attempts, max_attempts, payload";
 
 static const char claim_sql_skip_locked[] =
     "UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1, updated = $3"
     " WHERE id = (SELECT id FROM jobs WHERE (state = 'due' AND run_at <= $3)"
-    " OR (state = 'running' AND locked_until < $3) ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+    " OR (state = 'running' AND locked_until < $4) ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
     " RETURNING id, kind, run_at, period_ms, attempts, max_attempts, payload";
 
 static int claim_write(struct store_conn *c, void *arg, struct kf_err *err)
@@ -134,8 +141,10 @@ static int claim_write(struct store_conn *c, void *arg, struct kf_err *err)
     int rc = store_prepare(c, skip_locked ? claim_sql_skip_locked : claim_sql_plain, &st, err);
     if (rc) return rc;
     store_bind_text(st, 1, cl->s->runner, (size_t)-1);
-    store_bind_int64(st, 2, cl->now + LOCK_MS);
+    int64_t real_now = clock_real_ms();
+    store_bind_int64(st, 2, real_now + LOCK_MS);
     store_bind_int64(st, 3, cl->now);
+    store_bind_int64(st, 4, real_now);
     rc = store_step(st, err);
     if (rc == STORE_ROW) {
         cl->found = true;
@@ -161,11 +170,12 @@ struct finish {
     const char *error;
 };
 
-/* The next run_at of a periodic job: one period on, skipping periods missed while kefu was down. */
+/* The next run_at of a periodic job: one period on, so each occurrence runs; only a runner more
+ * than PERIOD_CATCH_UP periods behind (kefu was down) skips to the next future occurrence. */
 static int64_t next_period(int64_t run_at, int64_t period, int64_t now)
 {
     int64_t next = run_at + period;
-    if (next <= now) next += ((now - next) / period + 1) * period;
+    if (now - next > PERIOD_CATCH_UP * period) next += ((now - next) / period + 1) * period;
     return next;
 }
 
@@ -294,10 +304,10 @@ static int next_due_at(struct scheduler *s, int64_t *at_r, struct kf_err *err)
     return rc < 0 ? rc : 0;
 }
 
-int scheduler_advance_to(struct scheduler *s, int64_t target_ms, int *ran_r, struct kf_err *err)
+/* Walks the clock to target_ms; the caller holds advance_lock. */
+static int advance_locked(struct scheduler *s, int64_t target_ms, int *ran_r, struct kf_err *err)
 {
     struct kf_clock *clock = s->env->clock;
-    if (!clock_is_fake(clock)) return kf_fail(err, KF_E_FORBIDDEN, NULL, "the clock is real");
     if (target_ms < clock_now_ms(clock)) return kf_fail(err, KF_E_INVALID, "set_ms", "time never goes backwards");
     int ran = 0, rc = 0;
     for (int step = 0; step < ADVANCE_MAX_STEPS; step++) {
@@ -314,6 +324,26 @@ int scheduler_advance_to(struct scheduler *s, int64_t target_ms, int *ran_r, str
         rc = scheduler_run_due(s, &ran, err);
     }
     if (ran_r) *ran_r = ran;
+    return rc;
+}
+
+int scheduler_advance_to(struct scheduler *s, int64_t target_ms, int *ran_r, struct kf_err *err)
+{
+    if (!clock_is_fake(s->env->clock)) return kf_fail(err, KF_E_FORBIDDEN, NULL, "the clock is real");
+    pthread_mutex_lock(&s->advance_lock);
+    int rc = advance_locked(s, target_ms, ran_r, err);
+    pthread_mutex_unlock(&s->advance_lock);
+    return rc;
+}
+
+int scheduler_advance_by(struct scheduler *s, int64_t delta_ms, int *ran_r, struct kf_err *err)
+{
+    if (!clock_is_fake(s->env->clock)) return kf_fail(err, KF_E_FORBIDDEN, NULL, "the clock is real");
+    if (delta_ms < 0) return kf_fail(err, KF_E_INVALID, "advance_ms", "time never goes backwards");
+    pthread_mutex_lock(&s->advance_lock);
+    /* the target is taken under the lock, so concurrent advances add up */
+    int rc = advance_locked(s, clock_now_ms(s->env->clock) + delta_ms, ran_r, err);
+    pthread_mutex_unlock(&s->advance_lock);
     return rc;
 }
 
@@ -349,6 +379,7 @@ int scheduler_start(const struct kf_env *env, bool background, int poll_ms, stru
     s->background = background;
     s->poll_ms = poll_ms > 0 ? poll_ms : 1000;
     pthread_mutex_init(&s->run_lock, NULL);
+    pthread_mutex_init(&s->advance_lock, NULL);
     pthread_mutex_init(&s->wait_lock, NULL);
     pthread_cond_init(&s->wait_cond, NULL);
     char host[24] = "host";
@@ -374,9 +405,12 @@ void scheduler_stop(struct scheduler **sp)
         pthread_mutex_unlock(&s->wait_lock);
         pthread_join(s->thread, NULL);
     }
-    pthread_mutex_lock(&s->run_lock); /* wait for a test-mode advance in progress */
+    pthread_mutex_lock(&s->advance_lock); /* wait for a test-mode advance in progress */
+    pthread_mutex_unlock(&s->advance_lock);
+    pthread_mutex_lock(&s->run_lock);
     pthread_mutex_unlock(&s->run_lock);
     pthread_mutex_destroy(&s->run_lock);
+    pthread_mutex_destroy(&s->advance_lock);
     pthread_mutex_destroy(&s->wait_lock);
     pthread_cond_destroy(&s->wait_cond);
     free(s);

@@ -62,4 +62,8 @@ int scheduler_run_due(struct scheduler *s, int *ran_r, struct kf_err *err);
  * between, in order, running each when its time comes (a daily job fires once per day). */
 int scheduler_advance_to(struct scheduler *s, int64_t target_ms, int *ran_r, struct kf_err *err);
 
+/* Like scheduler_advance_to(now + delta_ms), with now read under the same lock, so that
+ * concurrent advances add up. */
+int scheduler_advance_by(struct scheduler *s, int64_t delta_ms, int *ran_r, struct kf_err *err);
+
 #endif

@@ -132,10 +132,17 @@ def test_max_body_flag_sets_the_limit(kefu):
 
 
 @pytest.mark.parametrize("value", ["abc", "-5"])
-def test_malformed_content_length_is_400_with_kefu_headers(server, value):
+def test_malformed_content_length_is_400_and_writes_nothing(server, value):
+    """libmicrohttpd 0.9.75 parses Content-Length before kefu sees the request and answers a
+    malformed one itself (a 400 of its own, without kefu's JSON or headers, then closes the
+    connection); there is no hook to answer instead. What kefu owes here: a 400, the connection
+    closed, nothing written (docs/architecture.md, known limits)."""
+    body = b'{"tag":"cl-bad","body":"x"}'
     data = (b"POST /api/v1/test/probe-writes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"Content-Length: " + value.encode() + b"\r\nConnection: close\r\n\r\n")
-    kh.assert_error(server.raw(data), 400, "bad_request")
+            b"Content-Length: " + value.encode() + b"\r\nConnection: close\r\n\r\n" + body)
+    r = server.raw(data)
+    assert r.status == 400, r
+    assert server.probe_count("cl-bad") == 0
 
 
 def test_conflicting_content_lengths_are_400(server):

@@ -180,6 +180,27 @@ static void failing_job_retries_then_succeeds_and_runs_are_recorded(void **state
     store_release(&c);
 }
 
+/* A runner that finds a periodic job a few periods late runs each missed occurrence once; one that
+ * was down for many periods skips to the next future occurrence instead of running them all. */
+static void late_periodic_job_catches_up_within_limits(void **state)
+{
+    struct fixture *fx = *state;
+    SKIP_WITHOUT_ENGINE(fx);
+    struct kf_err err;
+    int ran = 0;
+    schedule(fx, "catch-up", T0 + DAY_MS, DAY_MS, NULL);
+    assert_int_equal(clock_set(fx->clock, T0 + 3 * DAY_MS), 0); /* a jump, not a walk */
+    assert_int_equal(scheduler_run_due(fx->sched, &ran, &err), 0);
+    assert_int_equal(ran, 3);
+    for (int i = 0; i < 3; i++) assert_int_equal(seen_scheduled[i], T0 + (i + 1) * DAY_MS);
+    assert_int_equal(clock_set(fx->clock, T0 + 100 * DAY_MS), 0);
+    ran = 0;
+    assert_int_equal(scheduler_run_due(fx->sched, &ran, &err), 0);
+    assert_int_equal(ran, 1); /* 96 periods behind: one run, then the next future day */
+    assert_int_equal(scheduler_advance_to(fx->sched, T0 + 101 * DAY_MS, &ran, &err), 0);
+    assert_int_equal(calls, 5);
+}
+
 static void clock_never_goes_backwards(void **state)
 {
     struct fixture *fx = *state;
@@ -200,6 +221,7 @@ int main(void)
         BOTH(periodic_job_fires_once_per_period_in_order),
         BOTH(unique_key_schedules_once),
         BOTH(failing_job_retries_then_succeeds_and_runs_are_recorded),
+        BOTH(late_periodic_job_catches_up_within_limits),
         BOTH(clock_never_goes_backwards),
     };
     return cmocka_run_group_tests_name("jobs (sqlite, postgres)", tests, NULL, NULL);

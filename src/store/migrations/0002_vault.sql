@@ -1,4 +1,4 @@
--- 0003 vault: the database's half of the key hierarchy (src/domain/vault.c, docs/security.md).
+-- 0002 vault: the database's half of the key hierarchy (src/domain/vault.c, docs/security.md).
 -- Nothing here opens without the master key file, which is never stored in the database.
 
 -- Named values of the vault:
