@@ -11,6 +11,7 @@
 
 #include "core/clock.h"
 #include "core/config.h"
+#include "domain/vault.h"
 #include "core/log.h"
 #include "domain/audit.h"
 #include "http/handlers.h"
@@ -30,6 +31,7 @@ struct command {
 static int cmd_serve(int argc, char **argv);
 static int cmd_migrate(int argc, char **argv);
 static int cmd_audit(int argc, char **argv);
+static int cmd_key(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
@@ -40,6 +42,9 @@ static const struct command commands[] = {
     {"audit", cmd_audit, CONFIG_FOR_AUDIT,
      "kefu audit verify [--db URL] [--checkpoints FILE]\n       kefu audit export [--db URL] --out FILE",
      "verify the audit trail's hash chains and signed checkpoints, or export the checkpoints"},
+    {"key", cmd_key, CONFIG_FOR_KEY,
+     "kefu key new [--key-file FILE]\n       kefu key rotate [--db URL] --key-file OLD --new-key-file NEW",
+     "create a master key file, or re-wrap every data key under a new one (docs/security.md)"},
     {"version", cmd_version, 0, "kefu version", "print the version"},
     {"help", cmd_help, 0, "kefu help [COMMAND]", "show help for kefu or a command"},
 };
@@ -214,27 +219,15 @@ static int cmd_migrate(int argc, char **argv)
 
 #define AUDIT_CLI_MAX_PROBLEMS 1000
 
-/* The audit signing key pair for `kefu audit`: THE ONE PLACE TO PLUG IN THE VAULT. Once
- * src/domain/vault.c exists, replace the body with
- *
- *     struct vault *v = NULL;
- *     int rc = vault_open(<the master key file setting in cfg>, st, &v, err);
- *     if (rc == 0) rc = vault_signing_key(v, st, pk, sk, err);
- *     vault_close(&v);
- *     return rc;
- *
- * (and the periodic checkpoint job takes its key the same way, from ctx->env->vault). Until then,
- * for development only, it reads the key file named by KEFU_AUDIT_KEY_FILE (audit_keys_from_file):
- * that variable is deliberately not a documented setting and goes away with this body. */
+/* The audit signing key pair, from the vault (opened with --key-file). */
 static int audit_cli_keys(const struct kf_config *cfg, struct store *st, unsigned char pk[32], unsigned char sk[64],
                           struct kf_err *err)
 {
-    (void)cfg;
-    (void)st;
-    const char *path = getenv("KEFU_AUDIT_KEY_FILE");
-    if (!path || !*path)
-        return kf_fail(err, KF_E_UNAVAILABLE, NULL, "no audit signing key: the vault does not provide it yet");
-    return audit_keys_from_file(path, pk, sk, err);
+    struct vault *v = NULL;
+    int rc = vault_open(cfg->key_file, st, &v, err);
+    if (rc == 0) rc = vault_signing_key(v, st, pk, sk, err);
+    vault_close(&v);
+    return rc;
 }
 
 static void audit_print_problems(const struct audit_problem *p, size_t n)
@@ -321,6 +314,56 @@ static int cmd_audit(int argc, char **argv)
     struct store *st = NULL;
     if (store_open(cfg.db, &st, &err) != 0) return report("database", &err);
     int status = verify ? audit_cli_verify(&cfg, st) : audit_cli_export(&cfg, st);
+    store_close(&st);
+    return status;
+}
+
+/* kefu key new: writes a fresh master key file (refusing to overwrite one).
+ * kefu key rotate: re-wraps every data key and the signing key under NEW in one transaction; the
+ * data is untouched, so kefu keeps serving. Afterwards OLD is refused: move NEW into its place. */
+static int cmd_key(int argc, char **argv)
+{
+    const struct command *self = command_find("key");
+    const char *sub = argc > 2 ? argv[2] : "";
+    if (strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0) {
+        command_help_print(self, stdout);
+        return 0;
+    }
+    bool rotate = strcmp(sub, "rotate") == 0;
+    if (!rotate && strcmp(sub, "new") != 0) {
+        fprintf(stderr, "kefu: key needs a subcommand: new or rotate\n\n");
+        command_help_print(self, stderr);
+        return 2;
+    }
+    struct kf_config cfg;
+    struct kf_err err;
+    kf_err_clear(&err);
+    if (config_load(&cfg, CONFIG_FOR_KEY, argc, argv, 3, &err) != 0) return report("key", &err);
+    if (cfg.help) {
+        command_help_print(self, stdout);
+        return 0;
+    }
+    if (!rotate) {
+        if (vault_key_file_create(cfg.key_file, &err) != 0) return report("key new", &err);
+        printf("wrote a new master key to %s (mode 0400): keep a copy apart from the database's backups\n",
+               cfg.key_file);
+        return 0;
+    }
+    if (!cfg.new_key_file[0]) {
+        kf_fail(&err, KF_E_CONFIG, "new-key-file", "key rotate needs --new-key-file (make one with `kefu key new`)");
+        return report("key rotate", &err);
+    }
+    struct store *st = NULL;
+    struct vault *v = NULL;
+    int status = 0;
+    if (store_open(cfg.db, &st, &err) != 0 || vault_open(cfg.key_file, st, &v, &err) != 0 ||
+        vault_rotate(v, st, cfg.new_key_file, &err) != 0) {
+        status = report("key rotate", &err);
+    } else {
+        printf("every data key is now wrapped by %s; %s no longer opens this database\n", cfg.new_key_file,
+               cfg.key_file);
+    }
+    vault_close(&v);
     store_close(&st);
     return status;
 }

@@ -23,12 +23,13 @@ struct option_def {
 #define S(field) offsetof(struct kf_config, field), sizeof(((struct kf_config *)0)->field)
 #define SERVE CONFIG_FOR_SERVE
 #define BOTH (CONFIG_FOR_SERVE | CONFIG_FOR_MIGRATE)
+#define ALL (CONFIG_FOR_SERVE | CONFIG_FOR_MIGRATE | CONFIG_FOR_AUDIT | CONFIG_FOR_KEY)
 #define AUDIT CONFIG_FOR_AUDIT
 
 static const struct option_def options[] = {
     {"listen", "KEFU_LISTEN", OPT_STRING, S(listen), SERVE, "127.0.0.1:8080", "address to listen on, HOST:PORT"},
-    {"db", "KEFU_DB", OPT_STRING, S(db), BOTH | AUDIT, "sqlite:var/kefu.db", "database URL: sqlite:PATH or postgresql://…"},
-    {"config", "KEFU_CONFIG", OPT_STRING, S(config_path), BOTH | AUDIT, "", "config file of `key = value` lines"},
+    {"db", "KEFU_DB", OPT_STRING, S(db), ALL, "sqlite:var/kefu.db", "database URL: sqlite:PATH or postgresql://…"},
+    {"config", "KEFU_CONFIG", OPT_STRING, S(config_path), ALL, "", "config file of `key = value` lines"},
     {"threads", "KEFU_THREADS", OPT_INT, S(threads), SERVE, "0", "worker threads (0: one per core)"},
     {"access-log", "KEFU_ACCESS_LOG", OPT_STRING, S(access_log), SERVE, "stderr", "access log: stderr, off, or a file"},
     {"log-level", "KEFU_LOG_LEVEL", OPT_STRING, S(log_level), BOTH, "info", "debug, info, warn or error"},
@@ -44,12 +45,15 @@ static const struct option_def options[] = {
      "fake clock and /api/v1/test/ routes (tests and benchmarks only)"},
     {"clock-start", "KEFU_CLOCK_START", OPT_INT64, S(clock_start_ms), SERVE, "0",
      "test mode: fake clock start, ms since the epoch (0: now)"},
+    {"key-file", "KEFU_KEY_FILE", OPT_STRING, S(key_file), CONFIG_FOR_AUDIT | CONFIG_FOR_KEY, "var/kefu.key",
+     "the master key file (mode 0400; keep it, and a copy of it, outside the database and its backups)"},
+    {"new-key-file", NULL, OPT_STRING, S(new_key_file), CONFIG_FOR_KEY, "", "key rotate: the new master key file"},
     {"status", NULL, OPT_FLAG, S(status), CONFIG_FOR_MIGRATE, "0", "show applied and latest schema versions"},
     {"describe", NULL, OPT_FLAG, S(describe), CONFIG_FOR_MIGRATE, "0", "print the schema, engine-neutral"},
     {"checkpoints", NULL, OPT_STRING, S(checkpoints_path), AUDIT, "",
      "audit verify: exported checkpoints file (kept outside the database); detects truncation"},
     {"out", NULL, OPT_STRING, S(out_path), AUDIT, "", "audit export: file to write the signed checkpoints to"},
-    {"help", NULL, OPT_FLAG, S(help), BOTH | AUDIT, "0", "show this help"},
+    {"help", NULL, OPT_FLAG, S(help), ALL, "0", "show this help"},
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 

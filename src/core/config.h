@@ -31,6 +31,8 @@ struct kf_config {
     bool describe;             /* migrate --describe */
     char checkpoints_path[1024]; /* audit verify --checkpoints: an exported checkpoints file */
     char out_path[1024];       /* audit export --out */
+    char key_file[1024];       /* the vault's master key file */
+    char new_key_file[1024];   /* key rotate: the new master key file */
     bool help;
 };
 
@@ -39,6 +41,7 @@ enum {
     CONFIG_FOR_SERVE = 1,
     CONFIG_FOR_MIGRATE = 2,
     CONFIG_FOR_AUDIT = 4,
+    CONFIG_FOR_KEY = 8,
 };
 
 /* Fills `cfg` from defaults, the config file, the environment and argv[first..argc) in that order,

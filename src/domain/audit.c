@@ -1,6 +1,6 @@
 /* The audit trail (C7.1.1): appends records to per-client hash chains inside the caller's write
  * transaction, signs and exports checkpoints, and lists records for the audit pages. Verification
- * lives in audit_verify.c; the format is described in docs/security-audit.md.
+ * lives in audit_verify.c; the format is described in docs/security.md.
  *
  * DESIGN — invariants
  *  1. A chain is identified by client id (0: the provider chain). Its records have seq 1..n without
@@ -580,27 +580,6 @@ int audit_export_checkpoints(struct store *s, const char *path, struct kf_err *e
     return rc;
 }
 
-/* --- interim key file ---------------------------------------------------------------------------- */
-
-int audit_keys_from_file(const char *path, unsigned char pk[32], unsigned char sk[64], struct kf_err *err)
-{
-    int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-    if (fd < 0) return kf_fail(err, KF_E_IO, "key", "audit: cannot open the signing key file");
-    struct stat sb;
-    unsigned char tmp[crypto_sign_SECRETKEYBYTES + 1];
-    int rc = 0;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || (sb.st_mode & 077)) {
-        rc = kf_fail(err, KF_E_CONFIG, "key", "audit: signing key file must be a regular file, mode 0600 or 0400");
-    } else if (read(fd, tmp, sizeof tmp) != crypto_sign_SECRETKEYBYTES) {
-        rc = kf_fail(err, KF_E_CONFIG, "key", "audit: signing key file must hold exactly 64 bytes");
-    } else {
-        memcpy(sk, tmp, crypto_sign_SECRETKEYBYTES);
-        crypto_sign_ed25519_sk_to_pk(pk, sk);
-    }
-    sodium_memzero(tmp, sizeof tmp);
-    close(fd);
-    return rc;
-}
 
 /* --- listing ------------------------------------------------------------------------------------ */
 

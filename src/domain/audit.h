@@ -112,10 +112,6 @@ int audit_verify_summary(struct store *s, const unsigned char pk[32], const char
                          struct audit_problem *out, size_t max, size_t *n_problems_r,
                          struct audit_verify_summary *summary_r, struct kf_err *err);
 
-/* INTERIM, for development and tests until the vault holds the key (vault_signing_key): reads a
- * file holding exactly the 64-byte Ed25519 secret key (refusing one readable by group or others)
- * and derives the public key. Not meant to become an operator-facing option. */
-int audit_keys_from_file(const char *path, unsigned char pk[32], unsigned char sk[64], struct kf_err *err);
 
 /* --- reading the trail (the audit pages) -------------------------------------------------------- */
 

@@ -150,11 +150,11 @@ int api_test_clock_move(struct http_req *req)
     if (has_advance == has_set)
         return kf_fail(&req->err, KF_E_INVALID, "advance_ms", "give exactly one of advance_ms and set_ms");
     int ran = 0;
-    rc = has_advance ? scheduler_advance_by(env->sched, advance, &ran, &req->err)
-                     : scheduler_advance_to(env->sched, set, &ran, &req->err);
+    int64_t reached = 0;
+    rc = has_advance ? scheduler_advance_by(env->sched, advance, &ran, &reached, &req->err)
+                     : scheduler_advance_to(env->sched, set, &ran, &reached, &req->err);
     if (rc) return rc;
-    return http_reply_json(req, 200,
-                           json_pack("{s:I,s:i}", "now_ms", (json_int_t)clock_now_ms(env->clock), "jobs_run", ran));
+    return http_reply_json(req, 200, json_pack("{s:I,s:i}", "now_ms", (json_int_t)reached, "jobs_run", ran));
 }
 
 /* --- test jobs ----------------------------------------------------------------------------------- */

@@ -327,23 +327,26 @@ static int advance_locked(struct scheduler *s, int64_t target_ms, int *ran_r, st
     return rc;
 }
 
-int scheduler_advance_to(struct scheduler *s, int64_t target_ms, int *ran_r, struct kf_err *err)
+int scheduler_advance_to(struct scheduler *s, int64_t target_ms, int *ran_r, int64_t *reached_r, struct kf_err *err)
 {
     if (!clock_is_fake(s->env->clock)) return kf_fail(err, KF_E_FORBIDDEN, NULL, "the clock is real");
     pthread_mutex_lock(&s->advance_lock);
     int rc = advance_locked(s, target_ms, ran_r, err);
     pthread_mutex_unlock(&s->advance_lock);
+    if (rc == 0 && reached_r) *reached_r = target_ms;
     return rc;
 }
 
-int scheduler_advance_by(struct scheduler *s, int64_t delta_ms, int *ran_r, struct kf_err *err)
+int scheduler_advance_by(struct scheduler *s, int64_t delta_ms, int *ran_r, int64_t *reached_r, struct kf_err *err)
 {
     if (!clock_is_fake(s->env->clock)) return kf_fail(err, KF_E_FORBIDDEN, NULL, "the clock is real");
     if (delta_ms < 0) return kf_fail(err, KF_E_INVALID, "advance_ms", "time never goes backwards");
     pthread_mutex_lock(&s->advance_lock);
     /* the target is taken under the lock, so concurrent advances add up */
-    int rc = advance_locked(s, clock_now_ms(s->env->clock) + delta_ms, ran_r, err);
+    int64_t target = clock_now_ms(s->env->clock) + delta_ms;
+    int rc = advance_locked(s, target, ran_r, err);
     pthread_mutex_unlock(&s->advance_lock);
+    if (rc == 0 && reached_r) *reached_r = target;
     return rc;
 }
 

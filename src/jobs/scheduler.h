@@ -59,11 +59,15 @@ void scheduler_stop(struct scheduler **s);
 int scheduler_run_due(struct scheduler *s, int *ran_r, struct kf_err *err);
 
 /* Fake clocks only: moves the clock to `target_ms` through the due instants of every job in
- * between, in order, running each when its time comes (a daily job fires once per day). */
-int scheduler_advance_to(struct scheduler *s, int64_t target_ms, int *ran_r, struct kf_err *err);
+ * between, in order, running each when its time comes (a daily job fires once per day).
+ * *reached_r (may be NULL) is the instant this call moved to — what to report, since another
+ * advance may already be moving the clock on. */
+int scheduler_advance_to(struct scheduler *s, int64_t target_ms, int *ran_r, int64_t *reached_r,
+                         struct kf_err *err);
 
 /* Like scheduler_advance_to(now + delta_ms), with now read under the same lock, so that
  * concurrent advances add up. */
-int scheduler_advance_by(struct scheduler *s, int64_t delta_ms, int *ran_r, struct kf_err *err);
+int scheduler_advance_by(struct scheduler *s, int64_t delta_ms, int *ran_r, int64_t *reached_r,
+                         struct kf_err *err);
 
 #endif

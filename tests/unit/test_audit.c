@@ -946,25 +946,6 @@ static void record_json_has_string_ids_and_parsed_changes(void **state)
 }
 
 /* The interim key file: exactly 64 bytes, not readable by others. */
-static void key_file_must_be_private_and_64_bytes(void **state)
-{
-    struct fixture *fx = *state;
-    SKIP_WITHOUT_ENGINE(fx);
-    char path[300];
-    snprintf(path, sizeof path, "%s/audit.key", fx->dir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fwrite(fx->sk, 1, sizeof fx->sk, f);
-    fclose(f);
-    unsigned char pk[32], sk[64];
-    chmod(path, 0644);
-    assert_int_equal(audit_keys_from_file(path, pk, sk, &fx->err), KF_E_CONFIG);
-    chmod(path, 0600);
-    T_OK(audit_keys_from_file(path, pk, sk, &fx->err));
-    assert_memory_equal(pk, fx->pk, 32);
-    assert_memory_equal(sk, fx->sk, 64);
-    unlink(path);
-}
 
 #define BOTH(fn) HARNESS_BOTH_ENGINES(fn, setup_sqlite, setup_postgres, teardown)
 /* Tests proving C7.1.1 carry the clause's exact ID in the name cmocka reports. */
@@ -1001,7 +982,6 @@ int main(void)
         BOTH(checkpoint_due_follows_every_n_records_or_every_m_ms),
         BOTH(list_pages_newest_first_by_key_with_filters),
         BOTH(record_json_has_string_ids_and_parsed_changes),
-        BOTH(key_file_must_be_private_and_64_bytes),
     };
     return cmocka_run_group_tests_name("audit (sqlite, postgres)", tests, NULL, NULL);
 }

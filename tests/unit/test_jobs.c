@@ -118,15 +118,15 @@ static void one_shot_job_fires_once_when_due(void **state)
     struct kf_err err;
     int64_t id = schedule(fx, NULL, T0 + 3 * DAY_MS, 0, NULL);
     int ran = 0;
-    assert_int_equal(scheduler_advance_to(fx->sched, T0 + 2 * DAY_MS, &ran, &err), 0);
+    assert_int_equal(scheduler_advance_to(fx->sched, T0 + 2 * DAY_MS, &ran, NULL, &err), 0);
     assert_int_equal(calls, 0);
-    assert_int_equal(scheduler_advance_to(fx->sched, T0 + 10 * DAY_MS, &ran, &err), 0);
+    assert_int_equal(scheduler_advance_to(fx->sched, T0 + 10 * DAY_MS, &ran, NULL, &err), 0);
     assert_int_equal(calls, 1);
     assert_int_equal(seen_scheduled[0], T0 + 3 * DAY_MS);
     char st[16];
     job_state(fx, id, st, sizeof st);
     assert_string_equal(st, "done");
-    assert_int_equal(scheduler_advance_to(fx->sched, T0 + 20 * DAY_MS, &ran, &err), 0);
+    assert_int_equal(scheduler_advance_to(fx->sched, T0 + 20 * DAY_MS, &ran, NULL, &err), 0);
     assert_int_equal(calls, 1);
 }
 
@@ -137,7 +137,7 @@ static void periodic_job_fires_once_per_period_in_order(void **state)
     struct kf_err err;
     schedule(fx, "daily", T0 + DAY_MS, DAY_MS, NULL);
     int ran = 0;
-    assert_int_equal(scheduler_advance_to(fx->sched, T0 + 10 * DAY_MS, &ran, &err), 0);
+    assert_int_equal(scheduler_advance_to(fx->sched, T0 + 10 * DAY_MS, &ran, NULL, &err), 0);
     assert_int_equal(calls, 10);
     assert_int_equal(ran, 10);
     for (int i = 0; i < 10; i++) assert_int_equal(seen_scheduled[i], T0 + (i + 1) * DAY_MS);
@@ -152,7 +152,7 @@ static void unique_key_schedules_once(void **state)
     assert_int_equal(schedule(fx, "renewal:42", T0 + 2 * DAY_MS, 0, NULL), 0);
     struct kf_err err;
     int ran = 0;
-    assert_int_equal(scheduler_advance_to(fx->sched, T0 + 5 * DAY_MS, &ran, &err), 0);
+    assert_int_equal(scheduler_advance_to(fx->sched, T0 + 5 * DAY_MS, &ran, NULL, &err), 0);
     assert_int_equal(calls, 1);
 }
 
@@ -163,7 +163,7 @@ static void failing_job_retries_then_succeeds_and_runs_are_recorded(void **state
     struct kf_err err;
     int64_t id = schedule(fx, NULL, T0 + 1000, 0, "{\"fail\":true}");
     int ran = 0;
-    assert_int_equal(scheduler_advance_to(fx->sched, T0 + DAY_MS, &ran, &err), 0);
+    assert_int_equal(scheduler_advance_to(fx->sched, T0 + DAY_MS, &ran, NULL, &err), 0);
     assert_int_equal(calls, 3); /* two planned failures, then success */
     char st[16];
     job_state(fx, id, st, sizeof st);
@@ -197,7 +197,7 @@ static void late_periodic_job_catches_up_within_limits(void **state)
     ran = 0;
     assert_int_equal(scheduler_run_due(fx->sched, &ran, &err), 0);
     assert_int_equal(ran, 1); /* 96 periods behind: one run, then the next future day */
-    assert_int_equal(scheduler_advance_to(fx->sched, T0 + 101 * DAY_MS, &ran, &err), 0);
+    assert_int_equal(scheduler_advance_to(fx->sched, T0 + 101 * DAY_MS, &ran, NULL, &err), 0);
     assert_int_equal(calls, 5);
 }
 
@@ -207,8 +207,8 @@ static void clock_never_goes_backwards(void **state)
     SKIP_WITHOUT_ENGINE(fx);
     struct kf_err err;
     int ran = 0;
-    assert_int_equal(scheduler_advance_to(fx->sched, T0 + DAY_MS, &ran, &err), 0);
-    assert_int_equal(scheduler_advance_to(fx->sched, T0, &ran, &err), KF_E_INVALID);
+    assert_int_equal(scheduler_advance_to(fx->sched, T0 + DAY_MS, &ran, NULL, &err), 0);
+    assert_int_equal(scheduler_advance_to(fx->sched, T0, &ran, NULL, &err), KF_E_INVALID);
     assert_int_equal(clock_now_ms(fx->clock), T0 + DAY_MS);
 }
 

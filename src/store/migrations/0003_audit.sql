@@ -1,4 +1,4 @@
--- 0003 audit: the tamper-evident audit trail (C7.1.1; src/domain/audit.h, docs/security-audit.md).
+-- 0003 audit: the tamper-evident audit trail (C7.1.1; src/domain/audit.h, docs/security.md).
 -- One hash chain per client and one for provider-wide records (chain 0). Hashes are lowercase hex
 -- of SHA-256; text columns are NOT NULL ('' for none) so the canonical form has one reading.
 
