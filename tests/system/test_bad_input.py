@@ -1,4 +1,4 @@
-"""Bad input (docs/interface-foundation.md "Bad input", issue 2): every malformed request gets
+"""Bad input (docs/architecture.md "Bad input", issue 2): every malformed request gets
 kefu's JSON error with the agreed status and code, kefu's headers, and leaves no partial write."""
 import json
 import socket

@@ -1,4 +1,4 @@
-"""The command line (docs/interface-foundation.md "Command line"): `serve` flags, environment,
+"""The command line (docs/architecture.md "Command line"): `serve` flags, environment,
 config file and their precedence; `migrate`; `version` and `help`; refusing bad options."""
 import os
 import socket

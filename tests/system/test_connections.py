@@ -1,4 +1,4 @@
-"""Connection limits (docs/interface-foundation.md, DESIGN "Measured facts"): libmicrohttpd's
+"""Connection limits (docs/architecture.md, DESIGN "Measured facts"): libmicrohttpd's
 timeout measures idleness, so a client trickling header lines stays connected; `--max-per-ip`
 bounds what one source address can hold, so it cannot starve the others. All of 127/8 is loopback
 on Linux: the trickling clients come from 127.0.0.2, the well-behaved one from 127.0.0.1."""

@@ -1,4 +1,4 @@
-"""The foundation's HTTP surface (docs/interface-foundation.md, issue 2): health, readiness,
+"""The foundation's HTTP surface (docs/architecture.md, issue 2): health, readiness,
 version and metrics; kefu's headers on every response; the probe-write routes."""
 import re
 

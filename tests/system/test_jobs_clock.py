@@ -1,4 +1,4 @@
-"""The injected clock and the job scheduler in test mode (docs/interface-foundation.md):
+"""The injected clock and the job scheduler in test mode (docs/architecture.md):
 POST /api/v1/test/clock moves a fake clock and fires every job due in between, in order.
 Tests that count `jobs_run` get a fresh server so no other test's periodic job adds to it."""
 import threading

@@ -1,4 +1,4 @@
-"""kefu keeps serving when its database connections break underneath it (docs/interface-foundation.md:
+"""kefu keeps serving when its database connections break underneath it (docs/architecture.md:
 /readyz is 503 while the database is unreachable; DESIGN: PostgreSQL, one connection per worker)."""
 import http.client
 import time

@@ -1,4 +1,4 @@
-"""Durability and graceful shutdown (docs/interface-foundation.md, DESIGN "Write path and
+"""Durability and graceful shutdown (docs/architecture.md, DESIGN "Write path and
 durability"): SIGTERM drains in-flight requests and commits queued writes, then exits 0; no write
 answered 201 is lost; kefu refuses to start on storage that could lose acknowledged writes."""
 import http.client
