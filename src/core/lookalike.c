@@ -1,6 +1,7 @@
 /* Look-alike keys and user-name rules: utf8proc for NFKC and case folding, ICU uspoof for the
  * UTS #39 skeleton and the restriction-level check. One USpoofChecker is opened on first use and
  * shared: ICU documents its check and skeleton functions as safe to call concurrently once set up. */
+#include "core/normalize.h"
 #include "core/lookalike.h"
 
 #include <pthread.h>
@@ -49,17 +50,6 @@ void lookalike_shutdown(void)
     pthread_mutex_unlock(&checker_lock);
 }
 
-/* NFKC, with `fold` also case folding and dropping default-ignorables (soft hyphen, ZWJ …).
- * Returns a malloc'd string or NULL. Move to core/normalize once that module exists. */
-static char *nfkc(const char *s, bool fold)
-{
-    utf8proc_uint8_t *out = NULL;
-    int opts = UTF8PROC_NULLTERM | UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT;
-    if (fold) opts |= UTF8PROC_CASEFOLD | UTF8PROC_IGNORE;
-    if (utf8proc_map((const utf8proc_uint8_t *)s, 0, &out, (utf8proc_option_t)opts) < 0) return NULL;
-    return (char *)out;
-}
-
 static int input_check(const char *name, struct kf_err *err)
 {
     if (!name) return kf_fail(err, KF_E_INVALID, FIELD, "too_short: 2..64 characters");
@@ -92,9 +82,9 @@ int lookalike_skeleton(const char *name, struct buf *out, struct kf_err *err)
     if (rc) return rc;
     const USpoofChecker *sc = checker_get(err);
     if (!sc) return KF_E_INTERNAL;
-    char *folded = nfkc(name, true);
+    char *folded = normalize_nfkc_dup(name, true);
     char *skel = folded ? icu_skeleton(sc, folded) : NULL;
-    char *key = skel ? nfkc(skel, true) : NULL;
+    char *key = skel ? normalize_nfkc_dup(skel, true) : NULL;
     if (!key) {
         rc = kf_fail(err, KF_E_INTERNAL, NULL, "could not compute a skeleton");
     } else {
@@ -167,7 +157,7 @@ int username_check(const char *name, struct kf_err *err)
     size_t chars = count_code_points(name);
     if (chars < USERNAME_MIN_CHARS) return kf_fail(err, KF_E_INVALID, FIELD, "too_short: 2..64 characters");
     if (chars > USERNAME_MAX_CHARS) return kf_fail(err, KF_E_INVALID, FIELD, "too_long: 2..64 characters");
-    char *norm = nfkc(name, false);
+    char *norm = normalize_nfkc_dup(name, false);
     if (!norm) return kf_fail(err, KF_E_NOMEM, NULL, NULL);
     rc = check_chars(norm, err);
     if (rc == 0) rc = check_spoof(norm, err);

@@ -202,3 +202,12 @@ int normalize_phone(const char *s, size_t len, struct buf *out)
     out->data[out->len] = '\0';
     return 0;
 }
+
+char *normalize_nfkc_dup(const char *s, bool fold)
+{
+    utf8proc_uint8_t *out = NULL;
+    int opts = UTF8PROC_NULLTERM | UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT;
+    if (fold) opts |= UTF8PROC_CASEFOLD | UTF8PROC_IGNORE;
+    if (utf8proc_map((const utf8proc_uint8_t *)s, 0, &out, (utf8proc_option_t)opts) < 0) return NULL;
+    return (char *)out;
+}

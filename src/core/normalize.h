@@ -34,6 +34,11 @@ int normalize_phone(const char *s, size_t len, struct buf *out);
 
 /* Decodes the code point at s[*pos] and moves *pos past it. Returns the code point, or -1 at the
  * end of s[0..len) or on a malformed sequence (then *pos moves one byte, so loops terminate). */
+/* NFKC of a valid NUL-terminated UTF-8 string; with `fold` also case folding and removal of
+ * default-ignorable code points (soft hyphen, zero-width joiner …). Returns a malloc'd string
+ * (free() it), or NULL on invalid input or no memory. For keys that are compared, not shown. */
+char *normalize_nfkc_dup(const char *s, bool fold);
+
 int32_t normalize_next_cp(const char *s, size_t len, size_t *pos);
 
 /* True for Unicode white space (Zs, Zl, Zp, and TAB, LF, VT, FF, CR, NEL). */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <utf8proc.h>
 
+#include "core/normalize.h"
 #include "core/embedded.h"
 #include "core/text.h"
 
@@ -88,19 +89,7 @@ int password_configure(const struct password_params *p, struct kf_err *err)
     return 0;
 }
 
-/* ---- Unicode helpers (utf8proc; move to core/normalize once that exists) ---- */
-
-/* NFKC (and with `fold`, case folding and removal of default-ignorables) of a valid UTF-8 string.
- * Returns a malloc'd string, or NULL on invalid input or no memory. */
-static char *text_nfkc(const char *s, bool fold)
-{
-    utf8proc_uint8_t *out = NULL;
-    int opts = UTF8PROC_NULLTERM | UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT;
-    if (fold) opts |= UTF8PROC_CASEFOLD | UTF8PROC_IGNORE;
-    utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)s, 0, &out, (utf8proc_option_t)opts);
-    if (n < 0) return NULL;
-    return (char *)out;
-}
+/* ---- Secrets in memory ---- */
 
 /* Frees a string that held a password, wiping it first. */
 static void secret_free(char *s)
@@ -193,7 +182,7 @@ bool password_is_common(const char *plain)
 {
     pthread_once(&common_once, common_load);
     if (!plain || !text_is_utf8(plain, strlen(plain))) return false;
-    char *folded = text_nfkc(plain, true);
+    char *folded = normalize_nfkc_dup(plain, true);
     if (!folded) return false;
     bool hit = common_has_variant(folded);
     secret_free(folded);
@@ -251,7 +240,7 @@ static int password_prepare(const char *plain, char **norm_r, struct kf_err *err
     size_t len = strnlen(plain, PASSWORD_MAX_BYTES + 1);
     if (len > PASSWORD_MAX_BYTES) return kf_fail(err, KF_E_INVALID, "password", "too_long: at most 512 bytes");
     if (!text_is_utf8(plain, len)) return kf_fail(err, KF_E_INVALID, "password", "not_utf8: not valid UTF-8");
-    *norm_r = text_nfkc(plain, false);
+    *norm_r = normalize_nfkc_dup(plain, false);
     if (!*norm_r) return kf_fail(err, KF_E_NOMEM, NULL, NULL);
     return 0;
 }
@@ -350,7 +339,7 @@ static int check_variety(const char *norm, struct kf_err *err)
 static int check_user_name(const char *folded, const char *user_name, struct kf_err *err)
 {
     if (!user_name || !*user_name || !text_is_utf8(user_name, strlen(user_name))) return 0;
-    char *name = text_nfkc(user_name, true);
+    char *name = normalize_nfkc_dup(user_name, true);
     if (!name) return kf_fail(err, KF_E_NOMEM, NULL, NULL);
     bool bad = strcmp(folded, name) == 0 || (count_code_points(name) >= 3 && strstr(folded, name));
     free(name);
@@ -378,8 +367,8 @@ int password_check_strength(const char *plain, const char *user_name, struct kf_
     size_t len = strnlen(plain, PASSWORD_MAX_BYTES + 1);
     if (len > PASSWORD_MAX_BYTES) return weak(err, "too_long: at most 128 characters");
     if (!text_is_utf8(plain, len)) return weak(err, "not_utf8: not valid UTF-8");
-    char *norm = text_nfkc(plain, false);
-    char *folded = text_nfkc(plain, true);
+    char *norm = normalize_nfkc_dup(plain, false);
+    char *folded = normalize_nfkc_dup(plain, true);
     if (!norm || !folded) {
         rc = kf_fail(err, KF_E_NOMEM, NULL, NULL);
     } else {

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <utf8proc.h>
 
+#include "core/normalize.h"
 #include "core/text.h"
 
 #define CODE_INPUT_MAX 64
@@ -26,16 +27,6 @@ static int oath_status = OATH_OK;
 static void oath_setup(void)
 {
     oath_status = oath_init();
-}
-
-/* NFKC, with `fold` also case folding; malloc'd or NULL. Move to core/normalize once it exists. */
-static char *nfkc(const char *s, bool fold)
-{
-    utf8proc_uint8_t *out = NULL;
-    int opts = UTF8PROC_NULLTERM | UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT;
-    if (fold) opts |= UTF8PROC_CASEFOLD | UTF8PROC_IGNORE;
-    if (utf8proc_map((const utf8proc_uint8_t *)s, 0, &out, (utf8proc_option_t)opts) < 0) return NULL;
-    return (char *)out;
 }
 
 void totp_secret_new(unsigned char secret[TOTP_SECRET_BYTES])
@@ -129,7 +120,7 @@ static int code_normalise(const char *code, char out[TOTP_DIGITS + 1], struct kf
     if (!code || strnlen(code, CODE_INPUT_MAX + 1) > CODE_INPUT_MAX || !text_is_utf8(code, strlen(code))) {
         return kf_fail(err, KF_E_INVALID, "code", "6 digits");
     }
-    char *norm = nfkc(code, false);
+    char *norm = normalize_nfkc_dup(code, false);
     if (!norm) return kf_fail(err, KF_E_NOMEM, NULL, NULL);
     size_t n = 0;
     bool ok = true;
@@ -242,7 +233,7 @@ static int recovery_normalise(const char *input, char out[RECOVERY_CODE_CHARS + 
     if (!input || strnlen(input, CODE_INPUT_MAX + 1) > CODE_INPUT_MAX || !text_is_utf8(input, strlen(input))) {
         return kf_fail(err, KF_E_INVALID, "code", "a recovery code like abcde-fghjk");
     }
-    char *norm = nfkc(input, true);
+    char *norm = normalize_nfkc_dup(input, true);
     if (!norm) return kf_fail(err, KF_E_NOMEM, NULL, NULL);
     size_t n = 0;
     bool ok = true;

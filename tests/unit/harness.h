@@ -74,6 +74,19 @@ static inline const char *harness_db_url(const char *engine)
 #define HARNESS_BOTH_ENGINES(fn, setup_sqlite, setup_postgres, teardown) \
     {#fn "[sqlite]", fn, setup_sqlite, teardown, NULL}, {#fn "[postgres]", fn, setup_postgres, teardown, NULL}
 
+/* Defines setup_sqlite and setup_postgres from `int setup(void **state, const char *engine)`.
+ * Without KEFU_TEST_PG_URL the postgres setup leaves *state NULL, and the test skip()s. */
+#define HARNESS_ENGINE_SETUPS(setup) \
+    static int setup_sqlite(void **state) { return setup(state, "sqlite"); } \
+    static int setup_postgres(void **state) \
+    { \
+        if (!getenv("KEFU_TEST_PG_URL")) { \
+            *state = NULL; \
+            return 0; \
+        } \
+        return setup(state, "postgres"); \
+    }
+
 /* The engines to run: {"sqlite", "postgres"}. */
 static const char *const harness_engines[] = {"sqlite", "postgres"};
 

@@ -64,15 +64,7 @@ static int setup(void **state, const char *engine)
     return 0;
 }
 
-static int setup_sqlite(void **state) { return setup(state, "sqlite"); }
-static int setup_postgres(void **state)
-{
-    if (!getenv("KEFU_TEST_PG_URL")) {
-        *state = NULL;
-        return 0;
-    }
-    return setup(state, "postgres");
-}
+HARNESS_ENGINE_SETUPS(setup)
 
 static int teardown(void **state)
 {
