@@ -121,12 +121,19 @@ static void log_append(const char *line, size_t n)
 /* Writes "2026-11-24T07:16:43.252Z " into out (at least 32 bytes); returns its length. */
 static int log_timestamp(char *out, size_t size)
 {
+    /* the access log asks once per request: format each second once per thread */
+    static _Thread_local time_t cached_secs = -1;
+    static _Thread_local char cached[64];
     int64_t ms = clock_real_ms();
     time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    return snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                    tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    if (secs != cached_secs) {
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        cached_secs = secs;
+    }
+    return snprintf(out, size, "%s.%03dZ ", cached, (int)(ms % 1000));
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)
