@@ -11,9 +11,9 @@
 
 #include "core/clock.h"
 #include "core/config.h"
-#include "domain/vault.h"
 #include "core/log.h"
 #include "domain/audit.h"
+#include "domain/vault.h"
 #include "http/handlers.h"
 #include "http/server.h"
 #include "jobs/scheduler.h"
@@ -150,7 +150,18 @@ static int cmd_serve(int argc, char **argv)
         report("database", &err);
         goto out;
     }
-    if (cfg.test_mode) api_test_register_jobs();
+    /* no personal data without its key: a missing or wrong master key stops the start (C7.1.1) */
+    if (vault_open(cfg.key_file, env.store, &env.vault, &err) != 0) {
+        report("key file", &err);
+        goto out;
+    }
+    vault_set_clock(env.vault, env.clock);
+    if (cfg.test_mode) {
+        api_test_register_jobs();
+    } else if (audit_jobs_schedule(&env, &err) != 0) {
+        report("audit checkpoints", &err);
+        goto out;
+    }
     if (scheduler_start(&env, !cfg.test_mode, 1000, &env.sched, &err) != 0) {
         report("scheduler", &err);
         goto out;
@@ -170,6 +181,7 @@ static int cmd_serve(int argc, char **argv)
 out:
     scheduler_stop(&env.sched);
     if (srv) http_server_stop(&srv, 0);
+    vault_close(&env.vault);
     store_close(&env.store);
     if (status == 0) log_info("stopped cleanly");
     log_stop();

@@ -148,4 +148,8 @@ int audit_list(struct store *s, const struct audit_filter *f, const struct audit
 /* A record as a JSON object (ids as strings, changes as parsed JSON), or NULL on allocation failure. */
 json_t *audit_record_json(const struct audit_record *r);
 
+/* Registers the checkpoint job and schedules it (once per database) to run every minute; needs
+ * env->vault for the signing key. Called by `kefu serve` outside test mode. */
+int audit_jobs_schedule(const struct kf_env *env, struct kf_err *err);
+
 #endif

@@ -127,6 +127,25 @@ _LIVE = set()  # servers whose process may still run
 _CURRENT = {"marks": {}}  # servers seen by the running test → log offset at its start
 
 
+_KEYS = {}  # database URL → its master key file: restarts on one database must use the same key
+
+
+def key_file_for(db_url, fallback_dir):
+    """The master key file of a database (made with `kefu key new` on first use). Servers whose
+    database comes from a config file get one of their own in `fallback_dir`."""
+    if db_url is None:
+        path = os.path.join(fallback_dir, "master.key")
+    else:
+        path = _KEYS.get(db_url)
+        if path is None:
+            path = _KEYS[db_url] = os.path.join(SYS_TMP, "key-%d.key" % len(_KEYS))
+    if not os.path.exists(path):
+        r = subprocess.run([KEFU_BIN, "key", "new", "--key-file", path], stdin=subprocess.DEVNULL,
+                           capture_output=True, env=kefu_env())
+        assert r.returncode == 0, r.stderr
+    return path
+
+
 class StartupError(AssertionError):
     pass
 
@@ -162,6 +181,8 @@ class KefuServer:
             cmd += ["--listen", "%s:%d" % (self.host, self.port)]
         if self.db_url is not None:
             cmd += ["--db", self.db_url]
+        db = self.db_url if self.db_url is not None else self.extra_env.get("KEFU_DB")
+        cmd += ["--key-file", key_file_for(db, self.dir)]
         cmd += ["--access-log", "off"]
         if self.test_mode:
             cmd += ["--test-mode"]

@@ -63,3 +63,17 @@ def test_wrong_or_missing_key_file_and_missing_arguments_are_refused(engine, tmp
     r = run_kefu(["key", "rotate", "--db", db, "--key-file", other])
     assert r.returncode != 0 and "new-key-file" in r.stderr
     assert run_kefu(["key"]).returncode == 2
+
+
+def test_C7_1_1_serve_refuses_to_start_without_its_key_or_with_another(engine, tmp_path):
+    import kefu_http as kh
+    db = new_db_url(engine)
+    key = key_new(str(tmp_path / "right.key"))
+    other = key_new(str(tmp_path / "other.key"))
+    assert run_kefu(["migrate", "--db", db]).returncode == 0
+    assert run_kefu(["audit", "verify", "--db", db, "--key-file", key]).returncode == 0  # binds the key
+    for bad in (str(tmp_path / "missing.key"), other):
+        r = run_kefu(["serve", "--db", db, "--key-file", bad, "--listen", "127.0.0.1:%d" % kh.free_port()],
+                     timeout=30)
+        assert r.returncode != 0, "kefu served with key file %s" % bad
+        assert "key" in r.stderr.lower()

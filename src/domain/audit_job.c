@@ -1,0 +1,46 @@
+/* The periodic job that signs audit checkpoints (C7.1.1): every minute it asks audit_checkpoint_due
+ * to sign each chain that grew by AUDIT_EVERY_N records, or grew at all and was last signed
+ * AUDIT_EVERY_MS ago, with the vault's signing key. */
+#include <sodium.h>
+
+#include "core/clock.h"
+#include "domain/audit.h"
+#include "domain/vault.h"
+#include "jobs/scheduler.h"
+#include "store/store.h"
+
+#define AUDIT_JOB_KIND "audit.checkpoint"
+#define AUDIT_JOB_PERIOD_MS (60 * 1000)
+#define AUDIT_EVERY_N 1000
+#define AUDIT_EVERY_MS (10 * 60 * 1000)
+
+static int checkpoint_job(struct kf_ctx *ctx, const struct job_run *run, struct kf_err *err)
+{
+    unsigned char pk[32], sk[64];
+    int rc = vault_signing_key(ctx->env->vault, ctx->env->store, pk, sk, err);
+    if (rc == 0) {
+        int written = 0;
+        rc = audit_checkpoint_due(ctx->env->store, ctx, sk, AUDIT_EVERY_N, AUDIT_EVERY_MS, &written, err);
+    }
+    sodium_memzero(sk, sizeof sk);
+    return rc;
+}
+
+static int schedule_write(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    const int64_t *now = arg;
+    struct job_spec spec = {
+        .kind = AUDIT_JOB_KIND,
+        .unique_key = AUDIT_JOB_KIND, /* once per database, however many processes start */
+        .run_at = *now + AUDIT_JOB_PERIOD_MS,
+        .period_ms = AUDIT_JOB_PERIOD_MS,
+    };
+    return jobs_insert(c, *now, &spec, NULL, err);
+}
+
+int audit_jobs_schedule(const struct kf_env *env, struct kf_err *err)
+{
+    jobs_register(AUDIT_JOB_KIND, checkpoint_job);
+    int64_t now = clock_now_ms(env->clock);
+    return store_write(env->store, schedule_write, &now, err);
+}
