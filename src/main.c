@@ -404,6 +404,7 @@ static int cmd_help(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    umask(027); /* databases, logs and backups are for kefu's user and group only */
     if (sodium_init() < 0) {
         fputs("kefu: libsodium failed to initialise\n", stderr);
         return 1;
