@@ -382,7 +382,10 @@ static int backup_cli_config(const char *name, unsigned mask, int argc, char **a
 {
     struct kf_err err;
     kf_err_clear(&err);
-    if (config_load(cfg, mask, argc, argv, 2, &err) != 0) return report(name, &err), -1;
+    if (config_load(cfg, mask, argc, argv, 2, &err) != 0) {
+        report(name, &err);
+        return -1;
+    }
     if (cfg->help) {
         command_help_print(command_find(name), stdout);
         return 1;

@@ -145,6 +145,7 @@ def source(engine, kefu, keys, tmp_path):
     w.join(60)
     assert not w.errors, w.errors
     assert r.returncode == 0, r.stderr
+    assert n_at_end > len(acked_before), "no write was acknowledged while the backup ran"
     srv.stop()
     return srv, out, w, acked_before
 
