@@ -1,4 +1,4 @@
-/* The kefu command line: serve, migrate, audit, version, help. Each command reads its settings
+/* The kefu command line: serve, migrate, audit, key, backup, restore, version, help. Each command reads its settings
  * through config_load (flags, then KEFU_* variables, then the config file, then defaults). */
 #include <errno.h>
 #include <signal.h>
@@ -18,6 +18,7 @@
 #include "http/server.h"
 #include "jobs/scheduler.h"
 #include "kefu_version.h"
+#include "store/backup.h"
 #include "store/store.h"
 
 struct command {
@@ -32,6 +33,8 @@ static int cmd_serve(int argc, char **argv);
 static int cmd_migrate(int argc, char **argv);
 static int cmd_audit(int argc, char **argv);
 static int cmd_key(int argc, char **argv);
+static int cmd_backup(int argc, char **argv);
+static int cmd_restore(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
@@ -45,6 +48,10 @@ static const struct command commands[] = {
     {"key", cmd_key, CONFIG_FOR_KEY,
      "kefu key new [--key-file FILE]\n       kefu key rotate [--db URL] --key-file OLD --new-key-file NEW",
      "create a master key file, or re-wrap every data key under a new one (docs/security.md)"},
+    {"backup", cmd_backup, CONFIG_FOR_BACKUP, "kefu backup [--db URL] [--key-file FILE] --out FILE",
+     "write a consistent, encrypted backup while kefu serves (docs/security.md \"Backups\")"},
+    {"restore", cmd_restore, CONFIG_FOR_RESTORE, "kefu restore [--db URL] [--key-file FILE] --in FILE",
+     "restore a backup into a new, empty database"},
     {"version", cmd_version, 0, "kefu version", "print the version"},
     {"help", cmd_help, 0, "kefu help [COMMAND]", "show help for kefu or a command"},
 };
@@ -378,6 +385,99 @@ static int cmd_key(int argc, char **argv)
     vault_close(&v);
     store_close(&st);
     return status;
+}
+
+/* --- backup and restore ---------------------------------------------------------------------- */
+
+/* Loads the settings of `name`; 1: --help was shown, -1: reported error, 0: go on. */
+static int backup_cli_config(const char *name, unsigned mask, int argc, char **argv, struct kf_config *cfg)
+{
+    struct kf_err err;
+    kf_err_clear(&err);
+    if (config_load(cfg, mask, argc, argv, 2, &err) != 0) {
+        report(name, &err);
+        return -1;
+    }
+    if (cfg->help) {
+        command_help_print(command_find(name), stdout);
+        return 1;
+    }
+    return 0;
+}
+
+/* The backup key, from the vault opened against the source database: a key file that does not
+ * match it is refused before anything is written. Never creates the source database. */
+static int backup_cli_key(const struct kf_config *cfg, unsigned char key[BACKUP_KEY_BYTES], struct kf_err *err)
+{
+    if (strncmp(cfg->db, "sqlite:", 7) == 0 && access(cfg->db + 7, F_OK) != 0) {
+        return kf_fail(err, KF_E_CONFIG, "db", "no database at %.200s", cfg->db + 7);
+    }
+    struct store *st = NULL;
+    struct vault *v = NULL;
+    int rc = store_open(cfg->db, &st, err);
+    if (rc == 0) rc = vault_open(cfg->key_file, st, &v, err);
+    if (rc == 0) vault_backup_key(v, key);
+    vault_close(&v);
+    store_close(&st);
+    return rc;
+}
+
+static int cmd_backup(int argc, char **argv)
+{
+    struct kf_config cfg;
+    int c = backup_cli_config("backup", CONFIG_FOR_BACKUP, argc, argv, &cfg);
+    if (c) return c < 0;
+    struct kf_err err;
+    kf_err_clear(&err);
+    if (!cfg.out_path[0]) {
+        kf_fail(&err, KF_E_CONFIG, "out", "backup needs --out FILE");
+        return report("backup", &err);
+    }
+    unsigned char key[BACKUP_KEY_BYTES];
+    struct backup_stats stats = {0};
+    int rc = backup_cli_key(&cfg, key, &err);
+    if (rc == 0) rc = backup_write(cfg.db, key, cfg.out_path, &stats, &err);
+    sodium_memzero(key, sizeof key);
+    if (rc) return report("backup", &err);
+    printf("backup: %llu bytes of database, %llu bytes encrypted to %s; keep the master key file apart from it\n",
+           (unsigned long long)stats.plain_bytes, (unsigned long long)stats.file_bytes, cfg.out_path);
+    return 0;
+}
+
+/* After the restore, the vault must open the restored database with the same key file. */
+static int restore_cli_check(const struct kf_config *cfg, struct kf_err *err)
+{
+    struct store *st = NULL;
+    struct vault *v = NULL;
+    int rc = store_open(cfg->db, &st, err);
+    if (rc == 0) rc = vault_open(cfg->key_file, st, &v, err);
+    vault_close(&v);
+    store_close(&st);
+    return rc;
+}
+
+static int cmd_restore(int argc, char **argv)
+{
+    struct kf_config cfg;
+    int c = backup_cli_config("restore", CONFIG_FOR_RESTORE, argc, argv, &cfg);
+    if (c) return c < 0;
+    struct kf_err err;
+    kf_err_clear(&err);
+    if (!cfg.in_path[0]) {
+        kf_fail(&err, KF_E_CONFIG, "in", "restore needs --in FILE");
+        return report("restore", &err);
+    }
+    unsigned char key[BACKUP_KEY_BYTES];
+    struct backup_stats stats = {0};
+    sqlite_dir_ensure(cfg.db);
+    int rc = vault_key_file_backup_key(cfg.key_file, key, &err);
+    if (rc == 0) rc = backup_restore(cfg.db, key, cfg.in_path, &stats, &err);
+    sodium_memzero(key, sizeof key);
+    if (rc) return report("restore: refused, the target database is unchanged", &err);
+    if (restore_cli_check(&cfg, &err) != 0) return report("restore: restored, but the vault does not open it", &err);
+    printf("restore: %llu bytes of database restored from %s (%s); the master key file opens it\n",
+           (unsigned long long)stats.plain_bytes, cfg.in_path, strncmp(cfg.db, "sqlite:", 7) == 0 ? "sqlite" : "postgres");
+    return 0;
 }
 
 static int cmd_version(int argc, char **argv)

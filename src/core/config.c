@@ -23,7 +23,8 @@ struct option_def {
 #define S(field) offsetof(struct kf_config, field), sizeof(((struct kf_config *)0)->field)
 #define SERVE CONFIG_FOR_SERVE
 #define BOTH (CONFIG_FOR_SERVE | CONFIG_FOR_MIGRATE)
-#define ALL (CONFIG_FOR_SERVE | CONFIG_FOR_MIGRATE | CONFIG_FOR_AUDIT | CONFIG_FOR_KEY)
+#define ALL (CONFIG_FOR_SERVE | CONFIG_FOR_MIGRATE | CONFIG_FOR_AUDIT | CONFIG_FOR_KEY | BACKUPS)
+#define BACKUPS (CONFIG_FOR_BACKUP | CONFIG_FOR_RESTORE)
 #define AUDIT CONFIG_FOR_AUDIT
 
 static const struct option_def options[] = {
@@ -45,7 +46,7 @@ static const struct option_def options[] = {
      "fake clock and /api/v1/test/ routes (tests and benchmarks only)"},
     {"clock-start", "KEFU_CLOCK_START", OPT_INT64, S(clock_start_ms), SERVE, "0",
      "test mode: fake clock start, ms since the epoch (0: now)"},
-    {"key-file", "KEFU_KEY_FILE", OPT_STRING, S(key_file), CONFIG_FOR_SERVE | CONFIG_FOR_AUDIT | CONFIG_FOR_KEY,
+    {"key-file", "KEFU_KEY_FILE", OPT_STRING, S(key_file), CONFIG_FOR_SERVE | CONFIG_FOR_AUDIT | CONFIG_FOR_KEY | BACKUPS,
      "var/kefu.key",
      "the master key file (mode 0400; keep it, and a copy of it, outside the database and its backups)"},
     {"new-key-file", NULL, OPT_STRING, S(new_key_file), CONFIG_FOR_KEY, "", "key rotate: the new master key file"},
@@ -53,7 +54,9 @@ static const struct option_def options[] = {
     {"describe", NULL, OPT_FLAG, S(describe), CONFIG_FOR_MIGRATE, "0", "print the schema, engine-neutral"},
     {"checkpoints", NULL, OPT_STRING, S(checkpoints_path), AUDIT, "",
      "audit verify: exported checkpoints file (kept outside the database); detects truncation"},
-    {"out", NULL, OPT_STRING, S(out_path), AUDIT, "", "audit export: file to write the signed checkpoints to"},
+    {"out", NULL, OPT_STRING, S(out_path), AUDIT | CONFIG_FOR_BACKUP, "",
+     "audit export: file for the signed checkpoints; backup: the backup file to write (never overwritten)"},
+    {"in", NULL, OPT_STRING, S(in_path), CONFIG_FOR_RESTORE, "", "restore: the backup file to read"},
     {"help", NULL, OPT_FLAG, S(help), ALL, "0", "show this help"},
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])

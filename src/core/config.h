@@ -30,7 +30,8 @@ struct kf_config {
     bool status;               /* migrate --status */
     bool describe;             /* migrate --describe */
     char checkpoints_path[1024]; /* audit verify --checkpoints: an exported checkpoints file */
-    char out_path[1024];       /* audit export --out */
+    char out_path[1024];       /* audit export --out, backup --out */
+    char in_path[1024];        /* restore --in: the backup file */
     char key_file[1024];       /* the vault's master key file */
     char new_key_file[1024];   /* key rotate: the new master key file */
     bool help;
@@ -42,6 +43,8 @@ enum {
     CONFIG_FOR_MIGRATE = 2,
     CONFIG_FOR_AUDIT = 4,
     CONFIG_FOR_KEY = 8,
+    CONFIG_FOR_BACKUP = 16,
+    CONFIG_FOR_RESTORE = 32,
 };
 
 /* Fills `cfg` from defaults, the config file, the environment and argv[first..argc) in that order,

@@ -78,6 +78,7 @@ static const char ad_signing[] = "kefu-signing-key";
 static const char ad_field[] = "kefu-field";
 static const char kdf_ctx_field[crypto_kdf_CONTEXTBYTES + 1] = "kefufld1";
 static const char kdf_ctx_lookup[crypto_kdf_CONTEXTBYTES + 1] = "kefuhsh1";
+static const char kdf_ctx_backup[crypto_kdf_CONTEXTBYTES + 1] = "kefubak1";
 
 struct vault_subkeys {
     unsigned char enc[KEY_BYTES];    /* field encryption (XChaCha20-Poly1305) */
@@ -301,6 +302,28 @@ static int key_file_load(const char *path, unsigned char **key_r, struct kf_err 
     }
     sodium_mprotect_readonly(key);
     *key_r = key;
+    return 0;
+}
+
+/* --- the backup key ------------------------------------------------------------------------ */
+
+_Static_assert(VAULT_BACKUP_KEY_BYTES == KEY_BYTES, "the backup key is one crypto_kdf sub-key");
+
+void vault_backup_key(struct vault *v, unsigned char out[VAULT_BACKUP_KEY_BYTES])
+{
+    pthread_mutex_lock(&v->lock);
+    crypto_kdf_derive_from_key(out, VAULT_BACKUP_KEY_BYTES, 1, kdf_ctx_backup, v->master);
+    pthread_mutex_unlock(&v->lock);
+}
+
+int vault_key_file_backup_key(const char *key_path, unsigned char out[VAULT_BACKUP_KEY_BYTES], struct kf_err *err)
+{
+    if (sodium_init() < 0) return kf_fail(err, KF_E_INTERNAL, NULL, "libsodium failed to initialise");
+    unsigned char *master = NULL;
+    int rc = key_file_load(key_path, &master, err);
+    if (rc) return rc;
+    crypto_kdf_derive_from_key(out, VAULT_BACKUP_KEY_BYTES, 1, kdf_ctx_backup, master);
+    sodium_free(master);
     return 0;
 }
 

@@ -25,6 +25,7 @@ struct store_conn;
 struct kf_clock;
 
 #define VAULT_HASH_BYTES 16
+#define VAULT_BACKUP_KEY_BYTES 32
 
 /* Writes a new random master key to `path` (mode 0400); refuses to overwrite. */
 int vault_key_file_create(const char *path, struct kf_err *err);
@@ -76,6 +77,17 @@ int vault_name_tokens(struct vault *v, struct store_conn *c, int64_t client_id, 
  * the database wrapped by the master key. */
 int vault_signing_key(struct vault *v, struct store *store, unsigned char pk[32], unsigned char sk[64],
                       struct kf_err *err);
+
+/* The key that encrypts backups (`kefu backup`, store/backup.h): a sub-key of the master key
+ * (crypto_kdf, context "kefubak1", id 1), so the master key itself never leaves the vault and a
+ * backup key opens nothing else. The vault was opened against the database being backed up, so a
+ * key file that does not match that database was already refused. Writes VAULT_BACKUP_KEY_BYTES. */
+void vault_backup_key(struct vault *v, unsigned char out[VAULT_BACKUP_KEY_BYTES]);
+
+/* The same backup key from a master key file alone, checked as vault_open checks it (regular
+ * file, mode without group/other bits, 32 bytes). For `kefu restore`: the target database is
+ * empty, so it has no check value; the backup's own key check refuses a wrong key file. */
+int vault_key_file_backup_key(const char *key_path, unsigned char out[VAULT_BACKUP_KEY_BYTES], struct kf_err *err);
 
 /* Re-wraps every data key (and the audit signing key) under the master key in `new_key_path`,
  * in one transaction; the data itself is untouched, so kefu keeps serving. */
