@@ -154,7 +154,7 @@ class KefuServer:
     """One `kefu serve` process listening on 127.0.0.1:PORT."""
 
     def __init__(self, engine, db_url, args=(), test_mode=True, clock_start=CLOCK_START,
-                 env=None, listen=True, host="127.0.0.1", label=None):
+                 env=None, listen=True, host="127.0.0.1", label=None, key_file=None):
         self.engine = engine
         self.db_url = db_url
         self.args = list(args)
@@ -173,6 +173,9 @@ class KefuServer:
         self.returncode = None
         self.checked = False
         self.stop_signal = None
+        if key_file is not None and db_url is not None:
+            _KEYS[db_url] = str(key_file)  # a test that brings its own key keeps it for restarts
+        self.key_file = str(key_file) if key_file is not None else None
 
     # -- process ---------------------------------------------------------------------------
     def command(self):
@@ -182,7 +185,9 @@ class KefuServer:
         if self.db_url is not None:
             cmd += ["--db", self.db_url]
         db = self.db_url if self.db_url is not None else self.extra_env.get("KEFU_DB")
-        cmd += ["--key-file", key_file_for(db, self.dir)]
+        if self.key_file is None:
+            self.key_file = key_file_for(db, self.dir)
+        cmd += ["--key-file", self.key_file]
         cmd += ["--access-log", "off"]
         if self.test_mode:
             cmd += ["--test-mode"]

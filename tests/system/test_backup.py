@@ -130,7 +130,7 @@ def keys(tmp_path):
 def source(engine, kefu, keys, tmp_path):
     """A serving kefu with 300 probe rows of Chinese text (more than 64 KiB: several chunks), and a
     backup of it taken while writes continued: (server, backup path, writer, ids acked before)."""
-    srv = kefu()
+    srv = kefu(key_file=keys[0])
     for i in range(300):
         srv.probe_write("before", "%s 序号%d %s %s" % (CHINESE, i, MARKER, CHINESE * 8))
     w = Writer(srv, "during")
@@ -253,7 +253,7 @@ def test_restore_into_a_non_empty_database_is_refused(engine, source, keys):
 
 
 def test_backup_refuses_a_wrong_key_an_existing_file_and_a_missing_database(engine, kefu, keys, tmp_path):
-    srv = kefu()
+    srv = kefu(key_file=keys[0])
     srv.probe_write("x", CHINESE)
     assert backup(srv.db_url, keys[0], tmp_path / "a.kbak").returncode == 0  # pairs the key with the db
     r = backup(srv.db_url, keys[1], tmp_path / "b.kbak")
@@ -286,7 +286,7 @@ def test_a_backup_of_one_engine_is_refused_by_the_other(engine, source, keys):
 def test_backup_never_logs_the_database_password(engine, kefu, keys, tmp_path):
     if engine != "postgres":
         pytest.skip("only PostgreSQL URLs carry a password")
-    srv = kefu()
+    srv = kefu(key_file=keys[0])
     base, sep, query = srv.db_url.partition("?")
     secret = "s3cret-Pa55word-never-logged"
     url = base.replace("postgres@", "postgres:%s@" % secret, 1) + sep + query
