@@ -41,6 +41,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/fsutil.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -189,19 +190,6 @@ static void derive_subkeys(const unsigned char *data_key, struct vault_subkeys *
     crypto_kdf_derive_from_key(out->lookup, sizeof out->lookup, 1, kdf_ctx_lookup, data_key);
 }
 
-/* --- the master key file -------------------------------------------------------------------- */
-
-static int key_file_fsync_dir(const char *path)
-{
-    char copy[4096];
-    if (snprintf(copy, sizeof copy, "%s", path) >= (int)sizeof copy) return -1;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 static int key_file_write_all(int fd, const unsigned char *p, size_t n)
 {
     while (n > 0) {
@@ -238,7 +226,7 @@ int vault_key_file_create(const char *path, struct kf_err *err)
         bad = 1;
         saved = errno;
     }
-    if (!bad && key_file_fsync_dir(path) != 0) {
+    if (!bad && fs_fsync_parent_dir(path) != 0) {
         bad = 1;
         saved = errno;
     }

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/fsutil.h"
 #include "store/backup_internal.h"
 
 #define MAGIC "KEFUBAK1"
@@ -80,18 +81,6 @@ static void key_check_make(const unsigned char key[BACKUP_KEY_BYTES], unsigned c
 {
     crypto_generichash(out, KEY_CHECK_BYTES, (const unsigned char *)key_check_label, sizeof key_check_label - 1,
                        key, BACKUP_KEY_BYTES);
-}
-
-/* Syncs the directory holding `path`, so a rename into it survives a crash. */
-static int dir_fsync(const char *path)
-{
-    char copy[4096];
-    if (snprintf(copy, sizeof copy, "%s", path) >= (int)sizeof copy) return -1;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
 }
 
 /* A new 0600 temporary file named "<dir of path>/.kefu-<what>-XXXXXX"; its name into `tmp`. */
@@ -381,7 +370,7 @@ static int sqlite_install(const char *tmp, const char *path, struct kf_err *err)
         unlink(side);
         if (rename(tmp, path) != 0) return kf_fail(err, KF_E_IO, "db", "cannot move the restored file into place: %s", strerror(errno));
     }
-    return dir_fsync(path) == 0 ? 0 : kf_fail(err, KF_E_IO, "db", "cannot sync the database directory");
+    return fs_fsync_parent_dir(path) == 0 ? 0 : kf_fail(err, KF_E_IO, "db", "cannot sync the database directory");
 }
 
 static int sqlite_restore(const char *path, struct backup_reader *r, struct backup_stats *stats, struct kf_err *err)
@@ -449,7 +438,7 @@ int backup_write(const char *url, const unsigned char key[BACKUP_KEY_BYTES], con
     if (rc == 0 && rename_noreplace(tmp, out_path) != 0) {
         rc = kf_fail(err, KF_E_IO, "out", "cannot rename the backup into place: %s", strerror(errno));
     }
-    if (rc == 0 && dir_fsync(out_path) != 0) rc = kf_fail(err, KF_E_IO, "out", "cannot sync the backup's directory");
+    if (rc == 0 && fs_fsync_parent_dir(out_path) != 0) rc = kf_fail(err, KF_E_IO, "out", "cannot sync the backup's directory");
     if (rc) unlink(tmp);
     if (rc == 0 && stats_r) *stats_r = stats;
     return rc;
