@@ -214,7 +214,7 @@ static void test_users_list_by_key_pages(void **state)
     IFX(state);
     int64_t ids[3];
     for (int i = 0; i < 3; i++) {
-        char name[16];
+        char name[32];
         snprintf(name, sizeof name, "staff%d", i);
         ids[i] = make_user(fx, fx->client_a, name, ROLE_CLIENT_STAFF);
     }
