@@ -400,6 +400,33 @@ static int user_read_login(struct kf_ctx *ctx, const char *key, struct user *out
     return rc;
 }
 
+static int user_rehash_fn(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    struct user_update_args *a = arg;
+    struct store_stmt *st;
+    int rc = store_prepare(c, "UPDATE users SET password_hash = $1 WHERE id = $2 AND client_id = $3", &st, err);
+    if (rc) return rc;
+    store_bind_text(st, 1, a->hash, (size_t)-1);
+    store_bind_int64(st, 2, a->user_id);
+    store_bind_int64(st, 3, a->client_id);
+    int64_t n = 0;
+    if ((rc = ident_exec(c, &st, &n, err)) != 0 || n != 1) return rc;
+    return ident_audit(c, a->ctx, a->client_id, "user.rehash_password", "user", a->user_id,
+                       json_pack("{s:s}", "password_hash", ""), user_masked, err);
+}
+
+/* After a successful login with a hash made under older limits: hash again with the limits in force.
+ * Best effort: a failure here must not refuse a correct password (the next login tries again). */
+static void user_rehash(struct kf_ctx *ctx, const struct user *u, const char *password)
+{
+    char hash[PASSWORD_HASH_BYTES];
+    struct kf_err ignored;
+    if (password_hash(password, hash, &ignored) != 0) return;
+    struct user_update_args a = {.ctx = ctx, .client_id = u->client_id, .user_id = u->id, .hash = hash};
+    store_write(ctx->env->store, user_rehash_fn, &a, &ignored);
+    sodium_memzero(hash, sizeof hash);
+}
+
 int user_verify_login(struct kf_ctx *ctx, const char *username, const char *password, struct user *out,
                       struct kf_err *err)
 {
@@ -420,6 +447,7 @@ int user_verify_login(struct kf_ctx *ctx, const char *username, const char *pass
         memset(out, 0, sizeof *out);
         return kf_fail(err, KF_E_UNAUTHENTICATED, NULL, "wrong user name or password");
     }
+    if (password_needs_rehash(hash)) user_rehash(ctx, out, password);
     return 0;
 }
 

@@ -72,7 +72,9 @@ int user_reset_password(struct kf_ctx *ctx, int64_t client_id, int64_t user_id, 
 /* Checks a user name and password for logging in. Returns 0 and the user, or KF_E_UNAUTHENTICATED
  * for an unknown name, a wrong password, a disabled user or a disabled organisation — alike, and an
  * unknown name costs the same argon2id verification (against a dummy hash) as a known one.
- * Writes nothing: throttling and the audit of failures belong to the session layer. */
+ * After a success with a hash made under older limits it stores a new hash (audited
+ * "user.rehash_password"); otherwise it writes nothing: throttling and the audit of failures belong
+ * to the session layer. */
 int user_verify_login(struct kf_ctx *ctx, const char *username, const char *password, struct user *out,
                       struct kf_err *err);
 

@@ -285,6 +285,29 @@ static void test_passwords_change_and_reset_with_masked_audit(void **state)
     ifx_audit_verify_clean(fx);
 }
 
+static void test_login_rehashes_when_limits_rise(void **state)
+{
+    IFX(state);
+    int64_t id = make_user(fx, 0, "rehash.me", ROLE_AGENT);
+    struct password_params was = password_params_get(), raised = was;
+    raised.opslimit = was.opslimit + 1;
+    T_OK(password_configure(&raised, &fx->err));
+    ifx_as_anonymous(fx);
+    struct user u;
+    int rc = user_verify_login(&fx->ctx, "rehash.me", STRONG_PW, &u, &fx->err);
+    T_OK(password_configure(&was, &fx->err));
+    T_OK(rc);
+    assert_int_equal(ifx_audit_count(fx, "user.rehash_password"), 1);
+    assert_string_equal(ifx_audit_changes(fx, "user.rehash_password"), "{\"password_hash\":\"***\"}");
+    T_OK(password_configure(&raised, &fx->err));
+    rc = user_verify_login(&fx->ctx, "rehash.me", STRONG_PW, &u, &fx->err); /* now current: no second rehash */
+    T_OK(password_configure(&was, &fx->err));
+    T_OK(rc);
+    assert_true(u.id == id);
+    assert_int_equal(ifx_audit_count(fx, "user.rehash_password"), 1);
+    ifx_audit_verify_clean(fx);
+}
+
 /* --- teams ------------------------------------------------------------------------------------ */
 
 static void test_teams_hold_provider_users_only(void **state)
@@ -335,6 +358,7 @@ int main(void)
         BOTH(test_users_list_by_key_pages),
         BOTH(test_login_verifies_name_password_and_state),
         BOTH(test_passwords_change_and_reset_with_masked_audit),
+        BOTH(test_login_rehashes_when_limits_rise),
         BOTH(test_teams_hold_provider_users_only),
     };
     return cmocka_run_group_tests(tests, NULL, group_teardown);
