@@ -132,7 +132,7 @@ static int customer_put_tokens(const struct kf_ctx *ctx, struct store_conn *c, i
     unsigned char *tokens = NULL;
     size_t n = 0;
     if ((rc = vault_name_tokens(ctx->env->vault, c, client_id, name, ctx->arena, &tokens, &n, err)) != 0) {
-        if (rc == KF_E_INVALID) err->field = "name";
+        if (rc == KF_E_INVALID && err) err->field = "name";
         return rc;
     }
     for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -505,7 +505,7 @@ int customer_search_name(struct kf_ctx *ctx, int64_t client_id, const char *quer
         size_t n_tokens = 0;
         struct id_set cand = {0};
         rc = vault_name_tokens(ctx->env->vault, c, client_id, query, ctx->arena, &tokens, &n_tokens, err);
-        if (rc == KF_E_INVALID) err->field = "q";
+        if (rc == KF_E_INVALID && err) err->field = "q";
         if (rc == 0 && n_tokens) rc = search_candidates(ctx, c, client_id, tokens, n_tokens, &cand, err);
         if (rc == 0) rc = search_filter(ctx, c, client_id, &cand, qkey.data, limit, items_r, n_r, err);
         store_release(&c);

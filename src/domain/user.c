@@ -201,7 +201,7 @@ static int user_check_input(struct kf_ctx *ctx, const struct user_input *in, cha
 {
     int rc = username_check(in->username ? in->username : "", err);
     if (rc) {
-        err->field = "username";
+        if (err) err->field = "username";
         return rc;
     }
     if ((rc = ident_check_text(in->display_name, "display_name", false, IDENT_TEXT_MAX, err)) != 0) return rc;

@@ -4,6 +4,7 @@
  * exactly the expected audit records, with passwords masked and the chains verifying clean. */
 #include "identity_fixture.h"
 
+#include <pthread.h>
 #include <unicode/uclean.h>
 
 #include "domain/user.h"
@@ -119,6 +120,39 @@ static void test_user_names_that_look_alike_are_refused(void **state)
     assert_string_equal(fx->err.field, "username");
     assert_int_equal(ifx_audit_total(fx), before);
     assert_int_equal(ifx_count_text(fx, "SELECT count(*) FROM users WHERE username <> $1", ""), 2);
+}
+
+struct race_arg {
+    struct ifx *fx;
+    const char *name;
+    int rc;
+};
+
+static void *race_create(void *p)
+{
+    struct race_arg *r = p;
+    struct arena *a = arena_new(0);
+    struct actor sys = {.kind = ACTOR_SYSTEM};
+    struct kf_ctx ctx = {.env = &r->fx->env, .arena = a, .request_id = "race", .actor = &sys, .source_addr = ""};
+    struct user_input in = {.client_id = r->fx->client_a, .username = r->name, .password = STRONG_PW,
+                            .roles = ROLE_CLIENT_STAFF};
+    struct kf_err err;
+    r->rc = user_create(&ctx, &in, NULL, &err);
+    arena_free(&a);
+    return NULL;
+}
+
+/* Two look-alike names created at once: the unique skeleton lets exactly one in, on either engine. */
+static void test_look_alike_names_created_at_once_let_one_in(void **state)
+{
+    IFX(state);
+    struct race_arg r[2] = {{fx, "racer", -100}, {fx, "RACER", -100}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) assert_int_equal(pthread_create(&t[i], NULL, race_create, &r[i]), 0);
+    for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+    assert_true((r[0].rc == 0 && r[1].rc == KF_E_CONFLICT) || (r[1].rc == 0 && r[0].rc == KF_E_CONFLICT));
+    assert_int_equal(ifx_audit_count(fx, "user.create"), 1);
+    ifx_audit_verify_clean(fx);
 }
 
 static void test_weak_passwords_are_refused(void **state)
@@ -351,6 +385,7 @@ int main(void)
         BOTH(test_client_organisations_list_get_and_disable),
         BOTH(test_C5_2_client_user_sees_only_its_own_organisation),
         BOTH(test_user_names_that_look_alike_are_refused),
+        BOTH(test_look_alike_names_created_at_once_let_one_in),
         BOTH(test_weak_passwords_are_refused),
         BOTH(test_roles_must_fit_the_organisation_kind),
         BOTH(test_nobody_raises_their_own_roles),
