@@ -1,0 +1,89 @@
+/* The one access-control decision (issue 3 "Access control", C5.2): a table of which roles grant
+ * which action, in which scope. Routes, the CLI and jobs reach data only through domain functions,
+ * and each of those calls policy_check first.
+ *
+ * DESIGN — invariants:
+ *  - Scope before role. A client user's scope is their own client_id and nothing else: an object of
+ *    any other tenant (another client, or the provider's own objects) is KF_E_NOT_FOUND, the same
+ *    answer as an id that does not exist, so no byte — not even existence — crosses tenants.
+ *  - Provider staff (actor client_id 0) reach clients only through the provider scope their roles
+ *    grant: each grant below names its scope (client objects or the provider's own), so there is no
+ *    blanket bypass. In scope but not granted is KF_E_FORBIDDEN.
+ *  - Roles count only in their own kind of organisation: client role bits on a provider actor (or the
+ *    reverse) grant nothing, whatever the database holds.
+ *  - Anonymous actors may only log in; system actors (jobs, CLI) may do everything.
+ *  - The domain function still scopes every query by client_id: this check decides the request,
+ *    the query guarantees the answer. */
+#include "domain/policy.h"
+
+#include <stddef.h>
+
+#include "core/err.h"
+
+#define P_ALL ROLES_PROVIDER
+#define P_ADM ROLE_ADMIN
+#define P_AM ROLE_ACCOUNT_MANAGER
+#define P_STAFF_READ (ROLE_ADMIN | ROLE_ACCOUNT_MANAGER | ROLE_AGENT | ROLE_TECHNICIAN | ROLE_TRAINER | ROLE_SUPERVISOR)
+#define C_ALL ROLES_CLIENT
+#define C_ADM ROLE_CLIENT_ADMIN
+#define C_STAFF ROLE_CLIENT_STAFF
+
+struct grant {
+    const char *name;
+    unsigned provider_on_client;   /* provider roles, object of a client (the provider scope) */
+    unsigned provider_on_provider; /* provider roles, object of the provider itself */
+    unsigned client_on_own;        /* client roles, object of the actor's own client */
+    int owner_only;                /* granted to the object's owner, whatever the roles */
+};
+
+static const struct grant grants[ACTION__COUNT] = {
+    [ACT_LOGIN] = {"session.login", 0, 0, 0, 0},
+    [ACT_ORG_READ] = {"org.read", P_ADM | P_AM | ROLE_FINANCE, P_ALL, C_ALL, 0},
+    [ACT_ORG_CREATE] = {"org.create", P_ADM | P_AM, P_ADM | P_AM, 0, 0},
+    [ACT_ORG_UPDATE] = {"org.update", P_ADM | P_AM, P_ADM, 0, 0},
+    [ACT_USER_READ] = {"user.read", P_ADM | P_AM, P_ADM | ROLE_SUPERVISOR, C_ADM | ROLE_CLIENT_SUPERVISOR, 0},
+    [ACT_USER_CREATE] = {"user.create", P_ADM | P_AM, P_ADM, C_ADM, 0},
+    [ACT_USER_UPDATE] = {"user.update", P_ADM | P_AM, P_ADM, C_ADM, 0},
+    [ACT_USER_PASSWORD] = {"user.password", 0, 0, 0, 1},
+    [ACT_TEAM_READ] = {"team.read", 0, P_ALL, 0, 0},
+    [ACT_TEAM_MANAGE] = {"team.manage", 0, P_ADM | ROLE_SUPERVISOR, 0, 0},
+    [ACT_CUSTOMER_READ] = {"customer.read", P_STAFF_READ, 0, C_ALL, 0},
+    [ACT_CUSTOMER_CREATE] = {"customer.create", P_ADM | P_AM, 0, C_ADM | C_STAFF, 0},
+    [ACT_CUSTOMER_UPDATE] = {"customer.update", P_ADM | P_AM, 0, C_ADM, 0},
+    [ACT_CUSTOMER_DELETE] = {"customer.delete", P_ADM | P_AM, 0, C_ADM, 0},
+    [ACT_CONSENT_READ] = {"consent.read", P_STAFF_READ, 0, C_ALL, 0},
+    /* agents take the calls in which customers give or withdraw consent (C7.2.1) */
+    [ACT_CONSENT_RECORD] = {"consent.record", P_ADM | P_AM | ROLE_AGENT, 0, C_ADM | C_STAFF, 0},
+};
+
+const char *policy_action_name(enum action act)
+{
+    if ((int)act < 0 || act >= ACTION__COUNT) return "unknown";
+    return grants[act].name;
+}
+
+/* The role bits this actor's organisation kind lets count. */
+static unsigned policy_effective_roles(const struct actor *a)
+{
+    return a->roles & (a->client_id == 0 ? (unsigned)ROLES_PROVIDER : (unsigned)ROLES_CLIENT);
+}
+
+static unsigned policy_granting_roles(const struct grant *g, const struct actor *a, int64_t obj_client)
+{
+    if (a->client_id != 0) return g->client_on_own;
+    return obj_client != 0 ? g->provider_on_client : g->provider_on_provider;
+}
+
+int policy_check(const struct actor *a, enum action act, const struct object_ref *obj)
+{
+    if ((int)act < 0 || act >= ACTION__COUNT) return KF_E_FORBIDDEN;
+    if (act == ACT_LOGIN) return 0;
+    if (!a || a->kind == ACTOR_ANONYMOUS) return KF_E_UNAUTHENTICATED;
+    if (a->kind == ACTOR_SYSTEM) return 0;
+    int64_t obj_client = obj ? obj->client_id : 0;
+    /* scope: a client user sees only their own client */
+    if (a->client_id != 0 && obj_client != a->client_id) return KF_E_NOT_FOUND;
+    const struct grant *g = &grants[act];
+    if (g->owner_only) return obj && a->user_id != 0 && obj->owner_id == a->user_id ? 0 : KF_E_FORBIDDEN;
+    return (policy_effective_roles(a) & policy_granting_roles(g, a, obj_client)) ? 0 : KF_E_FORBIDDEN;
+}

@@ -1,0 +1,50 @@
+/* Access control: one function decides whether an actor may take an action on an object (issue 3,
+ * C5.2). Every domain function calls policy_check before it touches data; routes name the actions
+ * by policy_action_name. The rules are a table in policy.c; tests/unit/test_policy.c walks it all. */
+#ifndef KEFU_POLICY_H
+#define KEFU_POLICY_H
+#include <stdint.h>
+
+#include "domain/context.h"
+
+/* Append-only in spirit: routes and tests refer to actions by their names. */
+enum action {
+    ACT_LOGIN = 0,            /* verify credentials: the one action open to anonymous actors */
+    ACT_ORG_READ,
+    ACT_ORG_CREATE,           /* the provider (system only) and client organisations */
+    ACT_ORG_UPDATE,           /* edit, disable */
+    ACT_USER_READ,
+    ACT_USER_CREATE,
+    ACT_USER_UPDATE,          /* disable, set roles, reset password */
+    ACT_USER_PASSWORD,        /* change one's own password (obj->owner_id is the user) */
+    ACT_TEAM_READ,
+    ACT_TEAM_MANAGE,          /* create, add and remove members */
+    ACT_CUSTOMER_READ,        /* get, list, find, search */
+    ACT_CUSTOMER_CREATE,
+    ACT_CUSTOMER_UPDATE,
+    ACT_CUSTOMER_DELETE,
+    ACT_CONSENT_READ,
+    ACT_CONSENT_RECORD,       /* give and withdraw on a customer's behalf (C7.2.1) */
+    ACTION__COUNT
+};
+
+/* What is acted on: the tenant that owns it (client_id; 0 = the provider's own objects, such as
+ * provider users, teams, the provider organisation, or the act of creating a client) and, for
+ * actions on one's own record, the user it belongs to. */
+struct object_ref {
+    int64_t client_id;
+    int64_t owner_id;         /* ACT_USER_PASSWORD: the user whose password; else 0 */
+};
+
+/* Decides (actor, action, object). Returns 0 when allowed;
+ *   KF_E_UNAUTHENTICATED for a NULL or anonymous actor (except ACT_LOGIN),
+ *   KF_E_NOT_FOUND when the object belongs to a tenant outside the actor's scope (a client user and
+ *     anything not of their own client), so a route answers 404 and reveals not even existence,
+ *   KF_E_FORBIDDEN when the object is in scope but no role of the actor grants the action.
+ * System actors (jobs, the CLI) may do everything. Pure: no I/O, thread-safe. */
+int policy_check(const struct actor *a, enum action act, const struct object_ref *obj);
+
+/* The stable name of an action ("customer.read"), or "unknown". */
+const char *policy_action_name(enum action act);
+
+#endif
