@@ -12,7 +12,13 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/arena.h"
 #include "domain/audit.h"
+#include "domain/org.h"
+#include "domain/password.h"
+#include "domain/policy.h"
+#include "domain/secret_token.h"
+#include "domain/user.h"
 #include "domain/vault.h"
 #include "http/handlers.h"
 #include "http/server.h"
@@ -35,6 +41,8 @@ static int cmd_audit(int argc, char **argv);
 static int cmd_key(int argc, char **argv);
 static int cmd_backup(int argc, char **argv);
 static int cmd_restore(int argc, char **argv);
+static int cmd_init(int argc, char **argv);
+static int cmd_user(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
@@ -52,6 +60,13 @@ static const struct command commands[] = {
      "write a consistent, encrypted backup while kefu serves (docs/security.md \"Backups\")"},
     {"restore", cmd_restore, CONFIG_FOR_RESTORE, "kefu restore [--db URL] [--key-file FILE] --in FILE",
      "restore a backup into a new, empty database"},
+    {"init", cmd_init, CONFIG_FOR_INIT, "kefu init [--db URL] [--key-file FILE] [--admin NAME] [--password-file FILE]",
+     "set up a new installation: master key file, provider organisation, first administrator"},
+    {"user", cmd_user, CONFIG_FOR_USER,
+     "kefu user add --username NAME --roles R1,R2 [--client ID] [--display-name TEXT] [--password-file FILE]\n"
+     "       kefu user disable --username NAME\n"
+     "       kefu user reset-password --username NAME [--password-file FILE]",
+     "manage users from the command line (operators)"},
     {"version", cmd_version, 0, "kefu version", "print the version"},
     {"help", cmd_help, 0, "kefu help [COMMAND]", "show help for kefu or a command"},
 };
@@ -163,6 +178,10 @@ static int cmd_serve(int argc, char **argv)
         goto out;
     }
     vault_set_clock(env.vault, env.clock);
+    if (password_init(&err) != 0) { /* a missing dictionary would let weak passwords through */
+        report("passwords", &err);
+        goto out;
+    }
     if (cfg.test_mode) {
         api_test_register_jobs();
     } else if (audit_jobs_schedule(&env, &err) != 0) {
@@ -478,6 +497,194 @@ static int cmd_restore(int argc, char **argv)
     printf("restore: %llu bytes of database restored from %s (%s); the master key file opens it\n",
            (unsigned long long)stats.plain_bytes, cfg.in_path, strncmp(cfg.db, "sqlite:", 7) == 0 ? "sqlite" : "postgres");
     return 0;
+}
+
+/* --- operators' identity commands ------------------------------------------------------------ */
+
+/* What init and user need: the migrated store, the vault, the real clock and a system actor. */
+struct cli_env {
+    struct kf_env env;
+    struct actor actor;
+    struct kf_ctx ctx;
+};
+
+static int cli_env_open(const struct kf_config *cfg, struct cli_env *ce, struct kf_err *err)
+{
+    memset(ce, 0, sizeof *ce);
+    ce->env.cfg = cfg;
+    ce->env.clock = clock_new_real();
+    ce->actor.kind = ACTOR_SYSTEM;
+    ce->ctx = (struct kf_ctx){.env = &ce->env, .arena = arena_new(0), .request_id = "cli", .actor = &ce->actor,
+                              .source_addr = "cli"};
+    int rc = password_init(err);
+    if (rc == 0) rc = store_open_migrated(cfg->db, clock_now_ms(ce->env.clock), &ce->env.store, err);
+    if (rc == 0) rc = vault_open(cfg->key_file, ce->env.store, &ce->env.vault, err);
+    if (rc == 0) vault_set_clock(ce->env.vault, ce->env.clock);
+    return rc;
+}
+
+static void cli_env_close(struct cli_env *ce)
+{
+    vault_close(&ce->env.vault);
+    store_close(&ce->env.store);
+    clock_free(&ce->env.clock);
+    arena_free(&ce->ctx.arena);
+}
+
+/* The password from --password-file (its first line), or a new random one (*generated_r set).
+ * The result lives in `out` (size bytes). */
+static int cli_password(const struct kf_config *cfg, char *out, size_t size, bool *generated_r, struct kf_err *err)
+{
+    *generated_r = false;
+    if (!cfg->password_file[0]) {
+        char token[64];
+        int rc = token_new(NULL, token, sizeof token, err);
+        if (rc) return rc;
+        snprintf(out, size, "%.24s", token);
+        sodium_memzero(token, sizeof token);
+        *generated_r = true;
+        return 0;
+    }
+    FILE *f = fopen(cfg->password_file, "r");
+    if (!f) return kf_fail(err, KF_E_CONFIG, "password-file", "cannot read %.200s", cfg->password_file);
+    bool ok = fgets(out, (int)size, f) != NULL;
+    fclose(f);
+    if (!ok) return kf_fail(err, KF_E_INVALID, "password", "the password file is empty");
+    out[strcspn(out, "\r\n")] = '\0';
+    return 0;
+}
+
+static void cli_password_print(const char *who, const char *password)
+{
+    printf("\n  user name: %s\n  password:  %s\n\n"
+           "  The password is shown only this once: keep it somewhere safe, and change it after the first login.\n",
+           who, password);
+}
+
+/* kefu init: the master key file (made if missing), the provider organisation, the first admin.
+ * Refuses a database that already has a provider. */
+static int cmd_init(int argc, char **argv)
+{
+    struct kf_config cfg;
+    struct kf_err err;
+    kf_err_clear(&err);
+    if (config_load(&cfg, CONFIG_FOR_INIT, argc, argv, 2, &err) != 0) return report("init", &err);
+    if (cfg.help) {
+        command_help_print(command_find("init"), stdout);
+        return 0;
+    }
+    if (access(cfg.key_file, F_OK) != 0) {
+        sqlite_dir_ensure(strncmp(cfg.db, "sqlite:", 7) == 0 ? cfg.db : "sqlite:var/x");
+        if (vault_key_file_create(cfg.key_file, &err) != 0) return report("init", &err);
+        printf("wrote a new master key to %s (mode 0400): back it up apart from the database\n", cfg.key_file);
+    }
+    struct cli_env ce;
+    char password[256];
+    bool generated = false;
+    int status = 1;
+    if (cli_env_open(&cfg, &ce, &err) != 0 || cli_password(&cfg, password, sizeof password, &generated, &err) != 0 ||
+        password_check_strength(password, cfg.admin, &err) != 0) {
+        report("init", &err);
+        goto out;
+    }
+    struct org_input provider = {.name = cfg.provider_name, .legal_name = cfg.provider_name};
+    int64_t org_id = 0, user_id = 0;
+    if (org_create_provider(&ce.ctx, &provider, &org_id, &err) != 0) {
+        if (err.code == KF_E_CONFLICT) kf_fail(&err, KF_E_CONFLICT, NULL, "this database is initialised already");
+        report("init", &err);
+        goto out;
+    }
+    struct user_input admin = {.username = cfg.admin, .password = password, .roles = ROLE_ADMIN};
+    if (user_create(&ce.ctx, &admin, &user_id, &err) != 0) {
+        report("init", &err);
+        goto out;
+    }
+    printf("kefu is initialised: provider organisation \"%s\", administrator \"%s\".\n", cfg.provider_name, cfg.admin);
+    if (generated) cli_password_print(cfg.admin, password);
+    status = 0;
+out:
+    sodium_memzero(password, sizeof password);
+    cli_env_close(&ce);
+    return status;
+}
+
+static int cli_user_add(const struct kf_config *cfg, struct cli_env *ce, struct kf_err *err)
+{
+    unsigned roles = 0;
+    char password[256];
+    bool generated = false;
+    int rc = role_parse_list(cfg->roles, &roles, err);
+    if (rc == 0) rc = cli_password(cfg, password, sizeof password, &generated, err);
+    if (rc) return rc;
+    struct user_input in = {.client_id = cfg->client, .username = cfg->username, .display_name = cfg->display_name,
+                            .password = password, .roles = roles};
+    int64_t id = 0;
+    rc = user_create(&ce->ctx, &in, &id, err);
+    if (rc == 0) {
+        printf("added user %s (id %lld)\n", cfg->username, (long long)id);
+        if (generated) cli_password_print(cfg->username, password);
+    }
+    sodium_memzero(password, sizeof password);
+    return rc;
+}
+
+static int cli_user_reset_password(const struct kf_config *cfg, struct cli_env *ce, const struct user *u,
+                                   struct kf_err *err)
+{
+    char password[256];
+    bool generated = false;
+    int rc = cli_password(cfg, password, sizeof password, &generated, err);
+    if (rc == 0) rc = user_reset_password(&ce->ctx, u->client_id, u->id, password, err);
+    if (rc == 0) {
+        printf("the password of %s is reset\n", u->username);
+        if (generated) cli_password_print(u->username, password);
+    }
+    sodium_memzero(password, sizeof password);
+    return rc;
+}
+
+/* kefu user add|disable|reset-password. */
+static int cmd_user(int argc, char **argv)
+{
+    const struct command *self = command_find("user");
+    const char *sub = argc > 2 ? argv[2] : "";
+    if (strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0) {
+        command_help_print(self, stdout);
+        return 0;
+    }
+    bool add = strcmp(sub, "add") == 0, disable = strcmp(sub, "disable") == 0;
+    if (!add && !disable && strcmp(sub, "reset-password") != 0) {
+        fprintf(stderr, "kefu: user needs a subcommand: add, disable or reset-password\n\n");
+        command_help_print(self, stderr);
+        return 2;
+    }
+    struct kf_config cfg;
+    struct kf_err err;
+    kf_err_clear(&err);
+    if (config_load(&cfg, CONFIG_FOR_USER, argc, argv, 3, &err) != 0) return report("user", &err);
+    if (cfg.help) {
+        command_help_print(self, stdout);
+        return 0;
+    }
+    if (!cfg.username[0]) {
+        kf_fail(&err, KF_E_CONFIG, "username", "--username is required");
+        return report("user", &err);
+    }
+    struct cli_env ce;
+    int rc = cli_env_open(&cfg, &ce, &err);
+    struct user u;
+    if (rc == 0 && add) {
+        rc = cli_user_add(&cfg, &ce, &err);
+    } else if (rc == 0 && (rc = user_find(&ce.ctx, cfg.username, &u, &err)) == 0) {
+        if (disable) {
+            rc = user_disable(&ce.ctx, u.client_id, u.id, &err);
+            if (rc == 0) printf("user %s is disabled\n", u.username);
+        } else {
+            rc = cli_user_reset_password(&cfg, &ce, &u, &err);
+        }
+    }
+    cli_env_close(&ce);
+    return rc ? report("user", &err) : 0;
 }
 
 static int cmd_version(int argc, char **argv)

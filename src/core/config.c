@@ -23,7 +23,8 @@ struct option_def {
 #define S(field) offsetof(struct kf_config, field), sizeof(((struct kf_config *)0)->field)
 #define SERVE CONFIG_FOR_SERVE
 #define BOTH (CONFIG_FOR_SERVE | CONFIG_FOR_MIGRATE)
-#define ALL (CONFIG_FOR_SERVE | CONFIG_FOR_MIGRATE | CONFIG_FOR_AUDIT | CONFIG_FOR_KEY | BACKUPS)
+#define ALL (CONFIG_FOR_SERVE | CONFIG_FOR_MIGRATE | CONFIG_FOR_AUDIT | CONFIG_FOR_KEY | BACKUPS | ADMIN)
+#define ADMIN (CONFIG_FOR_INIT | CONFIG_FOR_USER)
 #define BACKUPS (CONFIG_FOR_BACKUP | CONFIG_FOR_RESTORE)
 #define AUDIT CONFIG_FOR_AUDIT
 
@@ -46,7 +47,7 @@ static const struct option_def options[] = {
      "fake clock and /api/v1/test/ routes (tests and benchmarks only)"},
     {"clock-start", "KEFU_CLOCK_START", OPT_INT64, S(clock_start_ms), SERVE, "0",
      "test mode: fake clock start, ms since the epoch (0: now)"},
-    {"key-file", "KEFU_KEY_FILE", OPT_STRING, S(key_file), CONFIG_FOR_SERVE | CONFIG_FOR_AUDIT | CONFIG_FOR_KEY | BACKUPS,
+    {"key-file", "KEFU_KEY_FILE", OPT_STRING, S(key_file), CONFIG_FOR_SERVE | CONFIG_FOR_AUDIT | CONFIG_FOR_KEY | BACKUPS | ADMIN,
      "var/kefu.key",
      "the master key file (mode 0400; keep it, and a copy of it, outside the database and its backups)"},
     {"new-key-file", NULL, OPT_STRING, S(new_key_file), CONFIG_FOR_KEY, "", "key rotate: the new master key file"},
@@ -57,6 +58,17 @@ static const struct option_def options[] = {
     {"out", NULL, OPT_STRING, S(out_path), AUDIT | CONFIG_FOR_BACKUP, "",
      "audit export: file for the signed checkpoints; backup: the backup file to write (never overwritten)"},
     {"in", NULL, OPT_STRING, S(in_path), CONFIG_FOR_RESTORE, "", "restore: the backup file to read"},
+    {"admin", NULL, OPT_STRING, S(admin), CONFIG_FOR_INIT, "admin", "init: the first administrator's user name"},
+    {"provider-name", NULL, OPT_STRING, S(provider_name), CONFIG_FOR_INIT, "服务提供方",
+     "init: the provider organisation's name (party A)"},
+    {"password-file", NULL, OPT_STRING, S(password_file), ADMIN, "",
+     "read the password from this file (first line); without it one is generated and printed once"},
+    {"username", NULL, OPT_STRING, S(username), CONFIG_FOR_USER, "", "user: the user name"},
+    {"display-name", NULL, OPT_STRING, S(display_name), CONFIG_FOR_USER, "", "user add: the name shown"},
+    {"roles", NULL, OPT_STRING, S(roles), CONFIG_FOR_USER, "",
+     "user add: comma-separated roles (admin, account_manager, agent, technician, trainer, finance, supervisor, "
+     "client_admin, client_staff, client_supervisor)"},
+    {"client", NULL, OPT_INT64, S(client), CONFIG_FOR_USER, "0", "user add: the client organisation's id (0: provider)"},
     {"help", NULL, OPT_FLAG, S(help), ALL, "0", "show this help"},
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])

@@ -34,6 +34,13 @@ struct kf_config {
     char in_path[1024];        /* restore --in: the backup file */
     char key_file[1024];       /* the vault's master key file */
     char new_key_file[1024];   /* key rotate: the new master key file */
+    char admin[128];           /* init: the first admin's user name */
+    char provider_name[256];   /* init: the provider organisation's name */
+    char password_file[1024];  /* init, user add/reset-password: read the password from this file */
+    char username[128];        /* user …: whom */
+    char display_name[256];    /* user add */
+    char roles[256];           /* user add: comma-separated role names */
+    int64_t client;            /* user add: the client organisation (0: a provider user) */
     bool help;
 };
 
@@ -45,6 +52,8 @@ enum {
     CONFIG_FOR_KEY = 8,
     CONFIG_FOR_BACKUP = 16,
     CONFIG_FOR_RESTORE = 32,
+    CONFIG_FOR_INIT = 64,
+    CONFIG_FOR_USER = 128,
 };
 
 /* Fills `cfg` from defaults, the config file, the environment and argv[first..argc) in that order,

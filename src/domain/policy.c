@@ -14,6 +14,7 @@
  *  - Anonymous actors may only log in; system actors (jobs, CLI) may do everything.
  *  - The domain function still scopes every query by client_id: this check decides the request,
  *    the query guarantees the answer. */
+#include <string.h>
 #include "domain/policy.h"
 
 #include <stddef.h>
@@ -86,4 +87,47 @@ int policy_check(const struct actor *a, enum action act, const struct object_ref
     const struct grant *g = &grants[act];
     if (g->owner_only) return obj && a->user_id != 0 && obj->owner_id == a->user_id ? 0 : KF_E_FORBIDDEN;
     return (policy_effective_roles(a) & policy_granting_roles(g, a, obj_client)) ? 0 : KF_E_FORBIDDEN;
+}
+
+static const struct {
+    unsigned role;
+    const char *name;
+} role_names[] = {
+    {ROLE_ADMIN, "admin"},
+    {ROLE_ACCOUNT_MANAGER, "account_manager"},
+    {ROLE_AGENT, "agent"},
+    {ROLE_TECHNICIAN, "technician"},
+    {ROLE_TRAINER, "trainer"},
+    {ROLE_FINANCE, "finance"},
+    {ROLE_SUPERVISOR, "supervisor"},
+    {ROLE_CLIENT_ADMIN, "client_admin"},
+    {ROLE_CLIENT_STAFF, "client_staff"},
+    {ROLE_CLIENT_SUPERVISOR, "client_supervisor"},
+};
+
+const char *role_name(unsigned role)
+{
+    for (size_t i = 0; i < sizeof role_names / sizeof role_names[0]; i++) {
+        if (role_names[i].role == role) return role_names[i].name;
+    }
+    return NULL;
+}
+
+int role_parse_list(const char *list, unsigned *roles_r, struct kf_err *err)
+{
+    unsigned roles = 0;
+    const char *p = list ? list : "";
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        unsigned found = 0;
+        for (size_t i = 0; i < sizeof role_names / sizeof role_names[0]; i++) {
+            if (strlen(role_names[i].name) == len && strncmp(role_names[i].name, p, len) == 0) found = role_names[i].role;
+        }
+        if (!found) return kf_fail(err, KF_E_INVALID, "roles", "unknown role %.*s", (int)(len < 40 ? len : 40), p);
+        roles |= found;
+        if (p[len] == '\0') break;
+        p += len + 1;
+    }
+    *roles_r = roles;
+    return 0;
 }

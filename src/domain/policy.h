@@ -5,6 +5,7 @@
 #define KEFU_POLICY_H
 #include <stdint.h>
 
+#include "core/err.h"
 #include "domain/context.h"
 
 /* Append-only in spirit: routes and tests refer to actions by their names. */
@@ -46,5 +47,12 @@ int policy_check(const struct actor *a, enum action act, const struct object_ref
 
 /* The stable name of an action ("customer.read"), or "unknown". */
 const char *policy_action_name(enum action act);
+
+/* Parses a comma-separated list of role names ("agent,supervisor") into enum role bits.
+ * KF_E_INVALID (field "roles") on an unknown or empty name. */
+int role_parse_list(const char *list, unsigned *roles_r, struct kf_err *err);
+
+/* The name of one role bit ("account_manager"), or NULL. */
+const char *role_name(unsigned role);
 
 #endif

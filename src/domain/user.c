@@ -451,6 +451,20 @@ int user_verify_login(struct kf_ctx *ctx, const char *username, const char *pass
     return 0;
 }
 
+int user_find(struct kf_ctx *ctx, const char *username, struct user *out, struct kf_err *err)
+{
+    char *key = NULL, *hash = NULL;
+    bool found = false, live = false;
+    int rc = user_name_key(ctx, username ? username : "", &key, err);
+    if (rc == 0) rc = user_read_login(ctx, key, out, &hash, &live, &found, err);
+    if (rc == 0 && hash) sodium_memzero(hash, strlen(hash));
+    if (rc) return rc;
+    if (!found) return kf_fail(err, KF_E_NOT_FOUND, "username", "no such user");
+    rc = ident_allow(ctx, ACT_USER_READ, out->client_id, out->id, err);
+    if (rc) memset(out, 0, sizeof *out);
+    return rc;
+}
+
 /* --- teams ---------------------------------------------------------------------------------------- */
 
 struct team_args {

@@ -69,6 +69,10 @@ int user_change_password(struct kf_ctx *ctx, const char *current, const char *ne
 int user_reset_password(struct kf_ctx *ctx, int64_t client_id, int64_t user_id, const char *new_password,
                         struct kf_err *err);
 
+/* The user whose name is `username` or a look-alike of it (the same skeleton), if the actor may
+ * read them; KF_E_NOT_FOUND otherwise (another client's user included). For operators' commands. */
+int user_find(struct kf_ctx *ctx, const char *username, struct user *out, struct kf_err *err);
+
 /* Checks a user name and password for logging in. Returns 0 and the user, or KF_E_UNAUTHENTICATED
  * for an unknown name, a wrong password, a disabled user or a disabled organisation — alike, and an
  * unknown name costs the same argon2id verification (against a dummy hash) as a known one.

@@ -355,10 +355,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             *upload_data_size = 0;
             return MHD_YES;
         }
-        /* in flight from here: shutdown waits for requests whose body is complete, not for
-         * clients that stopped sending half-way */
+        /* In flight from here: shutdown waits for requests whose body is complete, not for
+         * clients that stopped sending half-way. Count first, then look at `draining` (both
+         * sequentially consistent): either http_server_stop sees this request and waits for it,
+         * or this request sees the drain and is refused — never suspended behind its back. */
         req->in_flight = true;
         atomic_fetch_add(&req->server->in_flight, 1);
+        if (atomic_load(&req->server->draining)) {
+            kf_fail(&req->err, KF_E_UNAVAILABLE, NULL, "the server is shutting down");
+            http_reply_error(req, KF_E_UNAVAILABLE);
+            return queue_reply(req);
+        }
         request_dispatch(req);
         if (req->state == REQ_SUSPENDED) return MHD_YES;
         return queue_reply(req);
