@@ -89,7 +89,7 @@ static int render_requests(struct buf *out)
 
 static int render_latency(struct buf *out)
 {
-    int rc = buf_puts(out, "# HELP kefu_http_request_duration_seconds Time from request line to reply sent.\n"
+    int rc = buf_puts(out, "# HELP kefu_http_request_duration_seconds Time from the request line to the reply being queued.\n"
                            "# TYPE kefu_http_request_duration_seconds histogram\n");
     uint64_t cumulative = 0;
     for (size_t b = 0; b < N_BUCKETS && rc == 0; b++) {

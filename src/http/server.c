@@ -219,6 +219,30 @@ static int framing_check(struct http_req *req)
     return 0;
 }
 
+static int method_changes_state(const char *method)
+{
+    return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 && strcmp(method, "OPTIONS") != 0;
+}
+
+/* Refuses a state-changing request that a browser says comes from another site: an Origin that is
+ * not this server's own, or Sec-Fetch-Site: cross-site. Cookies ride along on such requests, so
+ * this (with the anti-forgery token) is what keeps another site from acting as a logged-in user.
+ * Clients that send neither header (API clients with tokens) are not browsers and pass. */
+static int origin_check(struct http_req *req)
+{
+    if (!method_changes_state(req->method)) return 0;
+    const char *site = http_header(req, "Sec-Fetch-Site");
+    if (site && strcasecmp(site, "cross-site") == 0)
+        return kf_fail(&req->err, KF_E_FORBIDDEN, NULL, "cross-site request refused");
+    const char *origin = http_header(req, "Origin");
+    if (!origin) return 0;
+    const char *host = http_header(req, "Host");
+    const char *rest = strncmp(origin, "http://", 7) == 0 ? origin + 7 : strncmp(origin, "https://", 8) == 0 ? origin + 8 : NULL;
+    if (!host || !rest || strcasecmp(rest, host) != 0)
+        return kf_fail(&req->err, KF_E_FORBIDDEN, NULL, "cross-site request refused (Origin)");
+    return 0;
+}
+
 /* Everything decided from the request line and headers, before the body. */
 static void request_begin(struct http_req *req)
 {
@@ -233,6 +257,10 @@ static void request_begin(struct http_req *req)
     char allow[64];
     if (target_parse(req, allow, sizeof allow) != 0) {
         if (req->err.code == KF_E_METHOD) req->reply.allow = arena_strdup(req->arena, allow);
+        req->early_error = true;
+        return;
+    }
+    if (origin_check(req) != 0) {
         req->early_error = true;
         return;
     }
@@ -278,6 +306,9 @@ static enum MHD_Result queue_reply(struct http_req *req)
     enum MHD_Result ret = MHD_queue_response(req->conn, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
     req->state = REQ_QUEUED;
+    /* counted here, not at completion: a client that has the reply must find it in /metrics */
+    metrics_observe_request(req->route ? (int)router_index(req->route) : -1, r->status,
+                            clock_monotonic_us() - req->start_us);
     return ret;
 }
 
@@ -405,7 +436,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!req) return;
     int64_t us = clock_monotonic_us() - req->start_us;
     int status = req->state == REQ_QUEUED ? req->reply.status : 0;
-    metrics_observe_request(req->route ? (int)router_index(req->route) : -1, status, us);
+    if (status == 0) metrics_observe_request(req->route ? (int)router_index(req->route) : -1, 0, us);
     access_log_write(req, status, us);
     json_decref(req->json);
     buf_free(&req->body);
