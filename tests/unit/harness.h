@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
+
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +88,32 @@ static inline const char *harness_db_url(const char *engine)
         } \
         return setup(state, "postgres"); \
     }
+
+/* Removes a scratch directory and the files in it (one level). */
+static inline void harness_remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (e->d_name[0] == '.') continue;
+        char p[1200];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        unlink(p);
+    }
+    if (d) closedir(d);
+    rmdir(dir);
+}
+
+/* Removes an SQLite test database and its -wal and -shm files; other URLs are left alone. */
+static inline void harness_remove_sqlite(const char *url)
+{
+    if (strncmp(url, "sqlite:", 7) != 0) return;
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        char p[1200];
+        snprintf(p, sizeof p, "%s%s", url + 7, suffixes[i]);
+        unlink(p);
+    }
+}
 
 /* The engines to run: {"sqlite", "postgres"}. */
 static const char *const harness_engines[] = {"sqlite", "postgres"};

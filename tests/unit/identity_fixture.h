@@ -123,23 +123,8 @@ static inline int ifx_teardown(void **state)
     store_close(&fx->store);
     clock_free(&fx->clock);
     arena_free(&fx->arena);
-    DIR *d = opendir(fx->dir);
-    for (struct dirent *e; d && (e = readdir(d));) {
-        if (e->d_name[0] == '.') continue;
-        char p[600];
-        snprintf(p, sizeof p, "%s/%s", fx->dir, e->d_name);
-        unlink(p);
-    }
-    if (d) closedir(d);
-    rmdir(fx->dir);
-    if (strncmp(fx->url, "sqlite:", 7) == 0) {
-        static const char *const suffixes[] = {"", "-wal", "-shm"};
-        for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
-            char p[1200];
-            snprintf(p, sizeof p, "%s%s", fx->url + 7, suffixes[i]);
-            unlink(p);
-        }
-    }
+    harness_remove_dir(fx->dir);
+    harness_remove_sqlite(fx->url);
     free(fx);
     return 0;
 }
