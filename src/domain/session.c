@@ -23,9 +23,14 @@ struct session_limits session_limits_default(void)
     return (struct session_limits){SESSION_IDLE_MS_DEFAULT, SESSION_ABSOLUTE_MS_DEFAULT, SESSION_TOUCH_MS_DEFAULT};
 }
 
-static struct session_limits limits_or_default(const struct session_limits *lim)
+/* The limits in force (NULL: the defaults). A touch interval at or above the idle timeout would let
+ * an active session expire, so it is refused with the rest of the nonsense (KF_E_CONFIG). */
+static int limits_get(const struct session_limits *lim, struct session_limits *out, struct kf_err *err)
 {
-    return lim ? *lim : session_limits_default();
+    *out = lim ? *lim : session_limits_default();
+    if (out->idle_ms <= 0 || out->absolute_ms <= 0 || out->touch_ms < 0 || out->touch_ms >= out->idle_ms)
+        return kf_fail(err, KF_E_CONFIG, "session_limits", "session: timeouts must be positive, touch below idle");
+    return 0;
 }
 
 /* Copies at most `max` bytes of `in` (NULL: "") into out[max + 1], cut at a UTF-8 boundary; text
@@ -95,14 +100,16 @@ int session_create(struct store_conn *c, const struct kf_ctx *ctx, const struct 
 {
     token_r[0] = '\0';
     if (user_id <= 0 || client_id < 0) return kf_fail(err, KF_E_INVALID, "user_id", "session: no such user");
-    struct session_limits l = limits_or_default(lim);
+    struct session_limits l;
+    int rc = limits_get(lim, &l, err);
+    if (rc) return rc;
     struct new_row r = {.user_id = user_id, .client_id = client_id, .now = clock_now_ms(ctx->env->clock)};
     r.id = id_new(r.now);
     r.absolute_expires = r.now + l.absolute_ms;
     r.idle_expires = r.now + (l.idle_ms < l.absolute_ms ? l.idle_ms : l.absolute_ms);
     text_cut(source_addr, r.addr, SESSION_ADDR_MAX);
     text_cut(user_agent, r.agent, SESSION_USER_AGENT_MAX);
-    int rc = token_new(NULL, token_r, TOKEN_TEXT_MAX, err);
+    rc = token_new(NULL, token_r, TOKEN_TEXT_MAX, err);
     if (rc == 0) {
         token_hash(token_r, r.hash);
         randombytes_buf(r.csrf, sizeof r.csrf);
@@ -193,12 +200,14 @@ int session_resolve(struct store *s, const struct kf_clock *clock, const struct 
                     const char *token, struct session_info *out, struct kf_err *err)
 {
     memset(out, 0, sizeof *out);
+    struct session_limits l;
+    int rc = limits_get(lim, &l, err);
+    if (rc) return rc;
     if (!token_is_well_formed(token, NULL)) return refuse(err, "malformed token");
-    struct session_limits l = limits_or_default(lim);
     unsigned char hash[TOKEN_HASH_BYTES];
     token_hash(token, hash);
     bool ended = false;
-    int rc = resolve_read(s, hash, out, &ended, err);
+    rc = resolve_read(s, hash, out, &ended, err);
     int64_t now = clock_now_ms(clock);
     if (rc == 0 && ended) rc = refuse(err, "ended");
     if (rc == 0 && now >= out->absolute_expires) rc = refuse(err, "absolute timeout");

@@ -70,7 +70,7 @@ static int revoke_all_fn(struct store_conn *c, void *arg, struct kf_err *err)
     return api_token_revoke_all_for_user(c, a->ctx, a->user_id, CLIENT, &a->n, err);
 }
 
-static void a_token_is_shown_once_resolves_and_only_its_hash_is_stored(void **state)
+static void c7_1_1_a_token_is_shown_once_resolves_and_only_its_hash_is_stored(void **state)
 {
     struct fixture *fx = *state;
     SKIP_WITHOUT_ENGINE(fx);
@@ -271,7 +271,7 @@ static void list_shows_a_users_tokens_newest_first_without_values(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        DF_BOTH(a_token_is_shown_once_resolves_and_only_its_hash_is_stored),
+        DF_BOTH(c7_1_1_a_token_is_shown_once_resolves_and_only_its_hash_is_stored),
         DF_BOTH(scope_must_be_a_subset_of_the_owners_roles),
         DF_BOTH(expiry_is_required_and_at_most_a_year),
         DF_BOTH(names_are_checked),

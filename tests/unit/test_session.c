@@ -24,6 +24,17 @@ static int create_fn(struct store_conn *c, void *arg, struct kf_err *err)
     return session_create(c, a->ctx, NULL, a->user_id, CLIENT, "203.0.113.9", a->agent, a->token, &a->id, err);
 }
 
+struct create_lim {
+    struct create_args *a;
+    const struct session_limits *lim;
+};
+
+static int create_lim_fn(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    struct create_lim *l = arg;
+    return session_create(c, l->a->ctx, l->lim, l->a->user_id, CLIENT, NULL, NULL, l->a->token, &l->a->id, err);
+}
+
 static int64_t login(struct fixture *fx, int64_t user_id, char token[TOKEN_TEXT_MAX])
 {
     struct create_args a = {&fx->ctx, user_id, "Mozilla/5.0 (X11; Linux x86_64)", {0}, 0};
@@ -57,7 +68,7 @@ static int end_all_fn(struct store_conn *c, void *arg, struct kf_err *err)
     return session_end_all_for_user(c, a->ctx, a->user_id, CLIENT, "password_changed", &a->n, err);
 }
 
-static void a_token_resolves_and_only_its_hash_is_stored(void **state)
+static void c7_1_1_a_token_resolves_and_only_its_hash_is_stored(void **state)
 {
     struct fixture *fx = *state;
     SKIP_WITHOUT_ENGINE(fx);
@@ -291,10 +302,33 @@ static void a_long_or_broken_user_agent_is_cut_and_stored_safely(void **state)
     assert_true(df_rows_contain(fx, "SELECT user_agent FROM sessions", "bad ?? utf8?", 12));
 }
 
+static void custom_timeouts_apply_and_nonsense_is_refused(void **state)
+{
+    struct fixture *fx = *state;
+    SKIP_WITHOUT_ENGINE(fx);
+    struct session_limits lim = {.idle_ms = 5 * DF_MIN, .absolute_ms = DF_HOUR, .touch_ms = 10 * 1000};
+    struct create_args a = {&fx->ctx, USER, NULL, {0}, 0};
+    struct session_info info;
+    struct create_lim cl = {&a, &lim};
+    T_OK(store_write(fx->store, create_lim_fn, &cl, &fx->err));
+    assert_int_equal(df_query_int(fx, "SELECT idle_expires FROM sessions WHERE id = $1", 1, a.id), DF_T0 + 5 * DF_MIN);
+    df_tick(fx, 4 * DF_MIN);
+    T_OK(session_resolve(fx->store, fx->clock, &lim, a.token, &info, &fx->err));
+    assert_int_equal(info.idle_expires, DF_T0 + 9 * DF_MIN);
+    df_tick(fx, 5 * DF_MIN);
+    assert_int_equal(session_resolve(fx->store, fx->clock, &lim, a.token, &info, &fx->err), KF_E_UNAUTHENTICATED);
+    struct session_limits bad[] = {{0, DF_HOUR, 1000}, {DF_MIN, 0, 1000}, {DF_MIN, DF_HOUR, DF_MIN}, {DF_MIN, DF_HOUR, -1}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cl.lim = &bad[i];
+        assert_int_equal(store_write(fx->store, create_lim_fn, &cl, &fx->err), KF_E_CONFIG);
+        assert_int_equal(session_resolve(fx->store, fx->clock, &bad[i], a.token, &info, &fx->err), KF_E_CONFIG);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        DF_BOTH(a_token_resolves_and_only_its_hash_is_stored),
+        DF_BOTH(c7_1_1_a_token_resolves_and_only_its_hash_is_stored),
         DF_BOTH(every_login_gets_a_new_token),
         DF_BOTH(unknown_and_malformed_tokens_are_unauthenticated),
         DF_BOTH(idle_for_31_minutes_is_refused),
@@ -305,6 +339,7 @@ int main(void)
         DF_BOTH(end_all_ends_every_session_of_that_user_only),
         DF_BOTH(csrf_token_is_valid_for_its_session_only),
         DF_BOTH(a_long_or_broken_user_agent_is_cut_and_stored_safely),
+        DF_BOTH(custom_timeouts_apply_and_nonsense_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
