@@ -3,6 +3,8 @@
  * counted apart, and the login.failed / login.throttled audit records (trail verifies clean). */
 #include "harness.h"
 
+#include <pthread.h>
+
 #include "domain_fixture.h"
 #include "domain/throttle.h"
 
@@ -181,6 +183,47 @@ static void address_keys_cut_ipv6_to_its_64_and_unmap_ipv4(void **state)
     assert_int_equal(throttle_key_account(long_name, k1, &err), KF_E_INVALID);
 }
 
+/* Parallel failures of one key (on PostgreSQL each in its own transaction on its own connection):
+ * the upsert's row lock counts every one, and none is lost (DESIGN invariant 4). */
+#define RACERS 8
+#define EACH 10
+
+struct racer {
+    struct fixture *fx;
+    int64_t now;
+    int failed;
+};
+
+static void *racer_main(void *arg)
+{
+    struct racer *r = arg;
+    for (int i = 0; i < EACH; i++) {
+        struct fail_args a = {ACCT, &throttle_rule_account, r->now, 0, 0};
+        struct kf_err err;
+        if (store_write(r->fx->store, fail_fn, &a, &err) != 0) r->failed++;
+    }
+    return NULL;
+}
+
+static void parallel_failures_of_one_key_are_all_counted(void **state)
+{
+    struct fixture *fx = *state;
+    SKIP_WITHOUT_ENGINE(fx);
+    pthread_t th[RACERS];
+    struct racer r[RACERS];
+    for (int i = 0; i < RACERS; i++) {
+        r[i] = (struct racer){fx, df_now(fx), 0};
+        assert_int_equal(pthread_create(&th[i], NULL, racer_main, &r[i]), 0);
+    }
+    for (int i = 0; i < RACERS; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(r[i].failed, 0);
+    }
+    int64_t n = 0;
+    fail_once(fx, ACCT, &throttle_rule_account, &n);
+    assert_int_equal(n, RACERS * EACH + 1);
+}
+
 /* --- the login flow with its audit records ---------------------------------------------------------- */
 
 struct login_args {
@@ -236,6 +279,7 @@ int main(void)
         DF_BOTH(the_window_resets_after_an_hour),
         DF_BOTH(a_success_clears_the_account_but_not_the_address),
         DF_BOTH(address_keys_count_apart_from_accounts_with_their_own_limits),
+        DF_BOTH(parallel_failures_of_one_key_are_all_counted),
         DF_BOTH(login_failures_and_refusals_are_audited_without_names_or_passwords),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
