@@ -11,6 +11,7 @@
 #include "core/ids.h"
 #include "core/text.h"
 #include "domain/audit.h"
+#include "domain/throttle.h"
 #include "store/store.h"
 
 #define CSRF_MAGIC "kefu-csrf-v1"
@@ -276,6 +277,32 @@ int session_end_all_for_user(struct store_conn *c, const struct kf_ctx *ctx, int
     if (n == 0) return 0; /* nothing changed, nothing to record */
     json_t *ch = json_pack("{s:s, s:I}", "reason", reason, "sessions", (json_int_t)n);
     return audit_session(c, ctx, client_id, "session.end_all", "user", user_id, ch, err);
+}
+
+/* --- housekeeping -------------------------------------------------------------------------------------- */
+
+static int purge_sessions(struct store_conn *c, int64_t before, int64_t *n_r, struct kf_err *err)
+{
+    struct store_stmt *st = NULL;
+    int rc = store_prepare(c, "DELETE FROM sessions WHERE absolute_expires < $1 OR ended < $1", &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, before);
+    rc = store_step(st, err);
+    if (rc == STORE_DONE) *n_r = store_changes(st);
+    store_finalize(&st);
+    return rc < 0 ? rc : 0;
+}
+
+int session_purge(struct store_conn *c, const struct kf_ctx *ctx, int64_t *n_r, struct kf_err *err)
+{
+    int64_t now = clock_now_ms(ctx->env->clock), sessions = 0, throttles = 0;
+    if (n_r) *n_r = 0;
+    int rc = purge_sessions(c, now - SESSION_KEEP_MS, &sessions, err);
+    if (rc == 0) rc = throttle_purge(c, now, &throttles, err);
+    if (rc || (sessions == 0 && throttles == 0)) return rc;
+    if (n_r) *n_r = sessions;
+    json_t *ch = json_pack("{s:I, s:I}", "sessions", (json_int_t)sessions, "throttle_rows", (json_int_t)throttles);
+    return audit_session(c, ctx, 0, "session.purge", "session", 0, ch, err);
 }
 
 /* --- CSRF ---------------------------------------------------------------------------------------------- */

@@ -73,6 +73,18 @@ int session_end(struct store_conn *c, const struct kf_ctx *ctx, const char *toke
 int session_end_all_for_user(struct store_conn *c, const struct kf_ctx *ctx, int64_t user_id, int64_t client_id,
                              const char *reason, int64_t *n_r, struct kf_err *err);
 
+#define SESSION_KEEP_MS (30LL * 24 * 60 * 60 * 1000) /* ended or expired sessions are kept 30 days */
+
+/* Housekeeping (inside the caller's write): deletes sessions that ended or reached their absolute
+ * expiry more than SESSION_KEEP_MS ago, and throttle rows whose window and wait are over
+ * (throttle_purge); appends one "session.purge" record on the provider chain with the counts when
+ * anything went. *n_r (may be NULL): sessions deleted. */
+int session_purge(struct store_conn *c, const struct kf_ctx *ctx, int64_t *n_r, struct kf_err *err);
+
+/* Registers the hourly "session.purge" job and schedules it once per database. For `kefu serve`
+ * outside test mode, next to audit_jobs_schedule. */
+int session_jobs_schedule(const struct kf_env *env, struct kf_err *err);
+
 /* The session's anti-forgery token, for every state-changing form and for the X-CSRF-Token header:
  * base64url(HMAC(csrf_secret, "kefu-csrf-v1" || session id)), 43 characters. The same for the whole
  * session, different for every session. */

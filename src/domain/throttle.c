@@ -176,6 +176,21 @@ int throttle_success(struct store_conn *c, const char *key, struct kf_err *err)
     return rc < 0 ? rc : 0;
 }
 
+int throttle_purge(struct store_conn *c, int64_t now, int64_t *n_r, struct kf_err *err)
+{
+    if (n_r) *n_r = 0;
+    struct store_stmt *st = NULL;
+    /* every rule's window is THROTTLE_WINDOW_MS long, so one bound serves all keys */
+    int rc = store_prepare(c, "DELETE FROM login_throttle WHERE window_start <= $1 AND blocked_until <= $2", &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, now - THROTTLE_WINDOW_MS);
+    store_bind_int64(st, 2, now);
+    rc = store_step(st, err);
+    if (rc == STORE_DONE && n_r) *n_r = store_changes(st);
+    store_finalize(&st);
+    return rc < 0 ? rc : 0;
+}
+
 int throttle_refuse(struct kf_err *err, int64_t retry_after_ms)
 {
     int64_t s = (retry_after_ms + 999) / 1000;

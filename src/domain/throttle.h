@@ -55,6 +55,10 @@ int throttle_fail(struct store_conn *c, int64_t now, const char *key, const stru
  * is guessing at others. */
 int throttle_success(struct store_conn *c, const char *key, struct kf_err *err);
 
+/* Deletes the rows whose window has ended and whose wait is over (inside the caller's write): they
+ * would count nothing any more. *n_r (may be NULL): rows deleted. */
+int throttle_purge(struct store_conn *c, int64_t now, int64_t *n_r, struct kf_err *err);
+
 /* --- the login flow: counts with their audit records ---------------------------------------------- */
 
 /* One login attempt: the keys it counts against (throttle_key_account / _address) and, when the

@@ -5,6 +5,8 @@
 
 #include "domain_fixture.h"
 #include "domain/session.h"
+#include "domain/throttle.h"
+#include "jobs/scheduler.h"
 
 #define USER 5001
 #define OTHER 5002
@@ -325,6 +327,58 @@ static void custom_timeouts_apply_and_nonsense_is_refused(void **state)
     }
 }
 
+struct fail_args {
+    int64_t now;
+};
+
+static int throttle_fail_fn(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    struct fail_args *a = arg;
+    return throttle_fail(c, a->now, "acct:alice", &throttle_rule_account, NULL, NULL, err);
+}
+
+static int purge_fn(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    struct fixture *fx = arg;
+    return session_purge(c, &fx->ctx, NULL, err);
+}
+
+static void the_hourly_job_purges_sessions_30_days_after_they_end_and_spent_throttle_rows(void **state)
+{
+    struct fixture *fx = *state;
+    SKIP_WITHOUT_ENGINE(fx);
+    struct scheduler *sched = NULL;
+    T_OK(scheduler_start(&fx->env, false, 0, &sched, &fx->err));
+    fx->env.sched = sched;
+    T_OK(session_jobs_schedule(&fx->env, &fx->err));
+    T_OK(session_jobs_schedule(&fx->env, &fx->err)); /* a second process: still one job */
+    assert_int_equal(df_query_int(fx, "SELECT count(*) FROM jobs WHERE kind = 'session.purge'", 0, 0), 1);
+    char ended[TOKEN_TEXT_MAX], open_[TOKEN_TEXT_MAX], late[TOKEN_TEXT_MAX];
+    int64_t id_ended = login(fx, USER, ended);
+    int64_t id_open = login(fx, USER, open_);
+    struct end_args e = {&fx->ctx, ended, false, 0, 0};
+    T_OK(store_write(fx->store, end_fn, &e, &fx->err));
+    struct fail_args f = {df_now(fx)};
+    T_OK(store_write(fx->store, throttle_fail_fn, &f, &fx->err));
+    T_OK(scheduler_advance_by(sched, 2 * DF_HOUR, NULL, NULL, &fx->err)); /* the throttle row is spent */
+    assert_int_equal(df_query_int(fx, "SELECT count(*) FROM login_throttle", 0, 0), 0);
+    assert_int_equal(df_query_int(fx, "SELECT count(*) FROM sessions", 0, 0), 2);
+    T_OK(scheduler_advance_to(sched, DF_T0 + 29 * 24 * DF_HOUR, NULL, NULL, &fx->err));
+    int64_t id_late = login(fx, USER, late);
+    T_OK(scheduler_advance_to(sched, DF_T0 + 30 * 24 * DF_HOUR + DF_HOUR, NULL, NULL, &fx->err));
+    assert_int_equal(df_query_int(fx, "SELECT count(*) FROM sessions WHERE id = $1", 1, id_ended), 0);
+    assert_int_equal(df_query_int(fx, "SELECT count(*) FROM sessions WHERE id = $1", 1, id_open), 1); /* 12 h later */
+    T_OK(scheduler_advance_by(sched, 12 * DF_HOUR, NULL, NULL, &fx->err));
+    assert_int_equal(df_query_int(fx, "SELECT count(*) FROM sessions WHERE id = $1", 1, id_open), 0);
+    assert_int_equal(df_query_int(fx, "SELECT count(*) FROM sessions WHERE id = $1", 1, id_late), 1);
+    int64_t purges = df_audit_count(fx, "session.purge");
+    assert_int_equal(purges, 3);
+    T_OK(store_write(fx->store, purge_fn, fx, &fx->err)); /* nothing to do: no record */
+    assert_int_equal(df_audit_count(fx, "session.purge"), purges);
+    scheduler_stop(&sched);
+    df_audit_intact(fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -340,6 +394,7 @@ int main(void)
         DF_BOTH(csrf_token_is_valid_for_its_session_only),
         DF_BOTH(a_long_or_broken_user_agent_is_cut_and_stored_safely),
         DF_BOTH(custom_timeouts_apply_and_nonsense_is_refused),
+        DF_BOTH(the_hourly_job_purges_sessions_30_days_after_they_end_and_spent_throttle_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
