@@ -110,8 +110,8 @@ static inline int64_t df_audit_count(struct fixture *fx, const char *action)
     return v;
 }
 
-/* True when `needle` (n bytes) occurs in any text or blob column of any row of `table`'s listed
- * columns — used to prove a secret was never stored. `sql` selects the columns to scan. */
+/* True when `needle` (n bytes) occurs in any column of any row `sql` selects — used to prove a
+ * secret was never stored. */
 static inline bool df_rows_contain(struct fixture *fx, const char *sql, const void *needle, size_t n)
 {
     struct store_conn *c;
