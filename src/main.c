@@ -18,6 +18,7 @@
 #include "domain/password.h"
 #include "domain/policy.h"
 #include "domain/secret_token.h"
+#include "domain/session.h"
 #include "domain/user.h"
 #include "domain/vault.h"
 #include "http/handlers.h"
@@ -184,8 +185,8 @@ static int cmd_serve(int argc, char **argv)
     }
     if (cfg.test_mode) {
         api_test_register_jobs();
-    } else if (audit_jobs_schedule(&env, &err) != 0) {
-        report("audit checkpoints", &err);
+    } else if (audit_jobs_schedule(&env, &err) != 0 || session_jobs_schedule(&env, &err) != 0) {
+        report("jobs", &err);
         goto out;
     }
     if (scheduler_start(&env, !cfg.test_mode, 1000, &env.sched, &err) != 0) {

@@ -3,6 +3,9 @@
  * provider users. Password hashing (~0.1 s) happens before store_write, never inside it. */
 #include "domain/user.h"
 
+#include "domain/api_token.h"
+#include "domain/session.h"
+
 #include <pthread.h>
 #include <sodium.h>
 #include <string.h>
@@ -250,8 +253,12 @@ static int user_disable_fn(struct store_conn *c, void *arg, struct kf_err *err)
     store_bind_int64(st, 3, a->client_id);
     int64_t n = 0;
     if ((rc = ident_exec(c, &st, &n, err)) != 0 || n == 0) return rc;
-    return ident_audit(c, a->ctx, a->client_id, "user.disable", "user", a->user_id,
-                       json_pack("{s:b}", "disabled", 1), NULL, err);
+    rc = ident_audit(c, a->ctx, a->client_id, "user.disable", "user", a->user_id, json_pack("{s:b}", "disabled", 1),
+                     NULL, err);
+    /* a disabled user keeps no way in: every session ends and every API token is revoked */
+    if (rc == 0) rc = session_end_all_for_user(c, a->ctx, a->user_id, a->client_id, "disabled", NULL, err);
+    if (rc == 0) rc = api_token_revoke_all_for_user(c, a->ctx, a->user_id, a->client_id, NULL, err);
+    return rc;
 }
 
 int user_disable(struct kf_ctx *ctx, int64_t client_id, int64_t user_id, struct kf_err *err)
@@ -312,8 +319,12 @@ static int user_set_hash_fn(struct store_conn *c, void *arg, struct kf_err *err)
     int64_t n = 0;
     if ((rc = ident_exec(c, &st, &n, err)) != 0) return rc;
     if (n != 1) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
-    return ident_audit(c, a->ctx, a->client_id, a->action, "user", a->user_id, json_pack("{s:s}", "password", ""),
-                       user_masked, err);
+    rc = ident_audit(c, a->ctx, a->client_id, a->action, "user", a->user_id, json_pack("{s:s}", "password", ""),
+                     user_masked, err);
+    /* whoever knew the old password is logged out everywhere (the HTTP layer opens a fresh session
+     * for the user who changed it) */
+    if (rc == 0) rc = session_end_all_for_user(c, a->ctx, a->user_id, a->client_id, "password_changed", NULL, err);
+    return rc;
 }
 
 /* Checks strength, hashes (outside the writer) and stores the new password of `u`. */

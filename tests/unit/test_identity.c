@@ -4,6 +4,9 @@
  * exactly the expected audit records, with passwords masked and the chains verifying clean. */
 #include "identity_fixture.h"
 
+#include "domain/api_token.h"
+#include "domain/session.h"
+
 #include <pthread.h>
 #include <unicode/uclean.h>
 
@@ -344,6 +347,67 @@ static void test_login_rehashes_when_limits_rise(void **state)
 
 /* --- teams ------------------------------------------------------------------------------------ */
 
+/* --- a disabled user or a changed password leaves no way in -------------------------------------- */
+
+struct login_args {
+    struct ifx *fx;
+    int64_t user_id, client_id;
+    unsigned roles;
+    char session[TOKEN_TEXT_MAX];
+    char api[TOKEN_TEXT_MAX];
+};
+
+static int open_session_and_token(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    struct login_args *a = arg;
+    int64_t id;
+    int rc = session_create(c, &a->fx->ctx, NULL, a->user_id, a->client_id, "203.0.113.5", "unit", a->session, &id,
+                            err);
+    struct api_token_new n = {.user_id = a->user_id, .client_id = a->client_id, .owner_roles = a->roles,
+                              .name = "integration", .roles = a->roles,
+                              .expires = clock_now_ms(a->fx->clock) + 24LL * 3600 * 1000};
+    if (rc == 0) rc = api_token_create(c, &a->fx->ctx, &n, a->api, &id, err);
+    return rc;
+}
+
+static void login_both(struct ifx *fx, struct login_args *a)
+{
+    T_OK(store_write(fx->store, open_session_and_token, a, &fx->err));
+    struct session_info si;
+    T_OK(session_resolve(fx->store, fx->clock, NULL, a->session, &si, &fx->err));
+    struct api_token_info ti;
+    T_OK(api_token_resolve(fx->store, fx->clock, a->api, &ti, &fx->err));
+}
+
+static void test_disabling_a_user_ends_sessions_and_revokes_tokens(void **state)
+{
+    IFX(state);
+    int64_t uid = make_user(fx, fx->client_a, "lisi", ROLE_CLIENT_STAFF);
+    struct login_args a = {.fx = fx, .user_id = uid, .client_id = fx->client_a, .roles = ROLE_CLIENT_STAFF};
+    login_both(fx, &a);
+    T_OK(user_disable(&fx->ctx, fx->client_a, uid, &fx->err));
+    struct session_info si;
+    struct api_token_info ti;
+    assert_int_equal(session_resolve(fx->store, fx->clock, NULL, a.session, &si, &fx->err), KF_E_UNAUTHENTICATED);
+    assert_int_not_equal(api_token_resolve(fx->store, fx->clock, a.api, &ti, &fx->err), 0);
+    assert_int_equal(ifx_audit_count(fx, "session.end_all"), 1);
+}
+
+static void test_a_password_reset_ends_every_session_of_that_user_only(void **state)
+{
+    IFX(state);
+    int64_t u1 = make_user(fx, fx->client_a, "wangwu", ROLE_CLIENT_STAFF);
+    int64_t u2 = make_user(fx, fx->client_a, "zhaoliu", ROLE_CLIENT_STAFF);
+    struct login_args a1 = {.fx = fx, .user_id = u1, .client_id = fx->client_a, .roles = ROLE_CLIENT_STAFF};
+    struct login_args a2 = {.fx = fx, .user_id = u2, .client_id = fx->client_a, .roles = ROLE_CLIENT_STAFF};
+    login_both(fx, &a1);
+    login_both(fx, &a2);
+    T_OK(user_reset_password(&fx->ctx, fx->client_a, u1, "另一个-很长的-口令-2027", &fx->err));
+    struct session_info si;
+    assert_int_equal(session_resolve(fx->store, fx->clock, NULL, a1.session, &si, &fx->err), KF_E_UNAUTHENTICATED);
+    T_OK(session_resolve(fx->store, fx->clock, NULL, a2.session, &si, &fx->err));
+}
+
 static void test_teams_hold_provider_users_only(void **state)
 {
     IFX(state);
@@ -395,6 +459,8 @@ int main(void)
         BOTH(test_passwords_change_and_reset_with_masked_audit),
         BOTH(test_login_rehashes_when_limits_rise),
         BOTH(test_teams_hold_provider_users_only),
+        BOTH(test_disabling_a_user_ends_sessions_and_revokes_tokens),
+        BOTH(test_a_password_reset_ends_every_session_of_that_user_only),
     };
     return cmocka_run_group_tests(tests, NULL, group_teardown);
 }
