@@ -11,6 +11,11 @@ int api_readyz(struct http_req *req);
 int api_metrics(struct http_req *req);
 int api_version(struct http_req *req);
 
+/* api_auth.c */
+int api_auth_login(struct http_req *req);
+int api_auth_logout(struct http_req *req);
+int api_auth_me(struct http_req *req);
+
 /* api_test.c (test mode only) */
 int api_test_probe_create(struct http_req *req);
 int api_test_probe_get(struct http_req *req);

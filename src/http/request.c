@@ -105,6 +105,14 @@ int http_reply_error(struct http_req *req, int code)
     return http_reply_json(req, info->http_status, json_pack("{s:o}", "error", e));
 }
 
+void http_reply_header(struct http_req *req, const char *name, const char *value)
+{
+    struct http_reply *r = &req->reply;
+    if (r->n_headers >= HTTP_MAX_EXTRA_HEADERS) return;
+    r->header_names[r->n_headers] = name;
+    r->header_values[r->n_headers++] = value;
+}
+
 json_t *http_json_id(int64_t id)
 {
     char s[24];

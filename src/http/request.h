@@ -10,12 +10,14 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "domain/context.h"
+#include "domain/session.h"
 #include "http/router.h"
 #include "store/store.h"
 
 #define HTTP_SUSPENDED 1
 #define HTTP_MAX_QUERY_PARAMS 32
 #define HTTP_MAX_URI 8192
+#define HTTP_MAX_EXTRA_HEADERS 4
 
 struct MHD_Connection;
 struct http_server;
@@ -35,6 +37,9 @@ struct http_reply {
     size_t len;
     bool body_owned;       /* free() after sending */
     const char *allow;     /* for 405 */
+    const char *header_names[HTTP_MAX_EXTRA_HEADERS];   /* more headers (Set-Cookie, Retry-After) */
+    const char *header_values[HTTP_MAX_EXTRA_HEADERS];
+    int n_headers;
 };
 
 /* Called after a write of http_write_async is durable or failed, on the writer's thread: build
@@ -65,8 +70,14 @@ struct http_req {
 
     char request_id[24];
     char client_addr[64];
+    bool via_trusted_proxy;        /* the peer is a --trusted-proxy (its X-Forwarded-* are believed) */
     int64_t start_us;
     bool preferred_zh;             /* reply messages in Chinese (default) or English */
+
+    struct actor actor;            /* who is asking (auth.c); ctx.actor points here */
+    bool via_session;              /* the actor came from the session cookie (CSRF applies) */
+    struct session_info session;   /* that session, when via_session */
+    const char *session_token;     /* the cookie's value, when via_session */
 
     struct kf_err err;             /* the error a handler or the parser reported */
     bool early_error;              /* decided before the body was read */
@@ -115,6 +126,9 @@ int http_reply_error(struct http_req *req, int code);
  * worker thread freed; `done` builds the reply once the batch is on disk. Returns HTTP_SUSPENDED,
  * or (stores without group commit) runs the write now, calls done, and returns 0. */
 int http_write_async(struct http_req *req, store_write_fn fn, void *arg, http_write_done_fn done);
+
+/* Adds a header to the reply (values must live as long as the request: static or arena). */
+void http_reply_header(struct http_req *req, const char *name, const char *value);
 
 /* An id as a JSON string (ids are 64-bit; JSON numbers lose precision past 2^53). */
 json_t *http_json_id(int64_t id);

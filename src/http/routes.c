@@ -8,6 +8,10 @@ const struct route routes[] = {
     {"GET", "/readyz", ROUTE_NO_LOG, NULL, api_readyz, "Readiness: database reachable and schema current."},
     {"GET", "/metrics", ROUTE_NO_LOG, NULL, api_metrics, "Prometheus metrics."},
     {"GET", "/api/v1/version", 0, NULL, api_version, "The server's name and version."},
+    {"POST", "/api/v1/auth/login", ROUTE_JSON_BODY, NULL, api_auth_login,
+     "Log in with user name and password: a session cookie and its anti-forgery token."},
+    {"POST", "/api/v1/auth/logout", 0, "session", api_auth_logout, "End this session."},
+    {"GET", "/api/v1/auth/me", 0, "session", api_auth_me, "The logged-in user and the anti-forgery token."},
 
     {"POST", "/api/v1/test/probe-writes", ROUTE_TEST_ONLY | ROUTE_JSON_BODY, NULL, api_test_probe_create,
      "Test mode: write one row durably through the writer."},

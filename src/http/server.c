@@ -27,6 +27,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/text.h"
+#include "http/auth.h"
 #include "http/metrics.h"
 #include "http/request.h"
 
@@ -87,6 +88,7 @@ static void client_addr_resolve(struct http_req *req)
     }
     const struct kf_config *cfg = req->server->cfg;
     if (cfg->n_trusted_proxies == 0 || !is_trusted_proxy(cfg, req->client_addr)) return;
+    req->via_trusted_proxy = true;
     const char *xff = http_header(req, "X-Forwarded-For");
     if (!xff) return;
     char *list = arena_strdup(req->arena, xff);
@@ -219,7 +221,7 @@ static int framing_check(struct http_req *req)
     return 0;
 }
 
-static int method_changes_state(const char *method)
+int http_method_changes_state(const char *method)
 {
     return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 && strcmp(method, "OPTIONS") != 0;
 }
@@ -230,7 +232,7 @@ static int method_changes_state(const char *method)
  * Clients that send neither header (API clients with tokens) are not browsers and pass. */
 static int origin_check(struct http_req *req)
 {
-    if (!method_changes_state(req->method)) return 0;
+    if (!http_method_changes_state(req->method)) return 0;
     const char *site = http_header(req, "Sec-Fetch-Site");
     if (site && strcasecmp(site, "cross-site") == 0)
         return kf_fail(&req->err, KF_E_FORBIDDEN, NULL, "cross-site request refused");
@@ -302,6 +304,7 @@ static enum MHD_Result queue_reply(struct http_req *req)
     r->body_owned = false; /* MHD frees it now */
     if (r->content_type) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
     if (r->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    for (int i = 0; i < r->n_headers; i++) MHD_add_response_header(resp, r->header_names[i], r->header_values[i]);
     add_common_headers(resp, req);
     enum MHD_Result ret = MHD_queue_response(req->conn, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
@@ -329,6 +332,10 @@ static void request_dispatch(struct http_req *req)
             return;
         }
     }
+    if (http_auth_resolve(req) != 0) {
+        http_reply_error(req, req->err.code);
+        return;
+    }
     int rc = req->route->handler(req);
     if (rc == HTTP_SUSPENDED) return;
     if (rc < 0) {
@@ -351,6 +358,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     req->ctx.env = srv->env;
     req->ctx.arena = a;
     req->ctx.request_id = req->request_id;
+    req->ctx.actor = &req->actor; /* anonymous until auth.c says otherwise */
+    req->ctx.source_addr = req->client_addr;
     req->raw_uri = arena_strdup(a, uri ? uri : "");
     req->start_us = clock_monotonic_us();
     req->state = REQ_NEW;

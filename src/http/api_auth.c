@@ -1,0 +1,148 @@
+/* Logging in and out (issue 3): a password login throttled per account and per address, a fresh
+ * session and its HttpOnly cookie, the anti-forgery token the pages and scripts send back, and who
+ * the caller is. Every attempt, good or bad, leaves an audit record. */
+#include <sodium.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/lookalike.h"
+#include "domain/session.h"
+#include "domain/throttle.h"
+#include "domain/policy.h"
+#include "domain/user.h"
+#include "http/auth.h"
+#include "http/handlers.h"
+#include "http/request.h"
+#include "store/store.h"
+
+#define LOGIN_NAME_MAX 256
+#define LOGIN_PASSWORD_MAX 1024
+
+static json_t *user_json(const struct user *u, const char *csrf)
+{
+    json_t *roles = json_array();
+    for (unsigned bit = 1; bit; bit <<= 1) {
+        if ((u->roles & bit) && role_name(bit)) json_array_append_new(roles, json_string(role_name(bit)));
+    }
+    return json_pack("{s:o,s:s,s:s,s:o,s:o,s:s,s:s?}", "id", http_json_id(u->id), "username", u->username,
+                     "display_name", u->display_name ? u->display_name : u->username, "client_id",
+                     http_json_id(u->client_id), "roles", roles, "language", u->language ? u->language : "zh-CN",
+                     "csrf_token", csrf);
+}
+
+struct login {
+    struct http_req *req;
+    struct throttle_login keys;
+    char account_key[THROTTLE_KEY_MAX];
+    char address_key[THROTTLE_KEY_MAX];
+    int64_t retry_after_ms;
+    const char *failure;          /* NULL: the password was right */
+    struct user user;
+    char token[TOKEN_TEXT_MAX];
+    int64_t session_id;
+};
+
+static int login_keys(struct login *l, const char *username, struct kf_err *err)
+{
+    struct buf skel;
+    buf_init(&skel, 1024);
+    int rc = lookalike_skeleton(username, &skel, err);
+    /* a name that has no skeleton still counts against the address, and against itself */
+    if (rc == 0) rc = throttle_key_account(skel.data ? skel.data : username, l->account_key, err);
+    else rc = throttle_key_account(username, l->account_key, err);
+    buf_free(&skel);
+    if (rc == 0) rc = throttle_key_address(l->req->client_addr, l->address_key, err);
+    l->keys.account_key = l->account_key;
+    l->keys.address_key = l->address_key;
+    return rc;
+}
+
+static int login_check_fn(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    struct login *l = arg;
+    return throttle_login_check(c, &l->req->ctx, &l->keys, &l->retry_after_ms, err);
+}
+
+static int login_failed_fn(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    struct login *l = arg;
+    return throttle_login_failed(c, &l->req->ctx, &l->keys, l->failure, &l->retry_after_ms, err);
+}
+
+static int login_open_fn(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    struct login *l = arg;
+    struct http_req *req = l->req;
+    int rc = throttle_success(c, l->account_key, err);
+    if (rc == 0 && req->via_session) rc = session_end(c, &req->ctx, req->session_token, NULL, err);
+    if (rc == 0)
+        rc = session_create(c, &req->ctx, NULL, l->user.id, l->user.client_id, req->client_addr,
+                            http_header(req, "User-Agent"), l->token, &l->session_id, err);
+    return rc;
+}
+
+int api_auth_login(struct http_req *req)
+{
+    const char *username, *password;
+    int rc;
+    if ((rc = http_json_string(req, "username", true, LOGIN_NAME_MAX, &username)) != 0) return rc;
+    if ((rc = http_json_string(req, "password", true, LOGIN_PASSWORD_MAX, &password)) != 0) return rc;
+    struct login *l = arena_zalloc(req->arena, sizeof *l);
+    l->req = req;
+    if ((rc = login_keys(l, username, &req->err)) != 0) return rc;
+    struct store *st = req->ctx.env->store;
+    if ((rc = store_write(st, login_check_fn, l, &req->err)) != 0) return rc;
+    if (l->retry_after_ms > 0) {
+        throttle_refuse(&req->err, l->retry_after_ms);
+        http_reply_header(req, "Retry-After", arena_printf(req->arena, "%lld", (long long)(l->retry_after_ms + 999) / 1000));
+        return KF_E_RATE_LIMITED;
+    }
+    struct kf_err verr;
+    kf_err_clear(&verr);
+    rc = user_verify_login(&req->ctx, username, password, &l->user, &verr);
+    if (rc == KF_E_UNAUTHENTICATED) {
+        l->failure = "bad_credentials";
+        if ((rc = store_write(st, login_failed_fn, l, &req->err)) != 0) return rc;
+        return kf_fail(&req->err, KF_E_UNAUTHENTICATED, "password", "wrong user name or password");
+    }
+    if (rc) return kf_fail(&req->err, rc, NULL, "%s", verr.detail);
+    if ((rc = store_write(st, login_open_fn, l, &req->err)) != 0) return rc;
+    /* the new session's anti-forgery token, for the reply */
+    struct session_info si;
+    struct kf_err serr;
+    char csrf[TOKEN_TEXT_MAX] = "";
+    if (session_resolve(st, req->ctx.env->clock, NULL, l->token, &si, &serr) == 0) session_csrf_token(&si, csrf);
+    http_reply_header(req, "Set-Cookie", http_auth_cookie(req, l->token));
+    sodium_memzero(l->token, sizeof l->token);
+    return http_reply_json(req, 200, json_pack("{s:o}", "user", user_json(&l->user, arena_strdup(req->arena, csrf))));
+}
+
+static int logout_fn(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    struct http_req *req = arg;
+    return session_end(c, &req->ctx, req->session_token, NULL, err);
+}
+
+int api_auth_logout(struct http_req *req)
+{
+    if (req->via_session) {
+        int rc = store_write(req->ctx.env->store, logout_fn, req, &req->err);
+        if (rc) return rc;
+    }
+    http_reply_header(req, "Set-Cookie", http_auth_cookie(req, NULL));
+    return http_reply_static(req, 204, NULL, "", 0);
+}
+
+int api_auth_me(struct http_req *req)
+{
+    struct user u;
+    struct actor system = {.kind = ACTOR_SYSTEM};
+    struct kf_ctx ctx = req->ctx;
+    ctx.actor = &system;
+    int rc = user_get(&ctx, req->actor.client_id, req->actor.user_id, &u, &req->err);
+    if (rc) return rc;
+    char csrf[TOKEN_TEXT_MAX] = "";
+    if (req->via_session) session_csrf_token(&req->session, csrf);
+    return http_reply_json(req, 200, json_pack("{s:o}", "user", user_json(&u, req->via_session ? csrf : NULL)));
+}

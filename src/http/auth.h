@@ -1,0 +1,29 @@
+/* Who is asking: resolves the actor of a request from its session cookie or its API token, and
+ * enforces what every route shares — a route with a permission needs a logged-in actor, and a
+ * state-changing request authenticated by the cookie must carry the session's anti-forgery token. */
+#ifndef KEFU_AUTH_H
+#define KEFU_AUTH_H
+
+#include "http/request.h"
+
+#define AUTH_COOKIE "kefu_session"
+#define AUTH_COOKIE_SECURE "__Host-kefu_session"
+#define AUTH_CSRF_HEADER "X-CSRF-Token"
+
+/* Fills req->actor (anonymous when no valid credential came) and checks the route's needs:
+ * KF_E_UNAUTHENTICATED when the route has a permission and nobody is logged in (or a Bearer token
+ * is bad), KF_E_FORBIDDEN when a cookie-authenticated state-changing request lacks a valid
+ * X-CSRF-Token. */
+int http_auth_resolve(struct http_req *req);
+
+/* Whether the client reached kefu over TLS (a trusted proxy said X-Forwarded-Proto: https):
+ * the cookie then gets Secure and the __Host- prefix. */
+bool http_auth_over_tls(const struct http_req *req);
+
+/* The Set-Cookie value that stores `token` (NULL: one that clears the cookie). From the arena. */
+const char *http_auth_cookie(struct http_req *req, const char *token);
+
+/* True for methods that change state (not GET, HEAD, OPTIONS). */
+int http_method_changes_state(const char *method);
+
+#endif
