@@ -11,6 +11,7 @@
 #include "domain/throttle.h"
 #include "domain/policy.h"
 #include "domain/user.h"
+#include "domain/user_totp.h"
 #include "http/auth.h"
 #include "http/handlers.h"
 #include "http/request.h"
@@ -107,6 +108,20 @@ int api_auth_login(struct http_req *req)
         return kf_fail(&req->err, KF_E_UNAUTHENTICATED, "password", "wrong user name or password");
     }
     if (rc) return kf_fail(&req->err, rc, NULL, "%s", verr.detail);
+    if (l->user.totp_enabled) {
+        /* the second factor: a missing code is asked for; a wrong or replayed one counts as a failure */
+        const char *code = NULL;
+        if ((rc = http_json_string(req, "totp_code", false, 32, &code)) != 0) return rc;
+        if (!code || !*code)
+            return kf_fail(&req->err, KF_E_UNAUTHENTICATED, "totp_code", "the second factor's code is required");
+        struct kf_err terr;
+        kf_err_clear(&terr);
+        if (user_totp_check(&req->ctx, l->user.client_id, l->user.id, code, &terr) != 0) {
+            l->failure = "bad_totp";
+            if ((rc = store_write(st, login_failed_fn, l, &req->err)) != 0) return rc;
+            return kf_fail(&req->err, KF_E_UNAUTHENTICATED, "totp_code", "wrong or used second-factor code");
+        }
+    }
     if ((rc = store_write(st, login_open_fn, l, &req->err)) != 0) return rc;
     /* the new session's anti-forgery token, for the reply */
     struct session_info si;
@@ -145,4 +160,27 @@ int api_auth_me(struct http_req *req)
     char csrf[TOKEN_TEXT_MAX] = "";
     if (req->via_session) session_csrf_token(&req->session, csrf);
     return http_reply_json(req, 200, json_pack("{s:o}", "user", user_json(&u, req->via_session ? csrf : NULL)));
+}
+
+int api_auth_totp_begin(struct http_req *req)
+{
+    struct buf uri, svg;
+    buf_init(&uri, 4096);
+    buf_init(&svg, 1 << 20);
+    int rc = user_totp_begin(&req->ctx, &uri, &svg, &req->err);
+    if (rc == 0)
+        http_reply_json(req, 200, json_pack("{s:s,s:s}", "otpauth_uri", uri.data, "qr_svg", svg.data));
+    sodium_memzero(uri.data ? uri.data : (char *)"", uri.len);
+    buf_free(&uri);
+    buf_free(&svg);
+    return rc;
+}
+
+int api_auth_totp_confirm(struct http_req *req)
+{
+    const char *code;
+    int rc = http_json_string(req, "code", true, 32, &code);
+    if (rc == 0) rc = user_totp_confirm(&req->ctx, code, &req->err);
+    if (rc) return rc;
+    return http_reply_static(req, 204, NULL, "", 0);
 }

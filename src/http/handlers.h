@@ -15,6 +15,8 @@ int api_version(struct http_req *req);
 int api_auth_login(struct http_req *req);
 int api_auth_logout(struct http_req *req);
 int api_auth_me(struct http_req *req);
+int api_auth_totp_begin(struct http_req *req);
+int api_auth_totp_confirm(struct http_req *req);
 
 /* api_test.c (test mode only) */
 int api_test_probe_create(struct http_req *req);

@@ -12,6 +12,10 @@ const struct route routes[] = {
      "Log in with user name and password: a session cookie and its anti-forgery token."},
     {"POST", "/api/v1/auth/logout", 0, "session", api_auth_logout, "End this session."},
     {"GET", "/api/v1/auth/me", 0, "session", api_auth_me, "The logged-in user and the anti-forgery token."},
+    {"POST", "/api/v1/auth/totp/begin", 0, "session", api_auth_totp_begin,
+     "Start enrolling a second factor: an otpauth URI and its QR code."},
+    {"POST", "/api/v1/auth/totp/confirm", ROUTE_JSON_BODY, "session", api_auth_totp_confirm,
+     "Put the second factor in force with a code from the app."},
 
     {"POST", "/api/v1/test/probe-writes", ROUTE_TEST_ONLY | ROUTE_JSON_BODY, NULL, api_test_probe_create,
      "Test mode: write one row durably through the writer."},

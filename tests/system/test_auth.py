@@ -130,3 +130,55 @@ def test_every_attempt_is_audited(site):
     assert audit_records(site) == before + 1
     login(site, "zhangwei", PASSWORD)         # session.create
     assert audit_records(site) == before + 2
+
+
+# ---- the second factor (TOTP) --------------------------------------------------------------------
+
+def totp_code(secret_b32, now_ms, step_offset=0):
+    """RFC 6238 (HMAC-SHA-1, 6 digits, 30 s) at the server's clock, independently of kefu's code."""
+    import base64
+    import hashlib
+    import hmac
+    import struct
+    key = base64.b32decode(secret_b32 + "=" * (-len(secret_b32) % 8))
+    counter = now_ms // 1000 // 30 + step_offset
+    mac = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
+    off = mac[-1] & 0x0F
+    value = struct.unpack(">I", mac[off:off + 4])[0] & 0x7FFFFFFF
+    return "%06d" % (value % 1000000)
+
+
+def enrol(site, name):
+    r = login(site, name, PASSWORD)
+    headers = {"Cookie": cookie_header(r), "X-CSRF-Token": r.json["user"]["csrf_token"]}
+    b = site.post("/api/v1/auth/totp/begin", headers=headers)
+    assert b.status == 200, b
+    uri = b.json["otpauth_uri"]
+    assert uri.startswith("otpauth://totp/kefu:%s?" % name) and b.json["qr_svg"].startswith("<svg")
+    secret = uri.split("secret=")[1].split("&")[0]
+    kh.assert_error(site.post("/api/v1/auth/totp/confirm", json={"code": "000000"}, headers=headers), 401,
+                    "unauthenticated", field="code")
+    ok = site.post("/api/v1/auth/totp/confirm", json={"code": totp_code(secret, site.clock_now())}, headers=headers)
+    assert ok.status == 204, ok
+    again = site.post("/api/v1/auth/totp/begin", headers=headers)
+    kh.assert_error(again, 409, "conflict")
+    return secret
+
+
+def test_second_factor_enrolment_then_login_needs_a_fresh_code(site):
+    secret = enrol(site, "zhangwei")
+    # the password alone no longer logs in; the reply says which field is missing
+    kh.assert_error(login(site, "zhangwei", PASSWORD), 401, "unauthenticated", field="totp_code")
+    bad = site.post("/api/v1/auth/login", json={"username": "zhangwei", "password": PASSWORD, "totp_code": "123456"})
+    kh.assert_error(bad, 401, "unauthenticated", field="totp_code")
+    site.advance(30000)  # the code used at enrolment is spent; take the next step's
+    code = totp_code(secret, site.clock_now())
+    good = site.post("/api/v1/auth/login", json={"username": "zhangwei", "password": PASSWORD, "totp_code": code})
+    assert good.status == 200, good
+    replay = site.post("/api/v1/auth/login", json={"username": "zhangwei", "password": PASSWORD, "totp_code": code})
+    kh.assert_error(replay, 401, "unauthenticated", field="totp_code")
+
+
+def test_second_factor_routes_need_a_session(site):
+    kh.assert_error(site.post("/api/v1/auth/totp/begin"), 401, "unauthenticated")
+    kh.assert_error(site.post("/api/v1/auth/totp/confirm", json={"code": "123456"}), 401, "unauthenticated")
