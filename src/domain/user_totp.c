@@ -14,6 +14,7 @@
 #include "store/store.h"
 
 #define SECRET_HEX (TOTP_SECRET_BYTES * 2 + 1)
+#define RECOVERY_PURPOSE "kefurcv1"
 
 struct totp_row {
     const char *username;
@@ -125,7 +126,40 @@ struct step_args {
     int64_t client_id, user_id;
     const char *code;
     bool enable;               /* confirm enrolment, else a login check */
+    char (*recovery)[RECOVERY_CODE_TEXT]; /* enable: the fresh recovery codes, shown once */
 };
+
+/* Replaces the user's recovery codes by hashes of fresh ones (inside the enabling write). */
+static int recovery_codes_store(struct store_conn *c, struct step_args *a, struct kf_err *err)
+{
+    unsigned char key[32];
+    int rc = vault_client_secret(a->ctx->env->vault, c, a->client_id, RECOVERY_PURPOSE, key, err);
+    struct store_stmt *st;
+    if (rc == 0) rc = store_prepare(c, "DELETE FROM user_recovery_codes WHERE user_id = $1", &st, err);
+    if (rc == 0) {
+        store_bind_int64(st, 1, a->user_id);
+        rc = ident_exec(c, &st, NULL, err);
+    }
+    recovery_codes_new(a->recovery);
+    for (int i = 0; rc == 0 && i < RECOVERY_CODE_COUNT; i++) {
+        unsigned char h[RECOVERY_HASH_BYTES];
+        rc = recovery_code_hash(key, a->user_id, a->recovery[i], h, err);
+        if (rc == 0)
+            rc = store_prepare(c,
+                               "INSERT INTO user_recovery_codes (user_id, client_id, code_hash, created) "
+                               "VALUES ($1, $2, $3, $4)",
+                               &st, err);
+        if (rc == 0) {
+            store_bind_int64(st, 1, a->user_id);
+            store_bind_int64(st, 2, a->client_id);
+            store_bind_blob(st, 3, h, sizeof h);
+            store_bind_int64(st, 4, ident_now(a->ctx));
+            rc = ident_exec(c, &st, NULL, err);
+        }
+    }
+    sodium_memzero(key, sizeof key);
+    return rc;
+}
 
 /* Verifies the code against the stored secret and advances the last used step, in one write. */
 static int step_fn(struct store_conn *c, void *arg, struct kf_err *err)
@@ -154,16 +188,65 @@ static int step_fn(struct store_conn *c, void *arg, struct kf_err *err)
     if ((rc = ident_exec(c, &st, &n, err)) != 0) return rc;
     if (n != 1) return kf_fail(err, KF_E_UNAUTHENTICATED, "totp_code", "replay: the code was used already");
     if (!a->enable) return 0;
+    if ((rc = recovery_codes_store(c, a, err)) != 0) return rc;
     return ident_audit(c, a->ctx, a->client_id, "user.totp_enable", "user", a->user_id,
-                       json_pack("{s:b}", "totp_enabled", 1), NULL, err);
+                       json_pack("{s:b,s:i}", "totp_enabled", 1, "recovery_codes", RECOVERY_CODE_COUNT), NULL, err);
 }
 
-int user_totp_confirm(struct kf_ctx *ctx, const char *code, struct kf_err *err)
+/* A recovery code instead of the app's code: the matching hash is deleted in the same write, so
+ * each code works once. */
+static int recovery_fn(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    struct step_args *a = arg;
+    unsigned char (*hashes)[RECOVERY_HASH_BYTES] = arena_alloc(a->ctx->arena, 64 * RECOVERY_HASH_BYTES);
+    size_t n = 0;
+    struct store_stmt *st;
+    int rc = store_prepare(c, "SELECT code_hash FROM user_recovery_codes WHERE user_id = $1 AND client_id = $2",
+                           &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, a->user_id);
+    store_bind_int64(st, 2, a->client_id);
+    while ((rc = store_step(st, err)) == STORE_ROW && n < 64) {
+        size_t len = 0;
+        const void *h = store_col_blob(st, 0, &len);
+        if (h && len == RECOVERY_HASH_BYTES) memcpy(hashes[n++], h, RECOVERY_HASH_BYTES);
+    }
+    store_finalize(&st);
+    if (rc < 0) return rc;
+    unsigned char key[32];
+    size_t index = 0;
+    rc = vault_client_secret(a->ctx->env->vault, c, a->client_id, RECOVERY_PURPOSE, key, err);
+    if (rc == 0) rc = recovery_code_verify(key, a->user_id, a->code, (const unsigned char(*)[RECOVERY_HASH_BYTES])hashes,
+                                           n, &index, err);
+    sodium_memzero(key, sizeof key);
+    if (rc) return rc;
+    rc = store_prepare(c, "DELETE FROM user_recovery_codes WHERE user_id = $1 AND code_hash = $2", &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, a->user_id);
+    store_bind_blob(st, 2, hashes[index], RECOVERY_HASH_BYTES);
+    int64_t deleted = 0;
+    if ((rc = ident_exec(c, &st, &deleted, err)) != 0) return rc;
+    if (deleted != 1) return kf_fail(err, KF_E_UNAUTHENTICATED, "totp_code", "replay: the code was used already");
+    return ident_audit(c, a->ctx, a->client_id, "user.recovery_code_used", "user", a->user_id,
+                       json_pack("{s:i}", "left", (int)n - 1), NULL, err);
+}
+
+/* App codes are digits; recovery codes hold letters. */
+static bool looks_like_recovery_code(const char *code)
+{
+    for (const char *p = code; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')) return true;
+    }
+    return false;
+}
+
+int user_totp_confirm(struct kf_ctx *ctx, const char *code, char recovery[RECOVERY_CODE_COUNT][RECOVERY_CODE_TEXT],
+                      struct kf_err *err)
 {
     int rc = self_only(ctx, err);
     if (rc) return rc;
     struct step_args a = {.ctx = ctx, .client_id = ctx->actor->client_id, .user_id = ctx->actor->user_id,
-                          .code = code ? code : "", .enable = true};
+                          .code = code ? code : "", .enable = true, .recovery = recovery};
     rc = store_write(ctx->env->store, step_fn, &a, err);
     if (rc == KF_E_UNAUTHENTICATED || rc == KF_E_INVALID) err->field = "code";
     return rc;
@@ -173,7 +256,7 @@ int user_totp_check(struct kf_ctx *ctx, int64_t client_id, int64_t user_id, cons
 {
     if (!code || !*code) return kf_fail(err, KF_E_UNAUTHENTICATED, "totp_code", "the second factor's code is required");
     struct step_args a = {.ctx = ctx, .client_id = client_id, .user_id = user_id, .code = code};
-    int rc = store_write(ctx->env->store, step_fn, &a, err);
+    int rc = store_write(ctx->env->store, looks_like_recovery_code(code) ? recovery_fn : step_fn, &a, err);
     if (rc == KF_E_INVALID) rc = kf_fail(err, KF_E_UNAUTHENTICATED, "totp_code", "malformed code");
     if (rc == KF_E_UNAUTHENTICATED) err->field = "totp_code";
     return rc;

@@ -873,6 +873,20 @@ static void buf_wipe_free(struct buf *b)
     buf_free(b);
 }
 
+int vault_client_secret(struct vault *v, struct store_conn *c, int64_t client_id, const char *purpose,
+                        unsigned char out[32], struct kf_err *err)
+{
+    if (!purpose || strlen(purpose) != crypto_kdf_CONTEXTBYTES)
+        return kf_fail(err, KF_E_INVALID, "purpose", "a purpose is exactly 8 characters");
+    struct vault_subkeys keys;
+    int64_t version = 0;
+    int rc = subkeys_get(v, c, client_id, 0, &keys, &version, err);
+    if (rc) return rc;
+    crypto_kdf_derive_from_key(out, 32, 1, purpose, keys.lookup);
+    sodium_memzero(&keys, sizeof keys);
+    return 0;
+}
+
 int vault_lookup_hash(struct vault *v, struct store_conn *c, int64_t client_id, const char *kind, const char *value,
                       unsigned char out[VAULT_HASH_BYTES], struct kf_err *err)
 {

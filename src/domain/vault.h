@@ -73,6 +73,13 @@ int vault_lookup_hash(struct vault *v, struct store_conn *c, int64_t client_id, 
 int vault_name_tokens(struct vault *v, struct store_conn *c, int64_t client_id, const char *name, struct arena *a,
                       unsigned char **tokens_r, size_t *n_r, struct kf_err *err);
 
+/* A 32-byte secret for `purpose` (exactly 8 characters, e.g. "kefurcv1"), derived from client
+ * `client_id`'s data key: stable across master-key rotation (which re-wraps data keys without
+ * changing them), different per client and purpose. For keyed hashes of other secrets (recovery
+ * codes). The client's data key must exist (vault_client_key_create). */
+int vault_client_secret(struct vault *v, struct store_conn *c, int64_t client_id, const char *purpose,
+                        unsigned char out[32], struct kf_err *err);
+
 /* The Ed25519 key pair that signs audit checkpoints: made on first use, its secret half stored in
  * the database wrapped by the master key. */
 int vault_signing_key(struct vault *v, struct store *store, unsigned char pk[32], unsigned char sk[64],

@@ -179,8 +179,12 @@ int api_auth_totp_begin(struct http_req *req)
 int api_auth_totp_confirm(struct http_req *req)
 {
     const char *code;
+    char recovery[RECOVERY_CODE_COUNT][RECOVERY_CODE_TEXT];
     int rc = http_json_string(req, "code", true, 32, &code);
-    if (rc == 0) rc = user_totp_confirm(&req->ctx, code, &req->err);
+    if (rc == 0) rc = user_totp_confirm(&req->ctx, code, recovery, &req->err);
     if (rc) return rc;
-    return http_reply_static(req, 204, NULL, "", 0);
+    json_t *codes = json_array();
+    for (int i = 0; i < RECOVERY_CODE_COUNT; i++) json_array_append_new(codes, json_string(recovery[i]));
+    sodium_memzero(recovery, sizeof recovery);
+    return http_reply_json(req, 200, json_pack("{s:o}", "recovery_codes", codes));
 }

@@ -159,9 +159,12 @@ def enrol(site, name):
     kh.assert_error(site.post("/api/v1/auth/totp/confirm", json={"code": "000000"}, headers=headers), 401,
                     "unauthenticated", field="code")
     ok = site.post("/api/v1/auth/totp/confirm", json={"code": totp_code(secret, site.clock_now())}, headers=headers)
-    assert ok.status == 204, ok
+    assert ok.status == 200, ok
+    codes = ok.json["recovery_codes"]
+    assert len(codes) == 10 and len(set(codes)) == 10
     again = site.post("/api/v1/auth/totp/begin", headers=headers)
     kh.assert_error(again, 409, "conflict")
+    site.recovery_codes = codes
     return secret
 
 
@@ -182,3 +185,19 @@ def test_second_factor_enrolment_then_login_needs_a_fresh_code(site):
 def test_second_factor_routes_need_a_session(site):
     kh.assert_error(site.post("/api/v1/auth/totp/begin"), 401, "unauthenticated")
     kh.assert_error(site.post("/api/v1/auth/totp/confirm", json={"code": "123456"}), 401, "unauthenticated")
+
+
+def test_a_recovery_code_logs_in_once_in_place_of_the_app(site):
+    enrol(site, "zhangwei")
+    code = site.recovery_codes[3]
+    spelled = code.upper().replace("-", " ")  # as a person might type it
+    r = site.post("/api/v1/auth/login", json={"username": "zhangwei", "password": PASSWORD, "totp_code": spelled})
+    assert r.status == 200, r
+    again = site.post("/api/v1/auth/login", json={"username": "zhangwei", "password": PASSWORD, "totp_code": code})
+    kh.assert_error(again, 401, "unauthenticated", field="totp_code")
+    wrong = site.post("/api/v1/auth/login", json={"username": "zhangwei", "password": PASSWORD,
+                                                  "totp_code": "abcde-fghjk"})
+    kh.assert_error(wrong, 401, "unauthenticated", field="totp_code")
+    other = site.recovery_codes[4]
+    r = site.post("/api/v1/auth/login", json={"username": "zhangwei", "password": PASSWORD, "totp_code": other})
+    assert r.status == 200, r
