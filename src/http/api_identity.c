@@ -285,6 +285,8 @@ int api_customer_list(struct http_req *req)
         if (phone) rc = customer_find_by_phone(&req->ctx, client_id, phone, &items, &n, &req->err);
         else if (email) rc = customer_find_by_email(&req->ctx, client_id, email, &items, &n, &req->err);
         else rc = customer_search_name(&req->ctx, client_id, name, CUSTOMER_SEARCH_MAX, &items, &n, &req->err);
+        /* the domain calls a name search's text "q"; here it is the parameter `name` */
+        if (rc == KF_E_INVALID && name && req->err.field && strcmp(req->err.field, "q") == 0) req->err.field = "name";
         if (rc) return rc;
         return http_reply_json(req, 200, page_json(customers_json(items, n), 0));
     }

@@ -96,6 +96,8 @@ def test_wrong_types_missing_fields_and_unknown_roles_are_422_naming_the_field(s
     kh.assert_error(admin.get("/api/v1/customers?client_id=%s&limit=0" % A), 422, "invalid", field="limit")
     kh.assert_error(admin.get("/api/v1/customers?client_id=%s&after=abc" % A), 422, "invalid", field="after")
     kh.assert_error(admin.get("/api/v1/customers"), 422, "invalid", field="client_id")
+    kh.assert_error(admin.get("/api/v1/customers?client_id=%s&name=" % A), 422, "invalid", field="name")
+    kh.assert_error(admin.get("/api/v1/customers?client_id=%s&phone=x&name=y" % A), 422, "invalid")
 
 
 def test_oversize_strings_are_422(site):
