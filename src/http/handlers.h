@@ -18,6 +18,21 @@ int api_auth_me(struct http_req *req);
 int api_auth_totp_begin(struct http_req *req);
 int api_auth_totp_confirm(struct http_req *req);
 
+/* api_identity.c */
+int api_org_list(struct http_req *req);
+int api_org_create(struct http_req *req);
+int api_org_get(struct http_req *req);
+int api_org_users(struct http_req *req);
+int api_user_create(struct http_req *req);
+int api_user_get(struct http_req *req);
+int api_user_disable(struct http_req *req);
+int api_customer_list(struct http_req *req);
+int api_customer_create(struct http_req *req);
+int api_customer_get(struct http_req *req);
+int api_consent_list(struct http_req *req);
+int api_consent_give(struct http_req *req);
+int api_consent_withdraw(struct http_req *req);
+
 /* api_test.c (test mode only) */
 int api_test_probe_create(struct http_req *req);
 int api_test_probe_get(struct http_req *req);

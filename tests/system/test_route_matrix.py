@@ -1,0 +1,280 @@
+"""Every route × every role × own / other tenant (issue 3, C5.2): the outcome each actor gets, written
+out here and compared with what the server answers. The table below is the specification — nothing
+in it is read from the server — and a check compares its routes with docs/openapi.yaml's `paths`, so
+a new route without a row fails this test.
+
+Outcome classes: ok (2xx), unauth (401), forbidden (403), hidden (404: no byte of the object — the
+body must not hold its name). Targets: "own" is client A's object, "other" is client B's; the actors
+of client A are client users of A, provider staff reach both clients through the provider scope.
+Routes without a target object run once per actor (target None)."""
+import os
+import re
+
+import pytest
+
+from conftest import key_file_for, run_kefu
+
+PASSWORD = "蓝色的海边-灯塔-2026"
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+
+PROVIDER = ["admin", "account_manager", "agent", "technician", "trainer", "finance", "supervisor"]
+CLIENT = ["client_admin", "client_staff", "client_supervisor"]
+ACTORS = PROVIDER + CLIENT + ["anonymous"]
+
+# --- the expected table ------------------------------------------------------------------------------
+# kind: "public"    → ok for everyone (anonymous included)
+#       "session"   → ok for every logged-in actor, unauth for anonymous
+#       "client"    → an object of client A (own) or B (other): anonymous unauth; a client user on B's
+#                     object hidden; otherwise ok when the role is in `allow`, else `deny` (forbidden,
+#                     unless the row says otherwise)
+#       "provider"  → an act in the provider's own scope: client users hidden, provider roles per `allow`
+#       "own-list"  → no target: a client user lists their own client (ok when allowed)
+P_READ = {"admin", "account_manager", "agent", "technician", "trainer", "supervisor"}  # provider staff but finance
+C_ALL = set(CLIENT)
+ROUTES = {
+    ("GET", "/healthz"): dict(kind="public"),
+    ("GET", "/readyz"): dict(kind="public"),
+    ("GET", "/metrics"): dict(kind="public"),
+    ("GET", "/api/v1/version"): dict(kind="public"),
+    ("POST", "/api/v1/auth/login"): dict(kind="public"),
+    ("POST", "/api/v1/auth/logout"): dict(kind="session"),
+    ("GET", "/api/v1/auth/me"): dict(kind="session"),
+    ("GET", "/api/v1/orgs"): dict(kind="own-list", allow={"admin", "account_manager", "finance"} | C_ALL),
+    ("POST", "/api/v1/orgs"): dict(kind="provider", allow={"admin", "account_manager"}),
+    # provider staff without org.read on clients may read only the provider's own organisation: a
+    # client's is then not found for them (org_get asks both scopes)
+    ("GET", "/api/v1/orgs/{id}"): dict(kind="client", allow={"admin", "account_manager", "finance"} | C_ALL,
+                                       deny="hidden"),
+    ("GET", "/api/v1/orgs/{id}/users"): dict(kind="client",
+                                             allow={"admin", "account_manager", "client_admin", "client_supervisor"}),
+    ("POST", "/api/v1/users"): dict(kind="client", allow={"admin", "account_manager", "client_admin"}),
+    ("GET", "/api/v1/users/{id}"): dict(kind="client",
+                                        allow={"admin", "account_manager", "client_admin", "client_supervisor"}),
+    ("POST", "/api/v1/users/{id}/disable"): dict(kind="client", allow={"admin", "account_manager", "client_admin"}),
+    ("GET", "/api/v1/customers"): dict(kind="client", allow=P_READ | C_ALL),
+    ("POST", "/api/v1/customers"): dict(kind="client", allow={"admin", "account_manager", "client_admin",
+                                                              "client_staff"}),
+    ("GET", "/api/v1/customers/{id}"): dict(kind="client", allow=P_READ | C_ALL),
+    ("GET", "/api/v1/customers/{id}/consents"): dict(kind="client", allow=P_READ | C_ALL),
+    ("POST", "/api/v1/customers/{id}/consents"): dict(kind="client", allow={"admin", "account_manager", "agent",
+                                                                            "client_admin", "client_staff"}),
+    ("POST", "/api/v1/customers/{id}/consents/withdraw"): dict(kind="client", allow={
+        "admin", "account_manager", "agent", "client_admin", "client_staff"}),
+    ("POST", "/api/v1/test/probe-writes"): dict(kind="public"),
+    ("GET", "/api/v1/test/probe-writes"): dict(kind="public"),
+    ("GET", "/api/v1/test/probe-writes/{id}"): dict(kind="public"),
+    ("GET", "/api/v1/test/clock"): dict(kind="public"),
+    ("POST", "/api/v1/test/clock"): dict(kind="public"),
+    ("POST", "/api/v1/test/jobs"): dict(kind="public"),
+    ("GET", "/api/v1/test/jobs/{id}"): dict(kind="public"),
+}
+STATUS = {"ok": None, "unauth": 401, "forbidden": 403, "hidden": 404}
+
+
+def expected(route, actor, target):
+    spec = ROUTES[route]
+    kind = spec["kind"]
+    if kind == "public":
+        return "ok"
+    if actor == "anonymous":
+        return "unauth"
+    if kind == "session":
+        return "ok"
+    allowed = actor in spec["allow"]
+    if kind == "provider":
+        if actor in CLIENT:
+            return "hidden"
+        return "ok" if allowed else "forbidden"
+    if kind == "own-list":
+        return "ok" if allowed else "forbidden"
+    if actor in CLIENT and target == "other":
+        return "hidden"
+    return "ok" if allowed else spec.get("deny", "forbidden")
+
+
+def openapi_routes():
+    """(METHOD, path) of docs/openapi.yaml's `paths` (the format tests/unit/test_http.c reads)."""
+    out, current, in_paths = set(), None, False
+    with open(os.path.join(ROOT, "docs", "openapi.yaml"), encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("paths:"):
+                in_paths = True
+                continue
+            if not in_paths:
+                continue
+            if re.match(r"^\S", line):
+                break
+            m = re.match(r"^  (/\S*):\s*$", line)
+            if m:
+                current = m.group(1)
+                continue
+            m = re.match(r"^    (get|post|put|patch|delete):\s*$", line)
+            if m and current:
+                out.add((m.group(1).upper(), current))
+    return out
+
+
+def test_the_matrix_has_a_row_for_every_documented_route():
+    assert set(ROUTES) == openapi_routes()
+
+
+# --- the site ----------------------------------------------------------------------------------------
+class Actor:
+    def __init__(self, name, cookie=None, csrf=None):
+        self.name, self.cookie, self.csrf = name, cookie, csrf
+
+    def headers(self, method):
+        h = {}
+        if self.cookie:
+            h["Cookie"] = self.cookie
+            if method != "GET":
+                h["X-CSRF-Token"] = self.csrf
+        return h
+
+
+def login(srv, name):
+    r = srv.post("/api/v1/auth/login", json={"username": name, "password": PASSWORD})
+    assert r.status == 200, r
+    cookie = [v for v in r.header_all("Set-Cookie") if v.startswith("kefu_session=")][0].split(";")[0]
+    return Actor(name, cookie, r.json["user"]["csrf_token"])
+
+
+class Site:
+    def __init__(self, srv, tmp_path):
+        self.srv = srv
+        key = key_file_for(srv.db_url, None)
+        pw = tmp_path / "pw.txt"
+        pw.write_text(PASSWORD + "\n")
+        common = ["--db", srv.db_url, "--key-file", key, "--password-file", str(pw)]
+        r = run_kefu(["init", "--admin", "admin"] + common)
+        assert r.returncode == 0, r.stderr
+        self.admin = login(srv, "admin")
+        self.n = 0
+        self.client = {}
+        self.secret = {}       # target → names that must never reach another tenant
+        for t, name in (("own", "甲方客户公司-A"), ("other", "乙方客户公司-B")):
+            o = self.call(self.admin, "POST", "/api/v1/orgs", {"name": name, "contact_phone": "021-5555-0000"})
+            assert o.status == 201, o
+            self.client[t] = o.json["id"]
+            self.secret[t] = [name]
+        users = [(r, "0") for r in PROVIDER if r != "admin"] + [(r, self.client["own"]) for r in CLIENT]
+        users += [("probe-login", "0")]
+        for role, cid in users:
+            body = {"client_id": cid, "username": "m-" + role, "password": PASSWORD,
+                    "roles": ["agent" if role == "probe-login" else role]}
+            u = self.call(self.admin, "POST", "/api/v1/users", body)
+            assert u.status == 201, u
+        self.actors = {"admin": self.admin, "anonymous": Actor("anonymous")}
+        for role in PROVIDER[1:] + CLIENT:
+            self.actors[role] = login(srv, "m-" + role)
+        # the objects of each tenant
+        self.user, self.victim, self.customer = {}, {}, {}
+        for t in ("own", "other"):
+            tag = "A" if t == "own" else "B"
+            u = self.call(self.admin, "POST", "/api/v1/users", {"client_id": self.client[t], "username": "staff-" + tag,
+                                                                "password": PASSWORD, "roles": ["client_staff"]})
+            assert u.status == 201, u
+            self.user[t] = u.json["id"]
+            v = self.call(self.admin, "POST", "/api/v1/users", {"client_id": self.client[t], "username": "victim-" + tag,
+                                                                "password": PASSWORD, "roles": ["client_staff"]})
+            assert v.status == 201, v
+            self.victim[t] = v.json["id"]
+            cname = "客户姓名" + tag + "秘密"
+            c = self.call(self.admin, "POST", "/api/v1/customers",
+                          {"client_id": self.client[t], "name": cname, "phone": "+86 138 0013 800" + str(len(tag))})
+            assert c.status == 201, c
+            self.customer[t] = c.json["id"]
+            self.secret[t] += ["staff-" + tag, "victim-" + tag, cname]
+        self.probe = self.call(None, "POST", "/api/v1/test/probe-writes", {"tag": "matrix", "body": "x"}).json["id"]
+        self.job = self.call(None, "POST", "/api/v1/test/jobs", {"run_at": 1 << 49}).json["id"]
+
+    def call(self, actor, method, path, body=None):
+        h = actor.headers(method) if actor else {}
+        if body is None and method == "POST":
+            return self.srv.request(method, path, headers=h)
+        return self.srv.request(method, path, json=body, headers=h)
+
+    def unique(self):
+        self.n += 1
+        return self.n
+
+    def consent_body(self):
+        return {"purpose": "marketing", "notice_version": "v1", "channel": "phone"}
+
+    def request_for(self, route, actor, t):
+        """(method, path, body) for `route` on target t (None, "own" or "other")."""
+        method, pattern = route
+        cid = self.client.get(t)
+        n = self.unique()
+        if pattern == "/api/v1/auth/login":
+            return method, pattern, {"username": "m-probe-login", "password": PASSWORD}
+        if pattern == "/api/v1/test/probe-writes" and method == "GET":
+            return method, pattern + "?tag=matrix", None
+        bodies = {
+            ("POST", "/api/v1/orgs"): {"name": "新客户-%d" % n},
+            ("POST", "/api/v1/users"): {"client_id": cid, "username": "made-%d" % n, "password": PASSWORD,
+                                        "roles": ["client_staff"]},
+            ("POST", "/api/v1/customers"): {"client_id": cid, "name": "新顾客-%d" % n, "phone": "139%08d" % n},
+            ("POST", "/api/v1/customers/{id}/consents"): self.consent_body(),
+            ("POST", "/api/v1/customers/{id}/consents/withdraw"): {"purpose": "marketing", "channel": "phone"},
+            ("POST", "/api/v1/test/probe-writes"): {"tag": "matrix", "body": "cell-%d" % n},
+            ("POST", "/api/v1/test/clock"): {"advance_ms": 1},
+            ("POST", "/api/v1/test/jobs"): {"run_at": 1 << 49},
+        }
+        ids = {
+            "/api/v1/orgs/{id}": cid, "/api/v1/orgs/{id}/users": cid, "/api/v1/users/{id}": self.user.get(t),
+            "/api/v1/users/{id}/disable": self.victim.get(t), "/api/v1/customers/{id}": self.customer.get(t),
+            "/api/v1/customers/{id}/consents": self.customer.get(t),
+            "/api/v1/customers/{id}/consents/withdraw": self.customer.get(t),
+            "/api/v1/test/probe-writes/{id}": self.probe, "/api/v1/test/jobs/{id}": self.job,
+        }
+        path = pattern.replace("{id}", str(ids.get(pattern)))
+        if pattern.startswith("/api/v1/users/{id}") or pattern.startswith("/api/v1/customers"):
+            if method == "GET" or pattern != "/api/v1/customers":
+                path += "?client_id=%s" % cid
+        if pattern.endswith("/withdraw"):
+            # a consent in force to withdraw, given by the administrator
+            g = self.call(self.admin, "POST", "/api/v1/customers/%s/consents?client_id=%s" % (self.customer[t], cid),
+                          self.consent_body())
+            assert g.status == 201, g
+        return method, path, bodies.get(route)
+
+
+def targets(route):
+    return ["own", "other"] if ROUTES[route]["kind"] == "client" else [None]
+
+
+def outcome_of(status):
+    if 200 <= status < 300:
+        return "ok"
+    return {401: "unauth", 403: "forbidden", 404: "hidden"}.get(status, "status %d" % status)
+
+
+def test_every_route_every_role_every_tenant(kefu, engine, tmp_path):
+    site = Site(kefu(), tmp_path)
+    # logout ends the actor's session: it runs last
+    order = sorted(ROUTES, key=lambda r: r == ("POST", "/api/v1/auth/logout"))
+    mismatches, counts, cells = [], {}, 0
+    for route in order:
+        for t in targets(route):
+            for name in ACTORS:
+                actor = site.actors[name]
+                want = expected(route, name, t)
+                method, path, body = site.request_for(route, name, t)
+                # a login with a session cookie would end that session: log in as from a new browser
+                r = site.call(None if route == ("POST", "/api/v1/auth/login") else actor, method, path, body)
+                got = outcome_of(r.status)
+                cells += 1
+                counts[got] = counts.get(got, 0) + 1
+                if got != want:
+                    mismatches.append("%s %s as %s on %s: want %s, got %r" % (method, path, name, t, want, r))
+                if got == "hidden" and t:
+                    for secret in site.secret[t]:
+                        if secret.encode() in r.body:
+                            mismatches.append("%s %s as %s leaks %r: %r" % (method, path, name, secret, r))
+                if name in CLIENT and got == "ok" and method == "GET":
+                    for secret in site.secret["other"]:
+                        if secret.encode() in r.body:
+                            mismatches.append("%s %s as %s shows client B's %r" % (method, path, name, secret))
+    print("matrix %s: %d cells, %s" % (engine, cells, sorted(counts.items())))
+    assert not mismatches, "\n".join(mismatches)
