@@ -39,6 +39,10 @@ ROUTES = {
     ("POST", "/api/v1/auth/login"): dict(kind="public"),
     ("POST", "/api/v1/auth/logout"): dict(kind="session"),
     ("GET", "/api/v1/auth/me"): dict(kind="session"),
+    ("POST", "/api/v1/auth/totp/begin"): dict(kind="session"),
+    # any logged-in user may confirm their own second factor: with a wrong code the answer is 401 on
+    # the field `code` (the route ran for them), while anonymous callers get a bare 401
+    ("POST", "/api/v1/auth/totp/confirm"): dict(kind="session", ok="wrong-code"),
     ("GET", "/api/v1/orgs"): dict(kind="own-list", allow={"admin", "account_manager", "finance"} | C_ALL),
     ("POST", "/api/v1/orgs"): dict(kind="provider", allow={"admin", "account_manager"}),
     # provider staff without org.read on clients may read only the provider's own organisation: a
@@ -79,7 +83,7 @@ def expected(route, actor, target):
     if actor == "anonymous":
         return "unauth"
     if kind == "session":
-        return "ok"
+        return spec.get("ok", "ok")
     allowed = actor in spec["allow"]
     if kind == "provider":
         if actor in CLIENT:
@@ -220,6 +224,7 @@ class Site:
             ("POST", "/api/v1/test/probe-writes"): {"tag": "matrix", "body": "cell-%d" % n},
             ("POST", "/api/v1/test/clock"): {"advance_ms": 1},
             ("POST", "/api/v1/test/jobs"): {"run_at": 1 << 49},
+            ("POST", "/api/v1/auth/totp/confirm"): {"code": "000000"},
         }
         ids = {
             "/api/v1/orgs/{id}": cid, "/api/v1/orgs/{id}/users": cid, "/api/v1/users/{id}": self.user.get(t),
@@ -244,10 +249,12 @@ def targets(route):
     return ["own", "other"] if ROUTES[route]["kind"] == "client" else [None]
 
 
-def outcome_of(status):
-    if 200 <= status < 300:
+def outcome_of(r):
+    if 200 <= r.status < 300:
         return "ok"
-    return {401: "unauth", 403: "forbidden", 404: "hidden"}.get(status, "status %d" % status)
+    if r.status == 401 and isinstance(r.json, dict) and (r.json.get("error") or {}).get("field") == "code":
+        return "wrong-code"
+    return {401: "unauth", 403: "forbidden", 404: "hidden"}.get(r.status, "status %d" % r.status)
 
 
 def test_every_route_every_role_every_tenant(kefu, engine, tmp_path):
@@ -263,7 +270,7 @@ def test_every_route_every_role_every_tenant(kefu, engine, tmp_path):
                 method, path, body = site.request_for(route, name, t)
                 # a login with a session cookie would end that session: log in as from a new browser
                 r = site.call(None if route == ("POST", "/api/v1/auth/login") else actor, method, path, body)
-                got = outcome_of(r.status)
+                got = outcome_of(r)
                 cells += 1
                 counts[got] = counts.get(got, 0) + 1
                 if got != want:
