@@ -3,7 +3,6 @@
  * AUDIT_EVERY_MS ago, with the vault's signing key. */
 #include <sodium.h>
 
-#include "core/clock.h"
 #include "domain/audit.h"
 #include "domain/vault.h"
 #include "jobs/scheduler.h"
@@ -26,21 +25,7 @@ static int checkpoint_job(struct kf_ctx *ctx, const struct job_run *run, struct 
     return rc;
 }
 
-static int schedule_write(struct store_conn *c, void *arg, struct kf_err *err)
-{
-    const int64_t *now = arg;
-    struct job_spec spec = {
-        .kind = AUDIT_JOB_KIND,
-        .unique_key = AUDIT_JOB_KIND, /* once per database, however many processes start */
-        .run_at = *now + AUDIT_JOB_PERIOD_MS,
-        .period_ms = AUDIT_JOB_PERIOD_MS,
-    };
-    return jobs_insert(c, *now, &spec, NULL, err);
-}
-
 int audit_jobs_schedule(const struct kf_env *env, struct kf_err *err)
 {
-    jobs_register(AUDIT_JOB_KIND, checkpoint_job);
-    int64_t now = clock_now_ms(env->clock);
-    return store_write(env->store, schedule_write, &now, err);
+    return jobs_ensure_periodic(env, AUDIT_JOB_KIND, checkpoint_job, AUDIT_JOB_PERIOD_MS, err);
 }

@@ -1,7 +1,6 @@
 /* The hourly housekeeping job of the authentication state: deletes sessions ended or expired for
  * 30 days and throttle rows whose window is over (session_purge). Idempotent, so a retried or
  * repeated run does no harm (the scheduler is at-least-once). */
-#include "core/clock.h"
 #include "domain/session.h"
 #include "jobs/scheduler.h"
 #include "store/store.h"
@@ -19,21 +18,7 @@ static int purge_job(struct kf_ctx *ctx, const struct job_run *run, struct kf_er
     return store_write(ctx->env->store, purge_write, ctx, err);
 }
 
-static int schedule_write(struct store_conn *c, void *arg, struct kf_err *err)
-{
-    const int64_t *now = arg;
-    struct job_spec spec = {
-        .kind = SESSION_JOB_KIND,
-        .unique_key = SESSION_JOB_KIND, /* once per database, however many processes start */
-        .run_at = *now + SESSION_JOB_PERIOD_MS,
-        .period_ms = SESSION_JOB_PERIOD_MS,
-    };
-    return jobs_insert(c, *now, &spec, NULL, err);
-}
-
 int session_jobs_schedule(const struct kf_env *env, struct kf_err *err)
 {
-    jobs_register(SESSION_JOB_KIND, purge_job);
-    int64_t now = clock_now_ms(env->clock);
-    return store_write(env->store, schedule_write, &now, err);
+    return jobs_ensure_periodic(env, SESSION_JOB_KIND, purge_job, SESSION_JOB_PERIOD_MS, err);
 }

@@ -109,6 +109,26 @@ int jobs_insert(struct store_conn *c, int64_t now_ms, const struct job_spec *spe
     return 0;
 }
 
+struct periodic_args {
+    struct job_spec spec;
+    int64_t now;
+};
+
+static int periodic_insert_fn(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    const struct periodic_args *a = arg;
+    return jobs_insert(c, a->now, &a->spec, NULL, err);
+}
+
+int jobs_ensure_periodic(const struct kf_env *env, const char *kind, job_fn fn, int64_t period_ms,
+                         struct kf_err *err)
+{
+    jobs_register(kind, fn);
+    struct periodic_args a = {.now = clock_now_ms(env->clock)};
+    a.spec = (struct job_spec){.kind = kind, .unique_key = kind, .run_at = a.now + period_ms, .period_ms = period_ms};
+    return store_write(env->store, periodic_insert_fn, &a, err);
+}
+
 /* --- claiming and finishing ------------------------------------------------------------------ */
 
 struct claim {

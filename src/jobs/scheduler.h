@@ -47,6 +47,12 @@ struct job_spec {
 int jobs_insert(struct store_conn *c, int64_t now_ms, const struct job_spec *spec, int64_t *id_r,
                 struct kf_err *err);
 
+/* Registers `fn` for `kind` and makes sure one periodic job of that kind exists in the database
+ * (its unique key is the kind: however many processes start, there is one), first due one period
+ * from now. For kefu's own housekeeping jobs. */
+int jobs_ensure_periodic(const struct kf_env *env, const char *kind, job_fn fn, int64_t period_ms,
+                         struct kf_err *err);
+
 /* Creates the scheduler. With `background`, a thread polls for due jobs every `poll_ms`;
  * without (test mode: the fake clock moves only by scheduler_advance_to), nothing runs by itself. */
 int scheduler_start(const struct kf_env *env, bool background, int poll_ms, struct scheduler **s_r,

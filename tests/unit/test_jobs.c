@@ -193,6 +193,27 @@ static void late_periodic_job_catches_up_within_limits(void **state)
     assert_int_equal(calls, 5);
 }
 
+/* Housekeeping jobs are ensured at every start: however often, one row per kind, and it fires. */
+static void ensure_periodic_keeps_one_job_per_kind(void **state)
+{
+    struct fixture *fx = *state;
+    SKIP_WITHOUT_ENGINE(fx);
+    struct kf_err err;
+    for (int i = 0; i < 3; i++) assert_int_equal(jobs_ensure_periodic(&fx->env, "unit.count", counting_job, DAY_MS, &err), 0);
+    struct store_conn *c;
+    struct store_stmt *st;
+    assert_int_equal(store_acquire(fx->store, &c, &err), 0);
+    assert_int_equal(store_prepare(c, "SELECT COUNT(*) FROM jobs WHERE kind = $1", &st, &err), 0);
+    store_bind_text(st, 1, "unit.count", (size_t)-1);
+    assert_int_equal(store_step(st, &err), STORE_ROW);
+    assert_int_equal(store_col_int64(st, 0), 1);
+    store_finalize(&st);
+    store_release(&c);
+    int ran = 0;
+    assert_int_equal(scheduler_advance_to(fx->sched, T0 + 2 * DAY_MS, &ran, NULL, &err), 0);
+    assert_int_equal(calls, 2);
+}
+
 static void clock_never_goes_backwards(void **state)
 {
     struct fixture *fx = *state;
@@ -214,6 +235,7 @@ int main(void)
         BOTH(unique_key_schedules_once),
         BOTH(failing_job_retries_then_succeeds_and_runs_are_recorded),
         BOTH(late_periodic_job_catches_up_within_limits),
+        BOTH(ensure_periodic_keeps_one_job_per_kind),
         BOTH(clock_never_goes_backwards),
     };
     return cmocka_run_group_tests_name("jobs (sqlite, postgres)", tests, NULL, NULL);
