@@ -22,14 +22,17 @@
 
 static json_t *user_json(const struct user *u, const char *csrf)
 {
+    /* tells the client to enrol before anything else will answer (auth.c) */
+    bool second_factor_required = (u->roles & AUTH_ROLES_NEEDING_2FA) && !u->totp_enabled;
     json_t *roles = json_array();
     for (unsigned bit = 1; bit; bit <<= 1) {
         if ((u->roles & bit) && role_name(bit)) json_array_append_new(roles, json_string(role_name(bit)));
     }
-    return json_pack("{s:o,s:s,s:s,s:o,s:o,s:s,s:s?}", "id", http_json_id(u->id), "username", u->username,
+    return json_pack("{s:o,s:s,s:s,s:o,s:o,s:s,s:s?,s:b,s:b}", "id", http_json_id(u->id), "username", u->username,
                      "display_name", u->display_name ? u->display_name : u->username, "client_id",
                      http_json_id(u->client_id), "roles", roles, "language", u->language ? u->language : "zh-CN",
-                     "csrf_token", csrf);
+                     "csrf_token", csrf, "totp_enabled", u->totp_enabled, "second_factor_required",
+                     second_factor_required);
 }
 
 struct login {

@@ -62,6 +62,7 @@ static int resolve_session(struct http_req *req, const char *token)
                                 .roles = u.roles, .session_id = req->session.id};
     req->via_session = true;
     req->session_token = token;
+    req->second_factor_missing = (u.roles & AUTH_ROLES_NEEDING_2FA) && !u.totp_enabled;
     return 0;
 }
 
@@ -99,5 +100,10 @@ int http_auth_resolve(struct http_req *req)
     }
     if (req->route->permission && req->actor.kind == ACTOR_ANONYMOUS)
         return kf_fail(&req->err, KF_E_UNAUTHENTICATED, NULL, NULL);
+    /* admin and finance act only with a second factor: until they enrol, their session reaches the
+     * /api/v1/auth/ routes (me, the enrolment, logout) and nothing else */
+    if (req->second_factor_missing && strncmp(req->route->pattern, "/api/v1/auth/", 13) != 0)
+        return kf_fail(&req->err, KF_E_FORBIDDEN, "totp_code",
+                       "enrol a second factor first (POST /api/v1/auth/totp/begin, then confirm)");
     return 0;
 }

@@ -9,6 +9,8 @@
 #define AUTH_COOKIE "kefu_session"
 #define AUTH_COOKIE_SECURE "__Host-kefu_session"
 #define AUTH_CSRF_HEADER "X-CSRF-Token"
+/* Roles that must have a second factor in force before they act (issue 3). */
+#define AUTH_ROLES_NEEDING_2FA (ROLE_ADMIN | ROLE_FINANCE)
 
 /* Fills req->actor (anonymous when no valid credential came) and checks the route's needs:
  * KF_E_UNAUTHENTICATED when the route has a permission and nobody is logged in (or a Bearer token

@@ -76,6 +76,7 @@ struct http_req {
 
     struct actor actor;            /* who is asking (auth.c); ctx.actor points here */
     bool via_session;              /* the actor came from the session cookie (CSRF applies) */
+    bool second_factor_missing;    /* an admin or finance user without a second factor in force */
     struct session_info session;   /* that session, when via_session */
     const char *session_token;     /* the cookie's value, when via_session */
 

@@ -236,3 +236,30 @@ def free_port(host="127.0.0.1"):
         return s.getsockname()[1]
     finally:
         s.close()
+
+
+def totp_code(secret_b32, now_ms, step_offset=0):
+    """RFC 6238 (HMAC-SHA-1, 6 digits, 30 s) for the server's clock, independently of kefu's code."""
+    import base64
+    import hashlib
+    import hmac
+    import struct
+    key = base64.b32decode(secret_b32 + "=" * (-len(secret_b32) % 8))
+    counter = now_ms // 1000 // 30 + step_offset
+    mac = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
+    off = mac[-1] & 0x0F
+    value = struct.unpack(">I", mac[off:off + 4])[0] & 0x7FFFFFFF
+    return "%06d" % (value % 1000000)
+
+
+def enrol_second_factor(srv, cookie, csrf):
+    """Enrols a second factor for the session's user (begin, then confirm with the code for the
+    server's clock); returns (base32 secret, recovery codes)."""
+    headers = {"Cookie": cookie, "X-CSRF-Token": csrf}
+    b = request(srv.addr, "POST", "/api/v1/auth/totp/begin", headers=headers)
+    assert b.status == 200, b
+    secret = b.json["otpauth_uri"].split("secret=")[1].split("&")[0]
+    c = request(srv.addr, "POST", "/api/v1/auth/totp/confirm", json={"code": totp_code(secret, srv.clock_now())},
+                headers=headers)
+    assert c.status == 200, c
+    return secret, c.json["recovery_codes"]

@@ -94,6 +94,22 @@ def test_disabled_user_is_logged_out_at_once(site):
     kh.assert_error(login(site, "zhangwei", PASSWORD), 401, "unauthenticated")
 
 
+def test_admin_and_finance_act_only_after_enrolling_a_second_factor(site):
+    r = login(site, "admin", PASSWORD)
+    assert r.status == 200 and r.json["user"]["second_factor_required"] is True, r
+    cookie, csrf = cookie_header(r), r.json["user"]["csrf_token"]
+    # everything but the /api/v1/auth/ routes is refused until the second factor is in force
+    kh.assert_error(site.get("/api/v1/orgs", headers={"Cookie": cookie}), 403, "forbidden", field="totp_code")
+    assert site.get("/api/v1/auth/me", headers={"Cookie": cookie}).status == 200
+    kh.enrol_second_factor(site, cookie, csrf)
+    assert site.get("/api/v1/orgs", headers={"Cookie": cookie}).status == 200
+    me = site.get("/api/v1/auth/me", headers={"Cookie": cookie})
+    assert me.json["user"]["second_factor_required"] is False and me.json["user"]["totp_enabled"] is True
+    # an agent is not held up
+    a = login(site, "zhangwei", PASSWORD)
+    assert a.json["user"]["second_factor_required"] is False
+
+
 def test_repeated_failures_are_throttled_with_retry_after(site):
     statuses = []
     for _ in range(12):
@@ -134,20 +150,6 @@ def test_every_attempt_is_audited(site):
 
 # ---- the second factor (TOTP) --------------------------------------------------------------------
 
-def totp_code(secret_b32, now_ms, step_offset=0):
-    """RFC 6238 (HMAC-SHA-1, 6 digits, 30 s) at the server's clock, independently of kefu's code."""
-    import base64
-    import hashlib
-    import hmac
-    import struct
-    key = base64.b32decode(secret_b32 + "=" * (-len(secret_b32) % 8))
-    counter = now_ms // 1000 // 30 + step_offset
-    mac = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
-    off = mac[-1] & 0x0F
-    value = struct.unpack(">I", mac[off:off + 4])[0] & 0x7FFFFFFF
-    return "%06d" % (value % 1000000)
-
-
 def enrol(site, name):
     r = login(site, name, PASSWORD)
     headers = {"Cookie": cookie_header(r), "X-CSRF-Token": r.json["user"]["csrf_token"]}
@@ -158,7 +160,7 @@ def enrol(site, name):
     secret = uri.split("secret=")[1].split("&")[0]
     kh.assert_error(site.post("/api/v1/auth/totp/confirm", json={"code": "000000"}, headers=headers), 401,
                     "unauthenticated", field="code")
-    ok = site.post("/api/v1/auth/totp/confirm", json={"code": totp_code(secret, site.clock_now())}, headers=headers)
+    ok = site.post("/api/v1/auth/totp/confirm", json={"code": kh.totp_code(secret, site.clock_now())}, headers=headers)
     assert ok.status == 200, ok
     codes = ok.json["recovery_codes"]
     assert len(codes) == 10 and len(set(codes)) == 10
@@ -175,7 +177,7 @@ def test_second_factor_enrolment_then_login_needs_a_fresh_code(site):
     bad = site.post("/api/v1/auth/login", json={"username": "zhangwei", "password": PASSWORD, "totp_code": "123456"})
     kh.assert_error(bad, 401, "unauthenticated", field="totp_code")
     site.advance(30000)  # the code used at enrolment is spent; take the next step's
-    code = totp_code(secret, site.clock_now())
+    code = kh.totp_code(secret, site.clock_now())
     good = site.post("/api/v1/auth/login", json={"username": "zhangwei", "password": PASSWORD, "totp_code": code})
     assert good.status == 200, good
     replay = site.post("/api/v1/auth/login", json={"username": "zhangwei", "password": PASSWORD, "totp_code": code})

@@ -19,6 +19,8 @@ class Session:
         self.srv = srv
         self.cookie = [v for v in r.header_all("Set-Cookie") if v.startswith("kefu_session=")][0].split(";")[0]
         self.csrf = r.json["user"]["csrf_token"]
+        if r.json["user"]["second_factor_required"]:  # admin and finance (issue 3)
+            kh.enrol_second_factor(srv, self.cookie, self.csrf)
 
     def get(self, path):
         return self.srv.get(path, headers={"Cookie": self.cookie})

@@ -12,6 +12,8 @@ import re
 
 import pytest
 
+import kefu_http as kh
+
 from conftest import key_file_for, run_kefu
 
 PASSWORD = "蓝色的海边-灯塔-2026"
@@ -20,6 +22,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 PROVIDER = ["admin", "account_manager", "agent", "technician", "trainer", "finance", "supervisor"]
 CLIENT = ["client_admin", "client_staff", "client_supervisor"]
 ACTORS = PROVIDER + CLIENT + ["anonymous"]
+ENROLLED = {"admin", "finance"}  # roles that must have a second factor: the site enrols them at login
 
 # --- the expected table ------------------------------------------------------------------------------
 # kind: "public"    → ok for everyone (anonymous included)
@@ -39,10 +42,12 @@ ROUTES = {
     ("POST", "/api/v1/auth/login"): dict(kind="public"),
     ("POST", "/api/v1/auth/logout"): dict(kind="session"),
     ("GET", "/api/v1/auth/me"): dict(kind="session"),
-    ("POST", "/api/v1/auth/totp/begin"): dict(kind="session"),
+    # admin and finance enrolled at login (they must), so a new enrolment conflicts for them
+    ("POST", "/api/v1/auth/totp/begin"): dict(kind="session", enrolled="conflict"),
     # any logged-in user may confirm their own second factor: with a wrong code the answer is 401 on
-    # the field `code` (the route ran for them), while anonymous callers get a bare 401
-    ("POST", "/api/v1/auth/totp/confirm"): dict(kind="session", ok="wrong-code"),
+    # the field `code` (the route ran for them), while anonymous callers get a bare 401; for the
+    # enrolled nothing is pending (409)
+    ("POST", "/api/v1/auth/totp/confirm"): dict(kind="session", ok="wrong-code", enrolled="conflict"),
     ("GET", "/api/v1/orgs"): dict(kind="own-list", allow={"admin", "account_manager", "finance"} | C_ALL),
     ("POST", "/api/v1/orgs"): dict(kind="provider", allow={"admin", "account_manager"}),
     # provider staff without org.read on clients may read only the provider's own organisation: a
@@ -83,6 +88,8 @@ def expected(route, actor, target):
     if actor == "anonymous":
         return "unauth"
     if kind == "session":
+        if actor in ENROLLED and "enrolled" in spec:
+            return spec["enrolled"]
         return spec.get("ok", "ok")
     allowed = actor in spec["allow"]
     if kind == "provider":
@@ -140,6 +147,8 @@ def login(srv, name):
     r = srv.post("/api/v1/auth/login", json={"username": name, "password": PASSWORD})
     assert r.status == 200, r
     cookie = [v for v in r.header_all("Set-Cookie") if v.startswith("kefu_session=")][0].split(";")[0]
+    if r.json["user"]["second_factor_required"]:  # admin and finance enrol before they act
+        kh.enrol_second_factor(srv, cookie, r.json["user"]["csrf_token"])
     return Actor(name, cookie, r.json["user"]["csrf_token"])
 
 
@@ -254,7 +263,7 @@ def outcome_of(r):
         return "ok"
     if r.status == 401 and isinstance(r.json, dict) and (r.json.get("error") or {}).get("field") == "code":
         return "wrong-code"
-    return {401: "unauth", 403: "forbidden", 404: "hidden"}.get(r.status, "status %d" % r.status)
+    return {401: "unauth", 403: "forbidden", 404: "hidden", 409: "conflict"}.get(r.status, "status %d" % r.status)
 
 
 def test_every_route_every_role_every_tenant(kefu, engine, tmp_path):
