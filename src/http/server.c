@@ -568,13 +568,15 @@ void http_server_stop(struct http_server **srvp, int grace_ms)
     struct http_server *srv = *srvp;
     if (!srv) return;
     atomic_store(&srv->draining, true);
+    /* the listen socket is ours to close, but only after MHD_stop_daemon: until then MHD's threads
+     * may still hold it in their epoll sets (closing it early makes MHD abort) */
     MHD_socket lsock = MHD_quiesce_daemon(srv->daemon);
-    if (lsock != MHD_INVALID_SOCKET) close(lsock);
     int64_t deadline = clock_monotonic_us() + (int64_t)grace_ms * 1000;
     while (atomic_load(&srv->in_flight) > 0 && clock_monotonic_us() < deadline) usleep(5000);
     if (atomic_load(&srv->in_flight) > 0)
         log_warn("http: %d requests still in flight after %d ms; closing", atomic_load(&srv->in_flight), grace_ms);
     MHD_stop_daemon(srv->daemon);
+    if (lsock != MHD_INVALID_SOCKET) close(lsock);
     free(srv);
     *srvp = NULL;
 }
