@@ -22,6 +22,7 @@
 
 #include "core/ids.h"
 #include "core/clock.h"
+#include "store/store.h"
 
 /* Returns a fresh, empty database URL for `engine` ("sqlite" or "postgres") in a static buffer,
  * or NULL when that engine is not available here. Each call gives a new database. */
@@ -88,6 +89,19 @@ static inline const char *harness_db_url(const char *engine)
         } \
         return setup(state, "postgres"); \
     }
+
+/* Opens a fresh database of `engine` and migrates it at now_ms into *store_r. Returns 0, or -1
+ * when the engine is unavailable or opening fails (the reason on stderr). */
+static inline int harness_store_open(const char *engine, int64_t now_ms, struct store **store_r, struct kf_err *err)
+{
+    const char *url = harness_db_url(engine);
+    if (!url) return -1;
+    if (store_open(url, store_r, err) != 0 || store_migrate(*store_r, now_ms, err) != 0) {
+        fprintf(stderr, "setup: %s\n", err->detail);
+        return -1;
+    }
+    return 0;
+}
 
 /* Removes a scratch directory and the files in it (one level). */
 static inline void harness_remove_dir(const char *dir)

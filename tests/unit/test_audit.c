@@ -43,13 +43,8 @@ struct fixture {
 static int setup(void **state, const char *engine)
 {
     if (sodium_init() < 0) return -1;
-    const char *url = harness_db_url(engine);
-    if (!url) return -1;
     struct fixture *fx = calloc(1, sizeof *fx);
-    if (store_open(url, &fx->store, &fx->err) != 0 || store_migrate(fx->store, T0, &fx->err) != 0) {
-        fprintf(stderr, "setup: %s\n", fx->err.detail);
-        return -1;
-    }
+    if (harness_store_open(engine, T0, &fx->store, &fx->err) != 0) return -1;
     fx->clock = clock_new_fake(T0);
     fx->env = (struct kf_env){.store = fx->store, .clock = fx->clock, .test_mode = true};
     fx->actor = (struct actor){.kind = ACTOR_USER, .user_id = 7001, .roles = ROLE_AGENT, .session_id = 9};
