@@ -534,17 +534,24 @@ static void cli_env_close(struct cli_env *ce)
 
 /* The password from --password-file (its first line), or a new random one (*generated_r set).
  * The result lives in `out` (size bytes). */
-static int cli_password(const struct kf_config *cfg, char *out, size_t size, bool *generated_r, struct kf_err *err)
+static int cli_password(const struct kf_config *cfg, const char *username, char *out, size_t size, bool *generated_r,
+                        struct kf_err *err)
 {
     *generated_r = false;
     if (!cfg->password_file[0]) {
-        char token[64];
-        int rc = token_new(NULL, token, sizeof token, err);
-        if (rc) return rc;
-        snprintf(out, size, "%.24s", token);
-        sodium_memzero(token, sizeof token);
-        *generated_r = true;
-        return 0;
+        /* random, and also one the strength rules accept: cracklib now and then calls a random
+         * string "too systematic", and a generated password must never fail the user */
+        int rc = KF_E_INTERNAL;
+        for (int tries = 0; tries < 32 && rc != 0; tries++) {
+            char token[64];
+            rc = token_new(NULL, token, sizeof token, err);
+            if (rc) return rc;
+            snprintf(out, size, "%.24s", token);
+            sodium_memzero(token, sizeof token);
+            rc = password_check_strength(out, username, err);
+        }
+        *generated_r = rc == 0;
+        return rc;
     }
     FILE *f = fopen(cfg->password_file, "r");
     if (!f) return kf_fail(err, KF_E_CONFIG, "password-file", "cannot read %.200s", cfg->password_file);
@@ -583,7 +590,7 @@ static int cmd_init(int argc, char **argv)
     char password[256];
     bool generated = false;
     int status = 1;
-    if (cli_env_open(&cfg, &ce, &err) != 0 || cli_password(&cfg, password, sizeof password, &generated, &err) != 0 ||
+    if (cli_env_open(&cfg, &ce, &err) != 0 || cli_password(&cfg, cfg.admin, password, sizeof password, &generated, &err) != 0 ||
         password_check_strength(password, cfg.admin, &err) != 0) {
         report("init", &err);
         goto out;
@@ -615,7 +622,7 @@ static int cli_user_add(const struct kf_config *cfg, struct cli_env *ce, struct 
     char password[256];
     bool generated = false;
     int rc = role_parse_list(cfg->roles, &roles, err);
-    if (rc == 0) rc = cli_password(cfg, password, sizeof password, &generated, err);
+    if (rc == 0) rc = cli_password(cfg, cfg->username, password, sizeof password, &generated, err);
     if (rc) return rc;
     struct user_input in = {.client_id = cfg->client, .username = cfg->username, .display_name = cfg->display_name,
                             .password = password, .roles = roles};
@@ -634,7 +641,7 @@ static int cli_user_reset_password(const struct kf_config *cfg, struct cli_env *
 {
     char password[256];
     bool generated = false;
-    int rc = cli_password(cfg, password, sizeof password, &generated, err);
+    int rc = cli_password(cfg, u->username, password, sizeof password, &generated, err);
     if (rc == 0) rc = user_reset_password(&ce->ctx, u->client_id, u->id, password, err);
     if (rc == 0) {
         printf("the password of %s is reset\n", u->username);
