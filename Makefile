@@ -2,7 +2,7 @@
 # `make run` and `make test` install missing Debian packages first (scripts/install-deps).
 
 BUILD   ?= build/release
-PKGS    := libmicrohttpd jansson sqlite3 libpq libsodium libutf8proc icu-uc icu-i18n liboath libqrencode
+PKGS    := libmicrohttpd jansson sqlite3 libpq libsodium libutf8proc icu-uc icu-i18n liboath libqrencode libical libcmark libmagic
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
