@@ -145,6 +145,13 @@ typedef int (*audit_list_fn)(void *arg, const struct audit_record *r);
 int audit_list(struct store *s, const struct audit_filter *f, const struct audit_cursor *after, int limit,
                audit_list_fn fn, void *arg, struct audit_cursor *next_r, struct kf_err *err);
 
+/* audit_list for a person or token (the audit API and page), after the policy: reading one chain
+ * needs ACT_AUDIT_READ on that tenant (another client's chain is KF_E_NOT_FOUND for a client user);
+ * `all_chains` needs it in the provider scope over clients, which client users never have
+ * (KF_E_NOT_FOUND). Implemented in audit_read.c. */
+int audit_trail_list(const struct kf_ctx *ctx, const struct audit_filter *f, const struct audit_cursor *after,
+                     int limit, audit_list_fn fn, void *arg, struct audit_cursor *next_r, struct kf_err *err);
+
 /* A record as a JSON object (ids as strings, changes as parsed JSON), or NULL on allocation failure. */
 json_t *audit_record_json(const struct audit_record *r);
 

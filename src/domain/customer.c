@@ -260,6 +260,46 @@ int customer_create(struct kf_ctx *ctx, int64_t client_id, const struct customer
     return rc;
 }
 
+/* --- the disclosure log ---------------------------------------------------------------------------
+ * A person (or an integration's token) who is shown customers' personal data leaves an audit record
+ * of which customers they saw (ids only): "customer.read" for one record, "customer.list" for a page
+ * or a search (DESIGN.md: the audit of a read of personal data is bookkeeping a GET may write).
+ * kefu itself (jobs, the CLI) reading for its own work leaves none. */
+struct disclosure_args {
+    const struct kf_ctx *ctx;
+    int64_t client_id;
+    const char *action;
+    int64_t object_id;
+    json_t *changes;
+};
+
+static int disclosure_fn(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    struct disclosure_args *a = arg;
+    json_t *changes = a->changes;
+    a->changes = NULL; /* ident_audit releases it, whatever happens */
+    return ident_audit(c, a->ctx, a->client_id, a->action, "customer", a->object_id, changes, NULL, err);
+}
+
+static int customer_disclosed(const struct kf_ctx *ctx, int64_t client_id, const char *how,
+                              const struct customer *items, size_t n, struct kf_err *err)
+{
+    if (!ctx->actor || (ctx->actor->kind != ACTOR_USER && ctx->actor->kind != ACTOR_TOKEN) || n == 0) return 0;
+    struct disclosure_args a = {ctx, client_id, "customer.list", 0, NULL};
+    if (!how) {
+        a.action = "customer.read";
+        a.object_id = items[0].id;
+        a.changes = json_object();
+    } else {
+        json_t *ids = json_array();
+        for (size_t i = 0; i < n; i++) json_array_append_new(ids, json_sprintf("%lld", (long long)items[i].id));
+        a.changes = json_pack("{s:s,s:o}", "by", how, "ids", ids);
+    }
+    int rc = store_write(ctx->env->store, disclosure_fn, &a, err);
+    json_decref(a.changes);
+    return rc;
+}
+
 int customer_get(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct customer *out, struct kf_err *err)
 {
     int rc = ident_allow(ctx, ACT_CUSTOMER_READ, client_id, 0, err);
@@ -268,6 +308,7 @@ int customer_get(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct custo
     if ((rc = store_acquire(ctx->env->store, &c, err)) != 0) return rc;
     rc = customer_read_on(ctx, c, client_id, id, out, err);
     store_release(&c);
+    if (rc == 0) rc = customer_disclosed(ctx, client_id, NULL, out, 1, err);
     return rc;
 }
 
@@ -351,6 +392,7 @@ int customer_list(struct kf_ctx *ctx, int64_t client_id, int64_t after_id, int l
         store_finalize(&st);
     }
     store_release(&c);
+    if (rc == 0) rc = customer_disclosed(ctx, client_id, "page", *items_r, *n_r, err);
     return rc;
 }
 
@@ -381,6 +423,7 @@ static int customer_find(struct kf_ctx *ctx, int64_t client_id, const char *kind
         store_finalize(&st);
     }
     store_release(&c);
+    if (rc == 0) rc = customer_disclosed(ctx, client_id, kind, *items_r, *n_r, err);
     return rc;
 }
 
@@ -511,5 +554,6 @@ int customer_search_name(struct kf_ctx *ctx, int64_t client_id, const char *quer
         store_release(&c);
     }
     buf_free(&qkey);
+    if (rc == 0) rc = customer_disclosed(ctx, client_id, "name", *items_r, *n_r, err);
     return rc;
 }

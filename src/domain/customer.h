@@ -2,7 +2,9 @@
  * records, not users. Every personal field is encrypted by the vault with the record's identity
  * (client, "customers", column, id) as additional data; exact look-up by phone or e-mail and search
  * by part of a name go through keyed hashes only. Every call is scoped by client_id (C5.2): a
- * customer of another client is KF_E_NOT_FOUND. Results (decrypted) live in ctx->arena. */
+ * customer of another client is KF_E_NOT_FOUND. Results (decrypted) live in ctx->arena.
+ * Reads by a person or a token are audited ("customer.read" / "customer.list" with the ids shown):
+ * the disclosure log of C7.2.1. */
 #ifndef KEFU_CUSTOMER_H
 #define KEFU_CUSTOMER_H
 #include <stddef.h>

@@ -212,6 +212,63 @@ int org_list_clients(struct kf_ctx *ctx, int64_t after_id, int limit, struct org
     return rc;
 }
 
+struct org_update_args {
+    struct kf_ctx *ctx;
+    int64_t client_id;
+    const struct org_input *in;
+};
+
+/* COALESCE keeps what the caller left NULL; the row is matched as a client's own, so the provider
+ * organisation and other tenants are never touched. */
+static int org_update_fn(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    struct org_update_args *a = arg;
+    const struct org_input *in = a->in;
+    const char *vals[6] = {in->name, in->legal_name, in->address, in->contact_name, in->contact_phone,
+                           in->contact_email};
+    static const char *const names[6] = {"name", "legal_name", "address", "contact_name", "contact_phone",
+                                         "contact_email"};
+    struct store_stmt *st;
+    int rc = store_prepare(c,
+                           "UPDATE organizations SET name = COALESCE($1, name), legal_name = COALESCE($2, legal_name), "
+                           "address = COALESCE($3, address), contact_name = COALESCE($4, contact_name), "
+                           "contact_phone = COALESCE($5, contact_phone), contact_email = COALESCE($6, contact_email), "
+                           "updated = $7 WHERE id = $8 AND client_id = $8 AND kind = 'client'",
+                           &st, err);
+    if (rc) return rc;
+    json_t *changes = json_object();
+    for (int i = 0; i < 6; i++) {
+        if (vals[i]) {
+            store_bind_text(st, i + 1, vals[i], (size_t)-1);
+            json_object_set_new(changes, names[i], json_string(vals[i]));
+        } else {
+            store_bind_null(st, i + 1);
+        }
+    }
+    store_bind_int64(st, 7, ident_now(a->ctx));
+    store_bind_int64(st, 8, a->client_id);
+    int64_t n = 0;
+    if ((rc = ident_exec(c, &st, &n, err)) == 0 && n != 1) rc = kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    if (rc) {
+        json_decref(changes);
+        return rc;
+    }
+    return ident_audit(c, a->ctx, a->client_id, "org.update", "organization", a->client_id, changes, org_masked, err);
+}
+
+int org_update(struct kf_ctx *ctx, int64_t client_id, const struct org_input *in, struct kf_err *err)
+{
+    int rc = ident_allow(ctx, ACT_ORG_UPDATE, client_id, 0, err);
+    if (rc) return rc;
+    if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    if (in->name && !*in->name) return kf_fail(err, KF_E_INVALID, "name", "name is required");
+    struct org_input checked = *in;
+    if (!checked.name) checked.name = "-"; /* org_check_input wants a name; the real one stays */
+    if ((rc = org_check_input(&checked, err)) != 0) return rc;
+    struct org_update_args a = {ctx, client_id, in};
+    return store_write(ctx->env->store, org_update_fn, &a, err);
+}
+
 struct org_disable_args {
     struct kf_ctx *ctx;
     int64_t client_id;

@@ -54,6 +54,11 @@ int org_get(struct kf_ctx *ctx, int64_t org_id, struct org *out, struct kf_err *
 int org_list_clients(struct kf_ctx *ctx, int64_t after_id, int limit, struct org **items_r, size_t *n_r,
                      int64_t *next_r, struct kf_err *err);
 
+/* Changes the given fields of client organisation `client_id`: a NULL field stays as it is, ""
+ * clears it (not the name, which stays required). Needs ACT_ORG_UPDATE. KF_E_INVALID naming the field
+ * at fault; KF_E_NOT_FOUND for no such client. Audited "org.update" (the contact fields masked). */
+int org_update(struct kf_ctx *ctx, int64_t client_id, const struct org_input *in, struct kf_err *err);
+
 /* Disables (or enables again) a client organisation: its users can no longer log in. Needs
  * ACT_ORG_UPDATE. Audited "org.disable" / "org.enable". */
 int org_set_disabled(struct kf_ctx *ctx, int64_t client_id, bool disabled, struct kf_err *err);

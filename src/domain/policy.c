@@ -55,6 +55,9 @@ static const struct grant grants[ACTION__COUNT] = {
     [ACT_CONSENT_READ] = {"consent.read", P_STAFF_READ, 0, C_ALL, 0},
     /* agents take the calls in which customers give or withdraw consent (C7.2.1) */
     [ACT_CONSENT_RECORD] = {"consent.record", P_ADM | P_AM | ROLE_AGENT, 0, C_ADM | C_STAFF, 0},
+    /* the trail names people and what they did: administrators and the supervisors of each side */
+    [ACT_AUDIT_READ] = {"audit.read", P_ADM | ROLE_SUPERVISOR, P_ADM | ROLE_SUPERVISOR, C_ADM | ROLE_CLIENT_SUPERVISOR, 0},
+    [ACT_TOKEN_MANAGE] = {"token.manage", 0, 0, 0, 1},
 };
 
 const char *policy_action_name(enum action act)

@@ -20,7 +20,8 @@
 
 #define USER_COLS                                                                                         \
     "u.id, u.org_id, u.client_id, u.username, u.display_name, u.roles, u.password_changed, u.totp_enabled, " \
-    "u.language, u.time_zone, u.disabled, u.created, u.updated"
+    "u.language, u.time_zone, u.disabled, u.created, u.updated, "                                       \
+    "(SELECT o.disabled FROM organizations o WHERE o.id = u.org_id)"
 #define USER_KEY_MAX 1024
 
 static const char *const user_masked[] = {"password", "password_hash", "totp_secret", NULL};
@@ -42,6 +43,7 @@ static void user_from_row(const struct kf_ctx *ctx, struct store_stmt *st, struc
     u->disabled = store_col_int64(st, 10) != 0;
     u->created = store_col_int64(st, 11);
     u->updated = store_col_int64(st, 12);
+    u->org_disabled = store_col_int64(st, 13) != 0;
 }
 
 /* Reads user (client_id, user_id) on `c`, and its password hash into hash_r (may be NULL). */
@@ -57,7 +59,7 @@ static int user_read_on(struct kf_ctx *ctx, struct store_conn *c, int64_t client
     rc = store_step(st, err);
     if (rc == STORE_ROW) {
         user_from_row(ctx, st, out);
-        if (hash_r) *hash_r = ident_col_strdup(ctx, st, 13);
+        if (hash_r) *hash_r = ident_col_strdup(ctx, st, 14);
         rc = 0;
     } else if (rc == STORE_DONE) {
         rc = kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
@@ -401,8 +403,8 @@ static int user_read_login(struct kf_ctx *ctx, const char *key, struct user *out
         *found_r = rc == STORE_ROW;
         if (rc == STORE_ROW) {
             user_from_row(ctx, st, out);
-            *hash_r = ident_col_strdup(ctx, st, 13);
-            *live_r = !out->disabled && store_col_int64(st, 14) == 0;
+            *hash_r = ident_col_strdup(ctx, st, 14);
+            *live_r = !out->disabled && store_col_int64(st, 15) == 0;
         }
         rc = rc < 0 ? rc : 0;
         store_finalize(&st);
@@ -575,6 +577,33 @@ int team_remove_member(struct kf_ctx *ctx, int64_t team_id, int64_t user_id, str
     return store_write(ctx->env->store, team_remove_fn, &a, err);
 }
 
+int team_list(struct kf_ctx *ctx, struct team **items_r, size_t *n_r, struct kf_err *err)
+{
+    int rc = ident_allow(ctx, ACT_TEAM_READ, 0, 0, err);
+    if (rc) return rc;
+    struct store_conn *c;
+    if ((rc = store_acquire(ctx->env->store, &c, err)) != 0) return rc;
+    struct store_stmt *st;
+    rc = store_prepare(c,
+                       "SELECT t.id, t.name, t.created, (SELECT COUNT(*) FROM team_members m WHERE m.team_id = t.id) "
+                       "FROM teams t ORDER BY t.name, t.id LIMIT $1",
+                       &st, err);
+    if (rc == 0) {
+        store_bind_int64(st, 1, IDENT_LIST_MAX);
+        struct team *items = arena_alloc(ctx->arena, sizeof *items * IDENT_LIST_MAX);
+        size_t n = 0;
+        while ((rc = store_step(st, err)) == STORE_ROW && n < IDENT_LIST_MAX) {
+            items[n] = (struct team){.id = store_col_int64(st, 0), .name = ident_col_strdup(ctx, st, 1),
+                                     .created = store_col_int64(st, 2), .member_count = store_col_int64(st, 3)};
+            n++;
+        }
+        if (rc >= 0) rc = 0, *items_r = items, *n_r = n;
+        store_finalize(&st);
+    }
+    store_release(&c);
+    return rc;
+}
+
 int team_members(struct kf_ctx *ctx, int64_t team_id, int64_t **ids_r, size_t *n_r, struct kf_err *err)
 {
     int rc = ident_allow(ctx, ACT_TEAM_READ, 0, 0, err);
@@ -582,7 +611,9 @@ int team_members(struct kf_ctx *ctx, int64_t team_id, int64_t **ids_r, size_t *n
     struct store_conn *c;
     if ((rc = store_acquire(ctx->env->store, &c, err)) != 0) return rc;
     struct store_stmt *st;
-    rc = store_prepare(c, "SELECT user_id FROM team_members WHERE team_id = $1 ORDER BY user_id LIMIT $2", &st, err);
+    rc = team_exists(c, "SELECT 1 FROM teams WHERE id = $1", team_id, err);
+    if (rc == 0) rc = kf_fail(err, KF_E_NOT_FOUND, "team_id", "no such team");
+    else if (rc > 0) rc = store_prepare(c, "SELECT user_id FROM team_members WHERE team_id = $1 ORDER BY user_id LIMIT $2", &st, err);
     if (rc == 0) {
         store_bind_int64(st, 1, team_id);
         store_bind_int64(st, 2, IDENT_LIST_MAX);

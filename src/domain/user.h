@@ -24,6 +24,7 @@ struct user {
     const char *language;
     const char *time_zone;
     bool disabled;
+    bool org_disabled;          /* the user's organisation is disabled: no way in either */
     int64_t created;
     int64_t updated;
 };
@@ -94,7 +95,17 @@ int team_add_member(struct kf_ctx *ctx, int64_t team_id, int64_t user_id, struct
 /* Removes a member; KF_E_NOT_FOUND when they are not one. Audited "team.remove_member". */
 int team_remove_member(struct kf_ctx *ctx, int64_t team_id, int64_t user_id, struct kf_err *err);
 
-/* The members' user ids, ascending (at most 500). Needs ACT_TEAM_READ. */
+struct team {
+    int64_t id;
+    const char *name;
+    int64_t member_count;
+    int64_t created;
+};
+
+/* Every team, by name (at most 500: a provider has a handful). Needs ACT_TEAM_READ. */
+int team_list(struct kf_ctx *ctx, struct team **items_r, size_t *n_r, struct kf_err *err);
+
+/* The members' user ids, ascending (at most 500). Needs ACT_TEAM_READ; KF_E_NOT_FOUND for no such team. */
 int team_members(struct kf_ctx *ctx, int64_t team_id, int64_t **ids_r, size_t *n_r, struct kf_err *err);
 
 #endif

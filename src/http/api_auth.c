@@ -86,6 +86,22 @@ static int login_open_fn(struct store_conn *c, void *arg, struct kf_err *err)
     return rc;
 }
 
+/* Replies 200 with the user and the anti-forgery token of the session just opened with `token`
+ * (which is wiped), setting its cookie. */
+static int reply_new_session(struct http_req *req, const struct user *u, char token[TOKEN_TEXT_MAX])
+{
+    struct session_info si;
+    struct kf_err serr;
+    char csrf[TOKEN_TEXT_MAX] = "";
+    if (session_resolve(req->ctx.env->store, req->ctx.env->clock, NULL, token, &si, &serr) == 0)
+        session_csrf_token(&si, csrf);
+    http_reply_header(req, "Set-Cookie", http_auth_cookie(req, token));
+    sodium_memzero(token, TOKEN_TEXT_MAX);
+    json_t *body = json_pack("{s:o}", "user", user_json(u, arena_strdup(req->arena, csrf)));
+    sodium_memzero(csrf, sizeof csrf);
+    return http_reply_json(req, 200, body);
+}
+
 int api_auth_login(struct http_req *req)
 {
     const char *username, *password;
@@ -126,14 +142,7 @@ int api_auth_login(struct http_req *req)
         }
     }
     if ((rc = store_write(st, login_open_fn, l, &req->err)) != 0) return rc;
-    /* the new session's anti-forgery token, for the reply */
-    struct session_info si;
-    struct kf_err serr;
-    char csrf[TOKEN_TEXT_MAX] = "";
-    if (session_resolve(st, req->ctx.env->clock, NULL, l->token, &si, &serr) == 0) session_csrf_token(&si, csrf);
-    http_reply_header(req, "Set-Cookie", http_auth_cookie(req, l->token));
-    sodium_memzero(l->token, sizeof l->token);
-    return http_reply_json(req, 200, json_pack("{s:o}", "user", user_json(&l->user, arena_strdup(req->arena, csrf))));
+    return reply_new_session(req, &l->user, l->token);
 }
 
 static int logout_fn(struct store_conn *c, void *arg, struct kf_err *err)
@@ -190,4 +199,47 @@ int api_auth_totp_confirm(struct http_req *req)
     for (int i = 0; i < RECOVERY_CODE_COUNT; i++) json_array_append_new(codes, json_string(recovery[i]));
     sodium_memzero(recovery, sizeof recovery);
     return http_reply_json(req, 200, json_pack("{s:o}", "recovery_codes", codes));
+}
+
+struct password_change {
+    struct http_req *req;
+    struct user user;
+    char token[TOKEN_TEXT_MAX];
+    int64_t session_id;
+};
+
+static int password_session_fn(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    struct password_change *p = arg;
+    struct http_req *req = p->req;
+    return session_create(c, &req->ctx, NULL, p->user.id, p->user.client_id, req->client_addr,
+                          http_header(req, "User-Agent"), p->token, &p->session_id, err);
+}
+
+/* POST /api/v1/auth/password {"current_password", "new_password"}: the logged-in person changes
+ * their own password. Every session of theirs ends (whoever knew the old password is out); this
+ * browser gets a fresh session at once, so the person who changed it stays logged in. Only a
+ * session may do this: an API token never changes its owner's password. */
+int api_auth_password(struct http_req *req)
+{
+    const char *current, *next;
+    int rc;
+    if (!req->via_session)
+        return kf_fail(&req->err, KF_E_FORBIDDEN, NULL, "a password is changed from a logged-in session");
+    if ((rc = http_json_string(req, "current_password", true, LOGIN_PASSWORD_MAX, &current)) != 0) return rc;
+    if ((rc = http_json_string(req, "new_password", true, LOGIN_PASSWORD_MAX, &next)) != 0) return rc;
+    if ((rc = user_change_password(&req->ctx, current, next, &req->err)) != 0) {
+        /* the domain names the new password "password"; here it is the field `new_password` */
+        if (rc == KF_E_INVALID && req->err.field && strcmp(req->err.field, "password") == 0)
+            req->err.field = "new_password";
+        return rc;
+    }
+    struct password_change *p = arena_zalloc(req->arena, sizeof *p);
+    p->req = req;
+    struct actor system = {.kind = ACTOR_SYSTEM};
+    struct kf_ctx ctx = req->ctx;
+    ctx.actor = &system;
+    if ((rc = user_get(&ctx, req->actor.client_id, req->actor.user_id, &p->user, &req->err)) != 0) return rc;
+    if ((rc = store_write(req->ctx.env->store, password_session_fn, p, &req->err)) != 0) return rc;
+    return reply_new_session(req, &p->user, p->token);
 }

@@ -48,7 +48,8 @@ static int actor_user(struct http_req *req, int64_t client_id, int64_t user_id, 
     ctx.actor = &system;
     struct kf_err err;
     int rc = user_get(&ctx, client_id, user_id, u, &err);
-    return rc == 0 && !u->disabled ? 0 : KF_E_UNAUTHENTICATED;
+    /* a disabled user, or a user of a disabled organisation, is logged out on their next request */
+    return rc == 0 && !u->disabled && !u->org_disabled ? 0 : KF_E_UNAUTHENTICATED;
 }
 
 static int resolve_session(struct http_req *req, const char *token)

@@ -17,21 +17,44 @@ int api_auth_logout(struct http_req *req);
 int api_auth_me(struct http_req *req);
 int api_auth_totp_begin(struct http_req *req);
 int api_auth_totp_confirm(struct http_req *req);
+int api_auth_password(struct http_req *req);
+
+/* api_tokens.c */
+int api_token_list_mine(struct http_req *req);
+int api_token_create_mine(struct http_req *req);
+int api_token_revoke_mine(struct http_req *req);
 
 /* api_identity.c */
 int api_org_list(struct http_req *req);
 int api_org_create(struct http_req *req);
 int api_org_get(struct http_req *req);
+int api_org_update(struct http_req *req);
+int api_org_disable(struct http_req *req);
+int api_org_enable(struct http_req *req);
 int api_org_users(struct http_req *req);
 int api_user_create(struct http_req *req);
 int api_user_get(struct http_req *req);
 int api_user_disable(struct http_req *req);
+int api_user_set_roles(struct http_req *req);
+int api_user_reset_password(struct http_req *req);
 int api_customer_list(struct http_req *req);
 int api_customer_create(struct http_req *req);
 int api_customer_get(struct http_req *req);
+int api_customer_update(struct http_req *req);
+int api_customer_delete(struct http_req *req);
 int api_consent_list(struct http_req *req);
 int api_consent_give(struct http_req *req);
 int api_consent_withdraw(struct http_req *req);
+
+/* api_teams.c */
+int api_team_list(struct http_req *req);
+int api_team_create(struct http_req *req);
+int api_team_members(struct http_req *req);
+int api_team_add_member(struct http_req *req);
+int api_team_remove_member(struct http_req *req);
+
+/* api_audit.c */
+int api_audit_list(struct http_req *req);
 
 /* api_test.c (test mode only) */
 int api_test_probe_create(struct http_req *req);

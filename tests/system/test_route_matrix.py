@@ -48,27 +48,46 @@ ROUTES = {
     # the field `code` (the route ran for them), while anonymous callers get a bare 401; for the
     # enrolled nothing is pending (409)
     ("POST", "/api/v1/auth/totp/confirm"): dict(kind="session", ok="wrong-code", enrolled="conflict"),
+    # the route runs for every logged-in user; the cell sends a wrong current password (422 on that
+    # field), so no session here ends
+    ("POST", "/api/v1/auth/password"): dict(kind="session", ok="wrong-current"),
+    ("GET", "/api/v1/auth/tokens"): dict(kind="session"),
+    ("POST", "/api/v1/auth/tokens"): dict(kind="session"),
+    ("POST", "/api/v1/auth/tokens/{id}/revoke"): dict(kind="session"),
     ("GET", "/api/v1/orgs"): dict(kind="own-list", allow={"admin", "account_manager", "finance"} | C_ALL),
     ("POST", "/api/v1/orgs"): dict(kind="provider", allow={"admin", "account_manager"}),
     # provider staff without org.read on clients may read only the provider's own organisation: a
     # client's is then not found for them (org_get asks both scopes)
     ("GET", "/api/v1/orgs/{id}"): dict(kind="client", allow={"admin", "account_manager", "finance"} | C_ALL,
                                        deny="hidden"),
+    ("PATCH", "/api/v1/orgs/{id}"): dict(kind="client", allow={"admin", "account_manager"}),
+    ("POST", "/api/v1/orgs/{id}/disable"): dict(kind="client", allow={"admin", "account_manager"}),
+    ("POST", "/api/v1/orgs/{id}/enable"): dict(kind="client", allow={"admin", "account_manager"}),
     ("GET", "/api/v1/orgs/{id}/users"): dict(kind="client",
                                              allow={"admin", "account_manager", "client_admin", "client_supervisor"}),
     ("POST", "/api/v1/users"): dict(kind="client", allow={"admin", "account_manager", "client_admin"}),
     ("GET", "/api/v1/users/{id}"): dict(kind="client",
                                         allow={"admin", "account_manager", "client_admin", "client_supervisor"}),
     ("POST", "/api/v1/users/{id}/disable"): dict(kind="client", allow={"admin", "account_manager", "client_admin"}),
+    ("PUT", "/api/v1/users/{id}/roles"): dict(kind="client", allow={"admin", "account_manager", "client_admin"}),
+    ("POST", "/api/v1/users/{id}/password"): dict(kind="client", allow={"admin", "account_manager", "client_admin"}),
+    ("GET", "/api/v1/teams"): dict(kind="provider", allow=set(PROVIDER)),
+    ("POST", "/api/v1/teams"): dict(kind="provider", allow={"admin", "supervisor"}),
+    ("GET", "/api/v1/teams/{id}/members"): dict(kind="provider", allow=set(PROVIDER)),
+    ("POST", "/api/v1/teams/{id}/members"): dict(kind="provider", allow={"admin", "supervisor"}),
+    ("DELETE", "/api/v1/teams/{id}/members/{user_id}"): dict(kind="provider", allow={"admin", "supervisor"}),
     ("GET", "/api/v1/customers"): dict(kind="client", allow=P_READ | C_ALL),
     ("POST", "/api/v1/customers"): dict(kind="client", allow={"admin", "account_manager", "client_admin",
                                                               "client_staff"}),
     ("GET", "/api/v1/customers/{id}"): dict(kind="client", allow=P_READ | C_ALL),
+    ("PATCH", "/api/v1/customers/{id}"): dict(kind="client", allow={"admin", "account_manager", "client_admin"}),
+    ("DELETE", "/api/v1/customers/{id}"): dict(kind="client", allow={"admin", "account_manager", "client_admin"}),
     ("GET", "/api/v1/customers/{id}/consents"): dict(kind="client", allow=P_READ | C_ALL),
     ("POST", "/api/v1/customers/{id}/consents"): dict(kind="client", allow={"admin", "account_manager", "agent",
                                                                             "client_admin", "client_staff"}),
     ("POST", "/api/v1/customers/{id}/consents/withdraw"): dict(kind="client", allow={
         "admin", "account_manager", "agent", "client_admin", "client_staff"}),
+    ("GET", "/api/v1/audit"): dict(kind="client", allow={"admin", "supervisor", "client_admin", "client_supervisor"}),
     ("POST", "/api/v1/test/probe-writes"): dict(kind="public"),
     ("GET", "/api/v1/test/probe-writes"): dict(kind="public"),
     ("GET", "/api/v1/test/probe-writes/{id}"): dict(kind="public"),
@@ -172,11 +191,13 @@ class Site:
             self.secret[t] = [name]
         users = [(r, "0") for r in PROVIDER if r != "admin"] + [(r, self.client["own"]) for r in CLIENT]
         users += [("probe-login", "0")]
+        self.user_id = {}
         for role, cid in users:
             body = {"client_id": cid, "username": "m-" + role, "password": PASSWORD,
                     "roles": ["agent" if role == "probe-login" else role]}
             u = self.call(self.admin, "POST", "/api/v1/users", body)
             assert u.status == 201, u
+            self.user_id[role] = u.json["id"]
         self.actors = {"admin": self.admin, "anonymous": Actor("anonymous")}
         for role in PROVIDER[1:] + CLIENT:
             self.actors[role] = login(srv, "m-" + role)
@@ -198,6 +219,9 @@ class Site:
             assert c.status == 201, c
             self.customer[t] = c.json["id"]
             self.secret[t] += ["staff-" + tag, "victim-" + tag, cname]
+        t = self.call(self.admin, "POST", "/api/v1/teams", {"name": "一线支持"})
+        assert t.status == 201, t
+        self.team = t.json["id"]
         self.probe = self.call(None, "POST", "/api/v1/test/probe-writes", {"tag": "matrix", "body": "x"}).json["id"]
         self.job = self.call(None, "POST", "/api/v1/test/jobs", {"run_at": 1 << 49}).json["id"]
 
@@ -234,9 +258,20 @@ class Site:
             ("POST", "/api/v1/test/clock"): {"advance_ms": 1},
             ("POST", "/api/v1/test/jobs"): {"run_at": 1 << 49},
             ("POST", "/api/v1/auth/totp/confirm"): {"code": "000000"},
+            ("POST", "/api/v1/auth/password"): {"current_password": "not-the-password", "new_password": PASSWORD + "!"},
+            ("POST", "/api/v1/auth/tokens"): {"name": "matrix-%d" % n, "roles": [actor]},
+            ("PATCH", "/api/v1/orgs/{id}"): {"legal_name": "法定名称-%d" % n},
+            ("PUT", "/api/v1/users/{id}/roles"): {"roles": ["client_staff"]},
+            ("POST", "/api/v1/users/{id}/password"): {"password": "重设的-长口令-%d-海边" % n},
+            ("POST", "/api/v1/teams"): {"name": "团队-%d" % n},
+            ("POST", "/api/v1/teams/{id}/members"): {"user_id": self.user_id["agent"]},
+            ("PATCH", "/api/v1/customers/{id}"): {"address": "上海市-%d" % n},
         }
         ids = {
             "/api/v1/orgs/{id}": cid, "/api/v1/orgs/{id}/users": cid, "/api/v1/users/{id}": self.user.get(t),
+            "/api/v1/orgs/{id}/disable": cid, "/api/v1/orgs/{id}/enable": cid,
+            "/api/v1/users/{id}/roles": self.victim.get(t), "/api/v1/users/{id}/password": self.victim.get(t),
+            "/api/v1/teams/{id}/members": self.team,
             "/api/v1/users/{id}/disable": self.victim.get(t), "/api/v1/customers/{id}": self.customer.get(t),
             "/api/v1/customers/{id}/consents": self.customer.get(t),
             "/api/v1/customers/{id}/consents/withdraw": self.customer.get(t),
@@ -246,6 +281,25 @@ class Site:
         if pattern.startswith("/api/v1/users/{id}") or pattern.startswith("/api/v1/customers"):
             if method == "GET" or pattern != "/api/v1/customers":
                 path += "?client_id=%s" % cid
+        if pattern == "/api/v1/auth/tokens/{id}/revoke" and actor in self.actors and actor != "anonymous":
+            # a token of the actor's own to revoke
+            me = self.actors[actor]
+            tk = self.call(me, "POST", "/api/v1/auth/tokens", {"name": "matrix-%d" % n, "roles": [actor]})
+            assert tk.status == 201, tk
+            path = pattern.replace("{id}", tk.json["id"])
+        if pattern == "/api/v1/teams/{id}/members/{user_id}":
+            g = self.call(self.admin, "POST", "/api/v1/teams/%s/members" % self.team, {"user_id": self.user_id["agent"]})
+            assert g.status == 200, g
+            path = "/api/v1/teams/%s/members/%s" % (self.team, self.user_id["agent"])
+        if route == ("DELETE", "/api/v1/customers/{id}"):
+            # a customer of its own for each cell, made by the administrator
+            name = "待删顾客%s-%d" % ("A" if t == "own" else "B", n)
+            c = self.call(self.admin, "POST", "/api/v1/customers", {"client_id": cid, "name": name})
+            assert c.status == 201, c
+            self.secret[t].append(name)
+            path = "/api/v1/customers/%s?client_id=%s" % (c.json["id"], cid)
+        if pattern == "/api/v1/audit":
+            path = pattern + "?client_id=%s" % cid
         if pattern.endswith("/withdraw"):
             # a consent in force to withdraw, given by the administrator
             g = self.call(self.admin, "POST", "/api/v1/customers/%s/consents?client_id=%s" % (self.customer[t], cid),
@@ -263,6 +317,8 @@ def outcome_of(r):
         return "ok"
     if r.status == 401 and isinstance(r.json, dict) and (r.json.get("error") or {}).get("field") == "code":
         return "wrong-code"
+    if r.status == 422 and isinstance(r.json, dict) and (r.json.get("error") or {}).get("field") == "current_password":
+        return "wrong-current"
     return {401: "unauth", 403: "forbidden", 404: "hidden", 409: "conflict"}.get(r.status, "status %d" % r.status)
 
 
@@ -280,6 +336,10 @@ def test_every_route_every_role_every_tenant(kefu, engine, tmp_path):
                 # a login with a session cookie would end that session: log in as from a new browser
                 r = site.call(None if route == ("POST", "/api/v1/auth/login") else actor, method, path, body)
                 got = outcome_of(r)
+                if route == ("POST", "/api/v1/orgs/{id}/disable") and got == "ok":
+                    # the other cells need the client working: its users are logged out while disabled
+                    e = site.call(site.admin, "POST", "/api/v1/orgs/%s/enable" % site.client[t])
+                    assert e.status == 200, e
                 cells += 1
                 counts[got] = counts.get(got, 0) + 1
                 if got != want:

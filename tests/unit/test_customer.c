@@ -259,6 +259,37 @@ static void test_customers_list_by_key_pages_and_validate_input(void **state)
     ifx_audit_verify_clean(fx);
 }
 
+/* C7.2.1: showing customers' personal data to a person leaves a record of which customers they saw
+ * (ids, never values); kefu's own reads (system actor) leave none. */
+static void test_C7_2_1_reads_of_personal_data_are_audited(void **state)
+{
+    IFX(state);
+    int64_t id = make_customer(fx, fx->client_a, "王小明", "13800138000", NULL);
+    struct customer cu, *items;
+    size_t n;
+    T_OK(customer_get(&fx->ctx, fx->client_a, id, &cu, &fx->err)); /* the fixture's system actor */
+    assert_int_equal(ifx_audit_count(fx, "customer.read"), 0);
+    ifx_as(fx, 1001, fx->client_a, ROLE_CLIENT_STAFF);
+    T_OK(customer_get(&fx->ctx, fx->client_a, id, &cu, &fx->err));
+    assert_int_equal(ifx_audit_count(fx, "customer.read"), 1);
+    T_OK(customer_find_by_phone(&fx->ctx, fx->client_a, "138 0013 8000", &items, &n, &fx->err));
+    assert_int_equal(n, 1);
+    char *changes = ifx_audit_changes(fx, "customer.list");
+    assert_non_null(strstr(changes, "\"phone\""));
+    char idtext[32];
+    snprintf(idtext, sizeof idtext, "\"%lld\"", (long long)id);
+    assert_non_null(strstr(changes, idtext));
+    assert_null(strstr(changes, "13800138000"));
+    T_OK(customer_search_name(&fx->ctx, fx->client_a, "小明", 10, &items, &n, &fx->err));
+    int64_t next;
+    T_OK(customer_list(&fx->ctx, fx->client_a, 0, 10, &items, &n, &next, &fx->err));
+    assert_int_equal(ifx_audit_count(fx, "customer.list"), 3);
+    T_OK(customer_find_by_phone(&fx->ctx, fx->client_a, "139 0000 0000", &items, &n, &fx->err));
+    assert_int_equal(n, 0); /* nothing shown, nothing recorded */
+    assert_int_equal(ifx_audit_count(fx, "customer.list"), 3);
+    ifx_audit_verify_clean(fx);
+}
+
 #define BOTH(fn) HARNESS_BOTH_ENGINES(fn, ifx_setup_sqlite, ifx_setup_postgres, ifx_teardown)
 
 int main(void)
@@ -272,6 +303,7 @@ int main(void)
         BOTH(test_update_rewrites_tokens_and_hashes),
         BOTH(test_delete_erases_personal_data),
         BOTH(test_customers_list_by_key_pages_and_validate_input),
+        BOTH(test_C7_2_1_reads_of_personal_data_are_audited),
     };
     return cmocka_run_group_tests(tests, NULL, group_teardown);
 }

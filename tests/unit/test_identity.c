@@ -83,6 +83,38 @@ static void test_client_organisations_list_get_and_disable(void **state)
     ifx_audit_verify_clean(fx);
 }
 
+/* Editing an organisation: NULL keeps a field, "" clears it, the name cannot be cleared, the
+ * provider's own organisation and unknown ids are not found, and the contacts are masked. */
+static void test_organisation_update(void **state)
+{
+    IFX(state);
+    ifx_as(fx, 1, 0, ROLE_ACCOUNT_MANAGER);
+    struct org_input in = {.legal_name = "甲客户有限公司", .contact_phone = "021-6666-0000"};
+    T_OK(org_update(&fx->ctx, fx->client_a, &in, &fx->err));
+    struct org o;
+    T_OK(org_get(&fx->ctx, fx->client_a, &o, &fx->err));
+    assert_string_equal(o.name, "甲客户");
+    assert_string_equal(o.legal_name, "甲客户有限公司");
+    assert_string_equal(o.contact_phone, "021-6666-0000");
+    T_OK(org_update(&fx->ctx, fx->client_a, &(struct org_input){.contact_phone = ""}, &fx->err));
+    T_OK(org_get(&fx->ctx, fx->client_a, &o, &fx->err));
+    assert_string_equal(o.contact_phone, "");
+    assert_string_equal(o.legal_name, "甲客户有限公司");
+    assert_int_equal(org_update(&fx->ctx, fx->client_a, &(struct org_input){.name = ""}, &fx->err), KF_E_INVALID);
+    assert_string_equal(fx->err.field, "name");
+    assert_int_equal(org_update(&fx->ctx, fx->client_a, &(struct org_input){.address = "\xff"}, &fx->err),
+                     KF_E_INVALID);
+    assert_int_equal(org_update(&fx->ctx, fx->provider_id, &in, &fx->err), KF_E_NOT_FOUND);
+    assert_int_equal(org_update(&fx->ctx, fx->client_b + 1000, &in, &fx->err), KF_E_NOT_FOUND);
+    assert_int_equal(ifx_audit_count(fx, "org.update"), 2);
+    assert_null(strstr(ifx_audit_changes(fx, "org.update"), "021-6666")); /* masked in the trail */
+    ifx_as(fx, 2, 0, ROLE_FINANCE);
+    assert_int_equal(org_update(&fx->ctx, fx->client_a, &in, &fx->err), KF_E_FORBIDDEN);
+    ifx_as(fx, 3, fx->client_b, ROLE_CLIENT_ADMIN);
+    assert_int_equal(org_update(&fx->ctx, fx->client_a, &in, &fx->err), KF_E_NOT_FOUND);
+    ifx_audit_verify_clean(fx);
+}
+
 static void test_C5_2_client_user_sees_only_its_own_organisation(void **state)
 {
     IFX(state);
@@ -434,8 +466,22 @@ static void test_teams_hold_provider_users_only(void **state)
     ifx_as(fx, 9, 0, ROLE_ADMIN);
     T_OK(team_remove_member(&fx->ctx, team, agent, &fx->err));
     assert_int_equal(team_remove_member(&fx->ctx, team, agent, &fx->err), KF_E_NOT_FOUND);
-    assert_int_equal(ifx_audit_count(fx, "team.create"), 1);
-    assert_int_equal(ifx_audit_count(fx, "team.add_member"), 1);
+    assert_int_equal(team_members(&fx->ctx, team + 1, &ids, &n, &fx->err), KF_E_NOT_FOUND);
+    int64_t team2 = 0;
+    T_OK(team_create(&fx->ctx, "二线支持", &team2, &fx->err));
+    T_OK(team_add_member(&fx->ctx, team2, agent, &fx->err));
+    struct team *teams;
+    T_OK(team_list(&fx->ctx, &teams, &n, &fx->err));
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(teams[i].member_count, teams[i].id == team2 ? 1 : 0);
+        assert_string_equal(teams[i].name, teams[i].id == team2 ? "二线支持" : "一线支持");
+    }
+    ifx_as(fx, client_user, fx->client_a, ROLE_CLIENT_ADMIN);
+    assert_int_equal(team_list(&fx->ctx, &teams, &n, &fx->err), KF_E_NOT_FOUND);
+    ifx_as(fx, 9, 0, ROLE_ADMIN);
+    assert_int_equal(ifx_audit_count(fx, "team.create"), 2);
+    assert_int_equal(ifx_audit_count(fx, "team.add_member"), 2);
     assert_int_equal(ifx_audit_count(fx, "team.remove_member"), 1);
     ifx_audit_verify_clean(fx);
 }
@@ -447,6 +493,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         BOTH(test_provider_organisation_exists_at_most_once),
         BOTH(test_client_organisations_list_get_and_disable),
+        BOTH(test_organisation_update),
         BOTH(test_C5_2_client_user_sees_only_its_own_organisation),
         BOTH(test_user_names_that_look_alike_are_refused),
         BOTH(test_look_alike_names_created_at_once_let_one_in),

@@ -49,6 +49,8 @@ static const char *const matrix[ACTION__COUNT][A__COUNT] = {
     [ACT_CUSTOMER_DELETE] = {"UUU", "FYY", "FYY", "FFF", "FFF", "FFF", "FFF", "FFF", "NYN", "NFN", "NFN", "YYY"},
     [ACT_CONSENT_READ] =   {"UUU", "FYY", "FYY", "FYY", "FYY", "FYY", "FFF", "FYY", "NYN", "NYN", "NYN", "YYY"},
     [ACT_CONSENT_RECORD] = {"UUU", "FYY", "FYY", "FYY", "FFF", "FFF", "FFF", "FFF", "NYN", "NYN", "NFN", "YYY"},
+    [ACT_AUDIT_READ] =     {"UUU", "YYY", "FFF", "FFF", "FFF", "FFF", "FFF", "YYY", "NYN", "NFN", "NYN", "YYY"},
+    [ACT_TOKEN_MANAGE] =   {"UUU", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "NFN", "NFN", "NFN", "YYY"},
 };
 
 static int expected_code(char cell)
@@ -97,6 +99,7 @@ static void test_C5_2_own_password_only(void **state)
         struct actor a = matrix_actor(who);
         struct object_ref own = {.client_id = a.client_id, .owner_id = a.user_id};
         assert_int_equal(policy_check(&a, ACT_USER_PASSWORD, &own), 0);
+        assert_int_equal(policy_check(&a, ACT_TOKEN_MANAGE, &own), 0); /* one's own API tokens too */
         struct object_ref other_tenant = {.client_id = CLIENT_OTHER, .owner_id = a.user_id};
         if (a.client_id != 0) assert_int_equal(policy_check(&a, ACT_USER_PASSWORD, &other_tenant), KF_E_NOT_FOUND);
     }
