@@ -22,6 +22,7 @@
 #include "domain/user.h"
 #include "domain/vault.h"
 #include "http/handlers.h"
+#include "http/events.h"
 #include "http/server.h"
 #include "jobs/scheduler.h"
 #include "kefu_version.h"
@@ -189,6 +190,13 @@ static int cmd_serve(int argc, char **argv)
         report("jobs", &err);
         goto out;
     }
+    /* before any thread starts: jobs and handlers read env.publish */
+    if (events_hub_new(25000, &env.events, &err) != 0) {
+        report("events", &err);
+        goto out;
+    }
+    env.publish = events_publish;
+    env.publish_arg = env.events;
     if (scheduler_start(&env, !cfg.test_mode, 1000, &env.sched, &err) != 0) {
         report("scheduler", &err);
         goto out;
@@ -208,6 +216,7 @@ static int cmd_serve(int argc, char **argv)
 out:
     scheduler_stop(&env.sched);
     if (srv) http_server_stop(&srv, 0);
+    events_hub_free(&env.events);
     vault_close(&env.vault);
     store_close(&env.store);
     if (status == 0) log_info("stopped cleanly");

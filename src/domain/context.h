@@ -14,6 +14,8 @@ struct arena;
 struct vault;
 
 /* Process-wide, built once by `kefu serve` (or a test) and read-only afterwards. */
+struct events_hub;
+
 struct kf_env {
     struct store *store;
     struct kf_clock *clock;
@@ -21,6 +23,11 @@ struct kf_env {
     struct scheduler *sched;
     struct vault *vault;       /* personal-data keys; NULL until identity is initialised */
     bool test_mode;
+    /* Tells live listeners (the HTTP event streams) that something of `user_id`'s changed: called
+     * after the commit that changed it, `data` a JSON object text. NULL: nobody listens (CLI, tests). */
+    void (*publish)(void *arg, int64_t user_id, const char *event, const char *data);
+    void *publish_arg;
+    struct events_hub *events; /* the HTTP layer's event streams (http/events.h); NULL outside `serve` */
 };
 
 /* Roles (CONTRACT.md: provider staff and client staff). A user holds a set of them. */

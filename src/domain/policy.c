@@ -58,6 +58,7 @@ static const struct grant grants[ACTION__COUNT] = {
     /* the trail names people and what they did: administrators and the supervisors of each side */
     [ACT_AUDIT_READ] = {"audit.read", P_ADM | ROLE_SUPERVISOR, P_ADM | ROLE_SUPERVISOR, C_ADM | ROLE_CLIENT_SUPERVISOR, 0},
     [ACT_TOKEN_MANAGE] = {"token.manage", 0, 0, 0, 1},
+    [ACT_NOTIFICATION_READ] = {"notification.read", 0, 0, 0, 1},
 };
 
 const char *policy_action_name(enum action act)

@@ -28,6 +28,7 @@ enum action {
     ACT_CONSENT_RECORD,       /* give and withdraw on a customer's behalf (C7.2.1) */
     ACT_AUDIT_READ,           /* read a tenant's audit trail (a client's chain, or the provider's) */
     ACT_TOKEN_MANAGE,         /* create, list and revoke one's own API tokens (obj->owner_id is the user) */
+    ACT_NOTIFICATION_READ,    /* read and mark one's own notifications (obj->owner_id is the user) */
     ACTION__COUNT
 };
 
@@ -36,7 +37,7 @@ enum action {
  * actions on one's own record, the user it belongs to. */
 struct object_ref {
     int64_t client_id;
-    int64_t owner_id;         /* ACT_USER_PASSWORD, ACT_TOKEN_MANAGE: the user concerned; else 0 */
+    int64_t owner_id;         /* ACT_USER_PASSWORD, ACT_TOKEN_MANAGE, ACT_NOTIFICATION_READ: the user; else 0 */
 };
 
 /* Decides (actor, action, object). Returns 0 when allowed;

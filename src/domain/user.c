@@ -15,6 +15,7 @@
 #include "core/ids.h"
 #include "core/lookalike.h"
 #include "domain/identity_internal.h"
+#include "domain/notify.h"
 #include "domain/password.h"
 #include "store/store.h"
 
@@ -326,6 +327,12 @@ static int user_set_hash_fn(struct store_conn *c, void *arg, struct kf_err *err)
     /* whoever knew the old password is logged out everywhere (the HTTP layer opens a fresh session
      * for the user who changed it) */
     if (rc == 0) rc = session_end_all_for_user(c, a->ctx, a->user_id, a->client_id, "password_changed", NULL, err);
+    /* the owner hears of it in the bell: a change they did not make is their cue to call an admin */
+    if (rc == 0)
+        rc = notify_enqueue(c, a->ctx, a->client_id, a->user_id,
+                            strcmp(a->action, "user.reset_password") == 0 ? "notify.password_reset"
+                                                                          : "notify.password_changed",
+                            NULL, "/account", NULL, err);
     return rc;
 }
 
@@ -340,6 +347,7 @@ static int user_store_password(struct kf_ctx *ctx, const struct user *u, const c
     struct user_update_args a = {.ctx = ctx, .client_id = u->client_id, .user_id = u->id, .hash = hash, .action = action};
     rc = store_write(ctx->env->store, user_set_hash_fn, &a, err);
     sodium_memzero(hash, sizeof hash);
+    if (rc == 0) notify_published(ctx, u->client_id, u->id);
     return rc;
 }
 

@@ -7,7 +7,9 @@
 #include "core/ids.h"
 #include "http/handlers.h"
 #include "http/request.h"
+#include "domain/notify.h"
 #include "jobs/scheduler.h"
+#include "store/store.h"
 
 #define PROBE_TAG_MAX 200
 #define PROBE_BODY_MAX (64 * 1024)
@@ -270,4 +272,39 @@ static int test_record_job(struct kf_ctx *ctx, const struct job_run *run, struct
 void api_test_register_jobs(void)
 {
     jobs_register("test.record", test_record_job);
+}
+
+/* --- notifications ------------------------------------------------------------------------------ */
+
+struct test_notify {
+    struct http_req *req;
+    int64_t client_id, user_id;
+    const char *key, *link;
+    json_t *params;
+};
+
+static int test_notify_fn(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    struct test_notify *t = arg;
+    return notify_enqueue(c, &t->req->ctx, t->client_id, t->user_id, t->key, t->params, t->link, NULL, err);
+}
+
+/* POST /api/v1/test/notify {"user_id", "client_id", "message_key", "params", "link"}: what a
+ * capability's producer does, for the live-update tests before those capabilities exist. */
+int api_test_notify(struct http_req *req)
+{
+    struct test_notify t = {.req = req};
+    const char *user, *client = NULL;
+    int rc;
+    if ((rc = http_json_string(req, "user_id", true, 32, &user)) != 0) return rc;
+    if ((rc = http_json_string(req, "client_id", false, 32, &client)) != 0) return rc;
+    if ((rc = http_json_string(req, "message_key", true, NOTIFY_KEY_MAX * 2, &t.key)) != 0) return rc;
+    if ((rc = http_json_string(req, "link", false, NOTIFY_LINK_MAX * 2, &t.link)) != 0) return rc;
+    if (id_parse(user, &t.user_id) != 0) return kf_fail(&req->err, KF_E_INVALID, "user_id", "user_id must be an id");
+    if (client && strcmp(client, "0") != 0 && id_parse(client, &t.client_id) != 0)
+        return kf_fail(&req->err, KF_E_INVALID, "client_id", "client_id must be an id");
+    t.params = json_object_get(req->json, "params");
+    if ((rc = store_write(req->ctx.env->store, test_notify_fn, &t, &req->err)) != 0) return rc;
+    notify_published(&req->ctx, t.client_id, t.user_id);
+    return http_reply_static(req, 204, NULL, "", 0);
 }

@@ -8,6 +8,7 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "domain/api_token.h"
+#include "domain/notify.h"
 #include "domain/policy.h"
 #include "domain/user.h"
 #include "http/api_common.h"
@@ -60,7 +61,14 @@ struct token_create {
 static int token_create_fn(struct store_conn *c, void *arg, struct kf_err *err)
 {
     struct token_create *t = arg;
-    return api_token_create(c, &t->req->ctx, &t->n, t->token, &t->id, err);
+    int rc = api_token_create(c, &t->req->ctx, &t->n, t->token, &t->id, err);
+    if (rc) return rc;
+    /* a token made in someone's name is news to them if they did not make it */
+    json_t *params = json_pack("{s:o}", "token_id", http_json_id(t->id));
+    rc = notify_enqueue(c, &t->req->ctx, t->n.client_id, t->n.user_id, "notify.token_created", params,
+                        "/account", NULL, err);
+    json_decref(params);
+    return rc;
 }
 
 /* POST /api/v1/auth/tokens {"name", "roles", "expires_in_days" (1..366, default 90)}. */
@@ -87,6 +95,7 @@ int api_token_create_mine(struct http_req *req)
     t->n.owner_roles = u.roles;
     t->n.expires = clock_now_ms(req->ctx.env->clock) + days * DAY_MS;
     if ((rc = store_write(req->ctx.env->store, token_create_fn, t, &req->err)) != 0) return rc;
+    notify_published(&req->ctx, t->n.client_id, t->n.user_id);
     json_t *body = json_pack("{s:o,s:s,s:s,s:o,s:I}", "id", http_json_id(t->id), "name", t->n.name, "token", t->token,
                              "roles", api_roles_json(t->n.roles), "expires", (json_int_t)t->n.expires);
     sodium_memzero(t->token, sizeof t->token);

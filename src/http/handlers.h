@@ -53,6 +53,12 @@ int api_team_members(struct http_req *req);
 int api_team_add_member(struct http_req *req);
 int api_team_remove_member(struct http_req *req);
 
+/* api_notifications.c */
+int api_notification_list(struct http_req *req);
+int api_notification_read(struct http_req *req);
+int api_notification_read_all(struct http_req *req);
+int api_events(struct http_req *req);
+
 /* api_audit.c */
 int api_audit_list(struct http_req *req);
 
@@ -64,6 +70,7 @@ int api_test_clock_get(struct http_req *req);
 int api_test_clock_move(struct http_req *req);
 int api_test_job_create(struct http_req *req);
 int api_test_job_get(struct http_req *req);
+int api_test_notify(struct http_req *req);
 
 /* Registers the test job kinds (test mode only). */
 void api_test_register_jobs(void);

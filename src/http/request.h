@@ -40,6 +40,9 @@ struct http_reply {
     const char *header_names[HTTP_MAX_EXTRA_HEADERS];   /* more headers (Set-Cookie, Retry-After) */
     const char *header_values[HTTP_MAX_EXTRA_HEADERS];
     int n_headers;
+    bool stream;           /* a server-sent event stream for stream_user (http_reply_stream) */
+    int64_t stream_user;
+    const char *stream_first;
 };
 
 /* Called after a write of http_write_async is durable or failed, on the writer's thread: build
@@ -127,6 +130,10 @@ int http_reply_error(struct http_req *req, int code);
  * worker thread freed; `done` builds the reply once the batch is on disk. Returns HTTP_SUSPENDED,
  * or (stores without group commit) runs the write now, calls done, and returns 0. */
 int http_write_async(struct http_req *req, store_write_fn fn, void *arg, http_write_done_fn done);
+
+/* Replies with a server-sent event stream of `user_id`'s events (http/events.h), beginning with
+ * `first` (SSE text, arena or static, may be NULL). */
+int http_reply_stream(struct http_req *req, int64_t user_id, const char *first);
 
 /* Adds a header to the reply (values must live as long as the request: static or arena). */
 void http_reply_header(struct http_req *req, const char *name, const char *value);

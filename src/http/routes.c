@@ -62,6 +62,12 @@ const struct route routes[] = {
      "Record a customer's consent to a purpose."},
     {"POST", "/api/v1/customers/{id}/consents/withdraw", ROUTE_JSON_BODY, "consent.record", api_consent_withdraw,
      "Withdraw a customer's consent to a purpose."},
+    {"GET", "/api/v1/notifications", 0, "session", api_notification_list,
+     "One's own notifications, newest first (keyset), with the unread count."},
+    {"POST", "/api/v1/notifications/{id}/read", 0, "session", api_notification_read, "Mark one notification read."},
+    {"POST", "/api/v1/notifications/read-all", 0, "session", api_notification_read_all, "Mark every notification read."},
+    {"GET", "/api/v1/events", ROUTE_NO_LOG, "session", api_events,
+     "Server-sent events: the unread count now and whenever it changes."},
     {"GET", "/api/v1/audit", 0, "audit.read", api_audit_list,
      "The audit trail of one tenant (or, for the provider, of all), filtered by object, actor and time (keyset)."},
 
@@ -75,6 +81,8 @@ const struct route routes[] = {
     {"POST", "/api/v1/test/jobs", ROUTE_TEST_ONLY | ROUTE_JSON_BODY, NULL, api_test_job_create,
      "Test mode: schedule a test.record job."},
     {"GET", "/api/v1/test/jobs/{id}", ROUTE_TEST_ONLY, NULL, api_test_job_get, "Test mode: a job and its runs."},
+    {"POST", "/api/v1/test/notify", ROUTE_TEST_ONLY | ROUTE_JSON_BODY, NULL, api_test_notify,
+     "Test mode: send a user a notification (message key, parameters, link)."},
 };
 
 const size_t routes_count = sizeof routes / sizeof routes[0];

@@ -28,6 +28,7 @@
 #include "core/log.h"
 #include "core/text.h"
 #include "http/auth.h"
+#include "http/events.h"
 #include "http/metrics.h"
 #include "http/request.h"
 
@@ -298,8 +299,13 @@ static enum MHD_Result queue_reply(struct http_req *req)
 {
     struct http_reply *r = &req->reply;
     if (r->status == 0) http_reply_error(req, KF_E_INTERNAL);
-    enum MHD_ResponseMemoryMode mode = r->body_owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT;
-    struct MHD_Response *resp = MHD_create_response_from_buffer(r->len, r->body, mode);
+    struct MHD_Response *resp;
+    if (r->stream) {
+        resp = events_stream_response(req->server->env->events, req->conn, r->stream_user, r->stream_first);
+    } else {
+        enum MHD_ResponseMemoryMode mode = r->body_owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT;
+        resp = MHD_create_response_from_buffer(r->len, r->body, mode);
+    }
     if (!resp) return MHD_NO;
     r->body_owned = false; /* MHD frees it now */
     if (r->content_type) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
@@ -571,6 +577,7 @@ void http_server_stop(struct http_server **srvp, int grace_ms)
     /* the listen socket is ours to close, but only after MHD_stop_daemon: until then MHD's threads
      * may still hold it in their epoll sets (closing it early makes MHD abort) */
     MHD_socket lsock = MHD_quiesce_daemon(srv->daemon);
+    events_hub_close_all(srv->env->events); /* open event streams end, so their requests complete */
     int64_t deadline = clock_monotonic_us() + (int64_t)grace_ms * 1000;
     while (atomic_load(&srv->in_flight) > 0 && clock_monotonic_us() < deadline) usleep(5000);
     if (atomic_load(&srv->in_flight) > 0)

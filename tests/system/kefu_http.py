@@ -8,6 +8,7 @@ would refuse or rewrite them). Both return a `Response`.
 import http.client
 import json as jsonlib
 import socket
+import time
 import urllib.parse
 
 DEFAULT_TIMEOUT = 20.0
@@ -263,3 +264,58 @@ def enrol_second_factor(srv, cookie, csrf):
                 headers=headers)
     assert c.status == 200, c
     return secret, c.json["recovery_codes"]
+
+
+class EventStream:
+    """A server-sent event stream (GET with `headers`): .status, .headers, and next_event() →
+    (event, data) or None when nothing came within `timeout` seconds. Close it when done."""
+
+    def __init__(self, addr, path, headers=None, timeout=DEFAULT_TIMEOUT):
+        self.sock = socket.create_connection(addr, timeout=timeout)
+        hdrs = dict(headers or {})
+        hdrs.setdefault("Accept", "text/event-stream")
+        hdrs["Connection"] = "keep-alive"
+        self.sock.sendall(build("GET", path, hdrs))
+        self.resp = http.client.HTTPResponse(self.sock, method="GET")
+        self.resp.begin()
+        self.status = self.resp.status
+        self.headers = self.resp.getheaders()
+        self.pending = b""
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+    def next_event(self, timeout=5.0):
+        """The next event that is not a comment (heartbeats are skipped)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            while b"\n\n" in self.pending:
+                block, self.pending = self.pending.split(b"\n\n", 1)
+                event, data = "message", []
+                for line in block.decode("utf-8").split("\n"):
+                    if line.startswith("event:"):
+                        event = line[6:].strip()
+                    elif line.startswith("data:"):
+                        data.append(line[5:].strip())
+                if data:
+                    return event, "\n".join(data)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.sock.settimeout(left)
+            try:
+                chunk = self.resp.read1(4096)
+            except (socket.timeout, TimeoutError):
+                return None
+            if not chunk:
+                return ("closed", "")
+            self.pending += chunk
+
+    def close(self):
+        try:
+            self.resp.close()
+        finally:
+            self.sock.close()

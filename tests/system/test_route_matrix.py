@@ -87,6 +87,10 @@ ROUTES = {
                                                                             "client_admin", "client_staff"}),
     ("POST", "/api/v1/customers/{id}/consents/withdraw"): dict(kind="client", allow={
         "admin", "account_manager", "agent", "client_admin", "client_staff"}),
+    ("GET", "/api/v1/notifications"): dict(kind="session"),
+    ("POST", "/api/v1/notifications/{id}/read"): dict(kind="session"),
+    ("POST", "/api/v1/notifications/read-all"): dict(kind="session"),
+    ("GET", "/api/v1/events"): dict(kind="session"),
     ("GET", "/api/v1/audit"): dict(kind="client", allow={"admin", "supervisor", "client_admin", "client_supervisor"}),
     ("POST", "/api/v1/test/probe-writes"): dict(kind="public"),
     ("GET", "/api/v1/test/probe-writes"): dict(kind="public"),
@@ -95,6 +99,7 @@ ROUTES = {
     ("POST", "/api/v1/test/clock"): dict(kind="public"),
     ("POST", "/api/v1/test/jobs"): dict(kind="public"),
     ("GET", "/api/v1/test/jobs/{id}"): dict(kind="public"),
+    ("POST", "/api/v1/test/notify"): dict(kind="public"),
 }
 STATUS = {"ok": None, "unauth": 401, "forbidden": 403, "hidden": 404}
 
@@ -266,6 +271,7 @@ class Site:
             ("POST", "/api/v1/teams"): {"name": "团队-%d" % n},
             ("POST", "/api/v1/teams/{id}/members"): {"user_id": self.user_id["agent"]},
             ("PATCH", "/api/v1/customers/{id}"): {"address": "上海市-%d" % n},
+            ("POST", "/api/v1/test/notify"): {"user_id": self.user_id["agent"], "message_key": "notify.test"},
         }
         ids = {
             "/api/v1/orgs/{id}": cid, "/api/v1/orgs/{id}/users": cid, "/api/v1/users/{id}": self.user.get(t),
@@ -298,6 +304,15 @@ class Site:
             assert c.status == 201, c
             self.secret[t].append(name)
             path = "/api/v1/customers/%s?client_id=%s" % (c.json["id"], cid)
+        if pattern == "/api/v1/notifications/{id}/read" and actor in self.actors and actor != "anonymous":
+            # a notification of the actor's own to mark read
+            uid = self.call(self.actors[actor], "GET", "/api/v1/auth/me").json["user"]["id"]
+            cid_of = self.call(self.actors[actor], "GET", "/api/v1/auth/me").json["user"]["client_id"]
+            g = self.call(None, "POST", "/api/v1/test/notify",
+                          {"user_id": uid, "client_id": cid_of, "message_key": "notify.test"})
+            assert g.status == 204, g
+            mine = self.call(self.actors[actor], "GET", "/api/v1/notifications?limit=1")
+            path = pattern.replace("{id}", mine.json["items"][0]["id"])
         if pattern == "/api/v1/audit":
             path = pattern + "?client_id=%s" % cid
         if pattern.endswith("/withdraw"):
@@ -334,7 +349,13 @@ def test_every_route_every_role_every_tenant(kefu, engine, tmp_path):
                 want = expected(route, name, t)
                 method, path, body = site.request_for(route, name, t)
                 # a login with a session cookie would end that session: log in as from a new browser
-                r = site.call(None if route == ("POST", "/api/v1/auth/login") else actor, method, path, body)
+                if route == ("GET", "/api/v1/events"):
+                    # a stream: its status line is the outcome; it would not end by itself
+                    es = kh.EventStream(site.srv.addr, path, actor.headers("GET"))
+                    r = kh.Response(es.status, "", es.headers, b"")
+                    es.close()
+                else:
+                    r = site.call(None if route == ("POST", "/api/v1/auth/login") else actor, method, path, body)
                 got = outcome_of(r)
                 if route == ("POST", "/api/v1/orgs/{id}/disable") and got == "ok":
                     # the other cells need the client working: its users are logged out while disabled

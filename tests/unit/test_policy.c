@@ -51,6 +51,7 @@ static const char *const matrix[ACTION__COUNT][A__COUNT] = {
     [ACT_CONSENT_RECORD] = {"UUU", "FYY", "FYY", "FYY", "FFF", "FFF", "FFF", "FFF", "NYN", "NYN", "NFN", "YYY"},
     [ACT_AUDIT_READ] =     {"UUU", "YYY", "FFF", "FFF", "FFF", "FFF", "FFF", "YYY", "NYN", "NFN", "NYN", "YYY"},
     [ACT_TOKEN_MANAGE] =   {"UUU", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "NFN", "NFN", "NFN", "YYY"},
+    [ACT_NOTIFICATION_READ] = {"UUU", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "NFN", "NFN", "NFN", "YYY"},
 };
 
 static int expected_code(char cell)
@@ -100,6 +101,7 @@ static void test_C5_2_own_password_only(void **state)
         struct object_ref own = {.client_id = a.client_id, .owner_id = a.user_id};
         assert_int_equal(policy_check(&a, ACT_USER_PASSWORD, &own), 0);
         assert_int_equal(policy_check(&a, ACT_TOKEN_MANAGE, &own), 0); /* one's own API tokens too */
+        assert_int_equal(policy_check(&a, ACT_NOTIFICATION_READ, &own), 0); /* and notifications */
         struct object_ref other_tenant = {.client_id = CLIENT_OTHER, .owner_id = a.user_id};
         if (a.client_id != 0) assert_int_equal(policy_check(&a, ACT_USER_PASSWORD, &other_tenant), KF_E_NOT_FOUND);
     }
