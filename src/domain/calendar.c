@@ -356,7 +356,7 @@ static const char *kind_name(uint8_t kind)
 static int stage_commit(struct calendar *cal, struct stage *s, struct kf_err *err)
 {
     if (s->n == 0 && !s->any_year) return kf_fail(err, KF_E_INVALID, "file", "no dates");
-    qsort(s->v, s->n, sizeof *s->v, staged_cmp);
+    if (s->n) qsort(s->v, s->n, sizeof *s->v, staged_cmp);
     char ds[16];
     for (size_t i = 1; i < s->n; i++) {
         if (s->v[i].day == s->v[i - 1].day && s->v[i].kind != s->v[i - 1].kind) {
