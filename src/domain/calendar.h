@@ -23,7 +23,9 @@
  *   - add(start, x) is the EARLIEST instant r ≥ start with between(start, r) = x. Hence a deadline
  *     that lands on the end of a period is that end (12:00, not 13:00); add(start, 0) = start even
  *     outside business time (use next_business_instant to move to an opening); and for every start
- *     and x, y ≥ 0: add(start, x + y) = add(add(start, x), y), between(start, add(start, x)) = x,
+ *     (inside business time or not) and x, y ≥ 0, whenever none of the calls fails:
+ *     add(start, x + y) = add(add(start, x), y) — also when add(start, x) is a period end, because
+ *     the next add then starts counting at the next opening —, between(start, add(start, x)) = x,
  *     and add is strictly increasing in x.
  *   - between(a, b) counts the business milliseconds inside [a, b); the minutes form is floor(ms /
  *     60000), so a partial minute does not count.

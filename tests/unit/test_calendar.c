@@ -139,6 +139,7 @@ static void c3_1_1_year_end_with_next_years_arrangement(void **state)
     calendar_free(&cal);
 }
 
+/* C3.1.1: the shipped 2026 State Council arrangement, day by day. */
 static void c3_1_1_builtin_2026_arrangement(void **state)
 {
     struct calendar *cal = std_calendar();
@@ -512,6 +513,8 @@ static void c3_1_1_property_add_is_additive_and_inverts_between(void **state)
     calendar_free(&cal);
 }
 
+/* C3.1.1: next_business_instant is idempotent, never earlier, and skips no business time;
+ * between is additive over any split point. */
 static void c3_1_1_property_next_is_idempotent_and_between_additive(void **state)
 {
     struct calendar *cal = std_calendar();
@@ -610,7 +613,7 @@ static void c3_1_1_property_matches_minute_oracle(void **state)
     calendar_free(&cal);
 }
 
-/* The algebraic properties in a DST zone whose hours straddle the clock changes. */
+/* C3.1.1: the algebraic properties in a DST zone whose hours straddle the clock changes. */
 static void c3_1_1_property_in_a_dst_zone(void **state)
 {
     struct calendar *cal = NULL;
