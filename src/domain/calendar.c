@@ -518,6 +518,30 @@ int calendar_load_builtin(struct calendar *cal, struct kf_err *err)
     return calendar_import_text(cal, builtin_text, sizeof builtin_text - 1, err);
 }
 
+int calendar_export_text(const struct calendar *cal, struct buf *out, struct kf_err *err)
+{
+    buf_reset(out);
+    int rc = buf_puts(out, "# kefu business calendar dates\n");
+    for (int y = CALENDAR_YEAR_MIN; rc == 0 && y <= CALENDAR_YEAR_MAX; y++) {
+        if (calendar_has_year(cal, y)) rc = buf_printf(out, "year %d\n", y);
+    }
+    for (size_t i = 0; rc == 0 && i < cal->n_dates;) {
+        size_t j = i;
+        while (j + 1 < cal->n_dates && cal->dates[j + 1].day == cal->dates[j].day + 1 &&
+               cal->dates[j + 1].kind == cal->dates[i].kind && j + 1 - i < CALENDAR_RANGE_MAX_DAYS) {
+            j++;
+        }
+        char a[16], b[16];
+        format_day(cal->dates[i].day, a);
+        format_day(cal->dates[j].day, b);
+        rc = i == j ? buf_printf(out, "%s %s\n", a, kind_name(cal->dates[i].kind))
+                    : buf_printf(out, "%s..%s %s\n", a, b, kind_name(cal->dates[i].kind));
+        i = j + 1;
+    }
+    if (rc) return kf_fail(err, rc, NULL, "the export does not fit");
+    return 0;
+}
+
 /* ---- iCalendar ---- */
 
 /* What to call an event in an error: its UID, else SUMMARY, else its number. */

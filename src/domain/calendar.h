@@ -42,6 +42,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "core/err.h"
 
 #define CALENDAR_DEFAULT_ZONE "Asia/Shanghai"
@@ -131,6 +132,12 @@ int calendar_import_text(struct calendar *cal, const char *data, size_t len, str
  * invalid UTF-8, a parse error libical reports, no VCALENDAR, no VEVENT, a timed or malformed
  * date, a reversed or empty range, a date both off and work; KF_E_CONFLICT as above. */
 int calendar_import_ics(struct calendar *cal, const char *data, size_t len, struct kf_err *err);
+
+/* Replaces the content of `out` with the calendar's dates and years in the text format: `year`
+ * lines, then one line per run of consecutive dates of one kind (labels are not kept). Importing
+ * it into a calendar without dates gives the same dates and years, so it is how a caller persists
+ * what several imports built. KF_E_TOO_LARGE when `out`'s maximum is too small. */
+int calendar_export_text(const struct calendar *cal, struct buf *out, struct kf_err *err);
 
 /* True when the arrangement of `year` is present (see "Years" above). A job warns admins from
  * November on when next year's is missing. */

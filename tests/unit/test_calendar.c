@@ -6,6 +6,7 @@
 #include <sodium.h>
 #include <time.h>
 
+#include "core/buf.h"
 #include "core/err.h"
 #include "domain/calendar.h"
 
@@ -856,6 +857,43 @@ static void c3_1_1_ics_import_refuses_bad_input(void **state)
     free(huge);
 }
 
+/* C3.1.1: what several imports built survives an export and a re-import exactly. */
+static void c3_1_1_export_round_trips(void **state)
+{
+    struct calendar *cal = std_calendar(), *copy = NULL;
+    struct kf_err err;
+    assert_int_equal(calendar_import_text(cal, good_2027, sizeof good_2027 - 1, &err), 0);
+    assert_int_equal(calendar_import_ics(cal, good_ics, sizeof good_ics - 1, &err), 0);
+    static const char long_run[] = "2031-01-01..2031-12-31 off\n2032-01-01..2032-12-31 off\n";
+    assert_int_equal(calendar_import_text(cal, long_run, sizeof long_run - 1, &err), 0);
+    struct buf out;
+    buf_init(&out, CALENDAR_IMPORT_MAX);
+    assert_int_equal(calendar_export_text(cal, &out, &err), 0);
+    assert_non_null(strstr(out.data, "year 2026\n"));
+    assert_non_null(strstr(out.data, "2026-02-15..2026-02-23 off\n"));
+    assert_non_null(strstr(out.data, "2026-01-04 work\n"));
+    assert_int_equal(calendar_new("Asia/Shanghai", &copy, &err), 0);
+    assert_int_equal(calendar_import_text(copy, out.data, out.len, &err), 0);
+    assert_int_equal(calendar_date_count(copy), calendar_date_count(cal));
+    for (int y = 2020; y <= 2040; y++) assert_int_equal(calendar_has_year(copy, y), calendar_has_year(cal, y));
+    for (int64_t t = utc(2025, 12, 1, 0, 0); t < utc(2033, 2, 1, 0, 0); t += 24 * HOUR_MS) {
+        struct tm tm;
+        time_t s = (time_t)(t / 1000);
+        gmtime_r(&s, &tm);
+        enum calendar_day_kind k1, k2;
+        assert_int_equal(calendar_day_kind(cal, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, &k1, &err), 0);
+        assert_int_equal(calendar_day_kind(copy, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, &k2, &err), 0);
+        assert_int_equal(k1, k2);
+    }
+    struct buf tiny;
+    buf_init(&tiny, 16);
+    assert_int_equal(calendar_export_text(cal, &tiny, &err), KF_E_TOO_LARGE);
+    buf_free(&tiny);
+    buf_free(&out);
+    calendar_free(&copy);
+    calendar_free(&cal);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -877,6 +915,7 @@ int main(void)
         cmocka_unit_test(c3_1_1_text_import_refuses_bad_input),
         cmocka_unit_test(c3_1_1_ics_import),
         cmocka_unit_test(c3_1_1_ics_import_refuses_bad_input),
+        cmocka_unit_test(c3_1_1_export_round_trips),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
 }
