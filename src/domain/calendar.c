@@ -184,7 +184,9 @@ const char *calendar_zone(const struct calendar *cal)
 
 static int check_periods(const struct calendar_period *p, size_t n, struct kf_err *err)
 {
-    if (n > CALENDAR_PERIODS_MAX) return kf_fail(err, KF_E_INVALID, "hours", "more than %d periods", CALENDAR_PERIODS_MAX);
+    if (n > CALENDAR_PERIODS_MAX) {
+        return kf_fail(err, KF_E_INVALID, "hours", "more than %d periods", CALENDAR_PERIODS_MAX);
+    }
     for (size_t i = 0; i < n; i++) {
         if (p[i].start_min < 0 || p[i].end_min > 1440 || p[i].start_min >= p[i].end_min) {
             return kf_fail(err, KF_E_INVALID, "hours", "period %zu is empty or outside 00:00-24:00", i + 1);
@@ -621,8 +623,8 @@ static int ical_event(struct stage *s, icalcomponent *ev, int index, struct kf_e
     icalproperty *pd = icalcomponent_get_first_property(ev, ICAL_DURATION_PROPERTY);
     if (pe) {
         if (!ical_day(icalproperty_get_dtend(pe), &end)) {
-            return kf_fail(err, KF_E_INVALID, "file", "event %s: DTEND must be an all-day date (VALUE=DATE) that exists",
-                           name);
+            return kf_fail(err, KF_E_INVALID, "file",
+                           "event %s: DTEND must be an all-day date (VALUE=DATE) that exists", name);
         }
     } else if (pd) {
         struct icaldurationtype du = icalproperty_get_duration(pd);
@@ -673,7 +675,8 @@ int calendar_import_ics(struct calendar *cal, const char *data, size_t len, stru
     struct stage s = {.noun = "event"};
     if (icalcomponent_count_errors(root) > 0) {
         const char *why = first_ical_error(root);
-        rc = kf_fail(err, KF_E_INVALID, "file", "malformed iCalendar: %.120s", why ? why : "a property libical refused");
+        if (!why) why = "a property libical refused";
+        rc = kf_fail(err, KF_E_INVALID, "file", "malformed iCalendar: %.120s", why);
     }
     int index = 0;
     for (icalcomponent *ev = icalcomponent_get_first_component(root, ICAL_VEVENT_COMPONENT); ev && rc == 0;

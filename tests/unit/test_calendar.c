@@ -56,6 +56,15 @@ static struct calendar *std_calendar(void)
     return cal;
 }
 
+/* Business minutes in [a, b); fails the test on an error. */
+static int64_t mins(const struct calendar *cal, int64_t a, int64_t b)
+{
+    struct kf_err err;
+    int64_t m = -1;
+    assert_int_equal(calendar_business_minutes_between(cal, a, b, &m, &err), 0);
+    return m;
+}
+
 static int group_setup(void **state)
 {
     return sodium_init() < 0 ? -1 : 0;
@@ -202,21 +211,16 @@ static void between_counts_whole_minutes_and_exact_ms(void **state)
 {
     struct calendar *cal = std_calendar();
     struct kf_err err;
-    int64_t a = shs("2026-01-05 09:00"), ms, min;
+    int64_t a = shs("2026-01-05 09:00"), ms;
     assert_int_equal(calendar_business_ms_between(cal, a, a + MIN_MS - 1, &ms, &err), 0);
     assert_int_equal(ms, MIN_MS - 1);
-    assert_int_equal(calendar_business_minutes_between(cal, a, a + MIN_MS - 1, &min, &err), 0);
-    assert_int_equal(min, 0); /* a partial minute does not count */
-    assert_int_equal(calendar_business_minutes_between(cal, a, a, &min, &err), 0);
-    assert_int_equal(min, 0);
-    assert_int_equal(calendar_business_minutes_between(cal, shs("2026-01-09 17:00"), shs("2026-01-12 10:00"), &min, &err), 0);
-    assert_int_equal(min, 120);
+    assert_int_equal(mins(cal, a, a + MIN_MS - 1), 0); /* a partial minute does not count */
+    assert_int_equal(mins(cal, a, a), 0);
+    assert_int_equal(mins(cal, shs("2026-01-09 17:00"), shs("2026-01-12 10:00")), 120);
     /* A whole working week: five days of 8 hours. */
-    assert_int_equal(calendar_business_minutes_between(cal, shs("2026-01-05 00:00"), shs("2026-01-12 00:00"), &min, &err), 0);
-    assert_int_equal(min, 5 * 480);
+    assert_int_equal(mins(cal, shs("2026-01-05 00:00"), shs("2026-01-12 00:00")), 5 * 480);
     /* 2026 holds 248 working days: 261 weekdays − 19 weekday holidays + 6 make-up days. */
-    assert_int_equal(calendar_business_minutes_between(cal, shs("2026-01-01 00:00"), shs("2027-01-01 00:00"), &min, &err), 0);
-    assert_int_equal(min, 248 * 480);
+    assert_int_equal(mins(cal, shs("2026-01-01 00:00"), shs("2027-01-01 00:00")), 248 * 480);
     /* Sub-millisecond precision of adds. */
     int64_t r;
     assert_int_equal(calendar_add_business_ms(cal, shs("2026-01-05 11:59"), 60001, &r, &err), 0);
@@ -233,22 +237,19 @@ static void c3_1_1_new_york_dst(void **state)
     struct kf_err err;
     assert_int_equal(calendar_new("America/New_York", &cal, &err), 0);
     set_weekdays(cal, 1, 5, "09:00-17:00");
-    int64_t r, min;
+    int64_t r;
     /* Fri 3/6 16:00 EST (21:00Z) + 2 h → Mon 3/9 10:00 EDT (14:00Z). */
     assert_int_equal(calendar_add_business_minutes(cal, utc(2026, 3, 6, 21, 0), 120, &r, &err), 0);
     assert_int_equal(r, utc(2026, 3, 9, 14, 0));
     /* Fri 10/30 16:00 EDT (20:00Z) + 2 h → Mon 11/2 10:00 EST (15:00Z). */
     assert_int_equal(calendar_add_business_minutes(cal, utc(2026, 10, 30, 20, 0), 120, &r, &err), 0);
     assert_int_equal(r, utc(2026, 11, 2, 15, 0));
-    assert_int_equal(calendar_business_minutes_between(cal, utc(2026, 3, 6, 14, 0), utc(2026, 3, 9, 21, 0), &min, &err), 0);
-    assert_int_equal(min, 16 * 60);
+    assert_int_equal(mins(cal, utc(2026, 3, 6, 14, 0), utc(2026, 3, 9, 21, 0)), 16 * 60);
 
     /* Round the clock on Sundays: the spring day has 23 hours, the autumn day 25. */
     set_weekdays(cal, 7, 7, "00:00-24:00");
-    assert_int_equal(calendar_business_minutes_between(cal, utc(2026, 3, 8, 5, 0), utc(2026, 3, 9, 4, 0), &min, &err), 0);
-    assert_int_equal(min, 23 * 60);
-    assert_int_equal(calendar_business_minutes_between(cal, utc(2026, 11, 1, 4, 0), utc(2026, 11, 2, 5, 0), &min, &err), 0);
-    assert_int_equal(min, 25 * 60);
+    assert_int_equal(mins(cal, utc(2026, 3, 8, 5, 0), utc(2026, 3, 9, 4, 0)), 23 * 60);
+    assert_int_equal(mins(cal, utc(2026, 11, 1, 4, 0), utc(2026, 11, 2, 5, 0)), 25 * 60);
     /* Sat 3/7 16:00 EST + 1 h of Sunday: Sunday starts at 00:00 EST (05:00Z). */
     assert_int_equal(calendar_add_business_minutes(cal, utc(2026, 3, 7, 21, 0), 60, &r, &err), 0);
     assert_int_equal(r, utc(2026, 3, 8, 6, 0));
@@ -262,11 +263,10 @@ static void c3_1_1_new_york_dst(void **state)
     assert_int_equal(calendar_next_business_instant(cal, utc(2026, 3, 8, 5, 0), &r, &err), 0);
     assert_int_equal(r, utc(2026, 3, 9, 13, 0)); /* Monday 09:00 EDT */
     assert_int_equal(calendar_set_hours(cal, 7, &gap[1], 1, &err), 0);
-    assert_int_equal(calendar_business_minutes_between(cal, utc(2026, 3, 8, 0, 0), utc(2026, 3, 9, 0, 0), &min, &err), 0);
-    assert_int_equal(min, 120); /* 01:00 EST (06:00Z) to 04:00 EDT (08:00Z) */
+    /* 01:00 EST (06:00Z) to 04:00 EDT (08:00Z) */
+    assert_int_equal(mins(cal, utc(2026, 3, 8, 0, 0), utc(2026, 3, 9, 0, 0)), 120);
     /* On 11/1 01:00–04:00 spans the repeated hour: four real hours, 05:00Z–09:00Z. */
-    assert_int_equal(calendar_business_minutes_between(cal, utc(2026, 11, 1, 0, 0), utc(2026, 11, 2, 0, 0), &min, &err), 0);
-    assert_int_equal(min, 240);
+    assert_int_equal(mins(cal, utc(2026, 11, 1, 0, 0), utc(2026, 11, 2, 0, 0)), 240);
     assert_int_equal(calendar_next_business_instant(cal, utc(2026, 11, 1, 0, 0), &r, &err), 0);
     assert_int_equal(r, utc(2026, 11, 1, 5, 0)); /* the first 01:00 (EDT) */
     calendar_free(&cal);
@@ -279,7 +279,7 @@ static void c3_1_1_berlin_dst(void **state)
     struct kf_err err;
     assert_int_equal(calendar_new("Europe/Berlin", &cal, &err), 0);
     set_weekdays(cal, 1, 5, "08:00-12:00,13:00-17:00");
-    int64_t r, min;
+    int64_t r;
     /* Fri 3/27 16:30 CET (15:30Z) + 60 min → Mon 3/30 08:30 CEST (06:30Z). */
     assert_int_equal(calendar_add_business_minutes(cal, utc(2026, 3, 27, 15, 30), 60, &r, &err), 0);
     assert_int_equal(r, utc(2026, 3, 30, 6, 30));
@@ -287,10 +287,8 @@ static void c3_1_1_berlin_dst(void **state)
     assert_int_equal(calendar_add_business_minutes(cal, utc(2026, 10, 23, 14, 30), 60, &r, &err), 0);
     assert_int_equal(r, utc(2026, 10, 26, 7, 30));
     set_weekdays(cal, 7, 7, "00:00-24:00");
-    assert_int_equal(calendar_business_minutes_between(cal, utc(2026, 3, 28, 23, 0), utc(2026, 3, 29, 22, 0), &min, &err), 0);
-    assert_int_equal(min, 23 * 60);
-    assert_int_equal(calendar_business_minutes_between(cal, utc(2026, 10, 24, 22, 0), utc(2026, 10, 25, 23, 0), &min, &err), 0);
-    assert_int_equal(min, 25 * 60);
+    assert_int_equal(mins(cal, utc(2026, 3, 28, 23, 0), utc(2026, 3, 29, 22, 0)), 23 * 60);
+    assert_int_equal(mins(cal, utc(2026, 10, 24, 22, 0), utc(2026, 10, 25, 23, 0)), 25 * 60);
     calendar_free(&cal);
 }
 
@@ -312,9 +310,7 @@ static void no_business_time_is_an_error_not_a_loop(void **state)
     bool is = true;
     assert_int_equal(calendar_is_business_instant(cal, t, &is, &err), 0);
     assert_false(is);
-    int64_t min = -1;
-    assert_int_equal(calendar_business_minutes_between(cal, t, t + 400 * 24 * HOUR_MS, &min, &err), 0);
-    assert_int_equal(min, 0);
+    assert_int_equal(mins(cal, t, t + 400 * 24 * HOUR_MS), 0);
 
     /* Hours, but every day of 2026–2029 a holiday: more than CALENDAR_SEARCH_DAYS without work. */
     set_weekdays(cal, 1, 7, "09:00-18:00");
