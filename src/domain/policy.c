@@ -55,6 +55,10 @@ static const struct grant grants[ACTION__COUNT] = {
     [ACT_CONSENT_READ] = {"consent.read", P_STAFF_READ, 0, C_ALL, 0},
     /* agents take the calls in which customers give or withdraw consent (C7.2.1) */
     [ACT_CONSENT_RECORD] = {"consent.record", P_ADM | P_AM | ROLE_AGENT, 0, C_ADM | C_STAFF, 0},
+    /* files belong to requests, agreements, receipts and evidence, which every provider role works on;
+     * the capability owning the record decides further (file.h) */
+    [ACT_FILE_READ] = {"file.read", P_ALL, P_ALL, C_ALL, 0},
+    [ACT_FILE_UPLOAD] = {"file.upload", P_ALL, P_ADM | P_AM, C_ADM | C_STAFF, 0},
 };
 
 const char *policy_action_name(enum action act)

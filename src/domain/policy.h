@@ -26,6 +26,8 @@ enum action {
     ACT_CUSTOMER_DELETE,
     ACT_CONSENT_READ,
     ACT_CONSENT_RECORD,       /* give and withdraw on a customer's behalf (C7.2.1) */
+    ACT_FILE_READ,            /* a stored file's record and bytes (file.h) */
+    ACT_FILE_UPLOAD,          /* store a file attached to a record (file.h) */
     ACTION__COUNT
 };
 

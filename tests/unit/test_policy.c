@@ -49,6 +49,8 @@ static const char *const matrix[ACTION__COUNT][A__COUNT] = {
     [ACT_CUSTOMER_DELETE] = {"UUU", "FYY", "FYY", "FFF", "FFF", "FFF", "FFF", "FFF", "NYN", "NFN", "NFN", "YYY"},
     [ACT_CONSENT_READ] =   {"UUU", "FYY", "FYY", "FYY", "FYY", "FYY", "FFF", "FYY", "NYN", "NYN", "NYN", "YYY"},
     [ACT_CONSENT_RECORD] = {"UUU", "FYY", "FYY", "FYY", "FFF", "FFF", "FFF", "FFF", "NYN", "NYN", "NFN", "YYY"},
+    [ACT_FILE_READ] =      {"UUU", "YYY", "YYY", "YYY", "YYY", "YYY", "YYY", "YYY", "NYN", "NYN", "NYN", "YYY"},
+    [ACT_FILE_UPLOAD] =    {"UUU", "YYY", "YYY", "FYY", "FYY", "FYY", "FYY", "FYY", "NYN", "NYN", "NFN", "YYY"},
 };
 
 static int expected_code(char cell)
