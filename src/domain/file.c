@@ -10,6 +10,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <utf8proc.h>
 
 #include "core/arena.h"
 #include "core/ids.h"
@@ -24,17 +25,6 @@
 #define FILE_SNIFF_TYPE_MAX 128
 
 /* --- names ---------------------------------------------------------------------------------------- */
-
-/* Decodes one code point of valid UTF-8 at s; sets *n to its length. */
-static uint32_t file_utf8_next(const unsigned char *s, size_t *n)
-{
-    if (s[0] < 0x80) return *n = 1, s[0];
-    if (s[0] < 0xe0) return *n = 2, ((uint32_t)(s[0] & 0x1f) << 6) | (s[1] & 0x3f);
-    if (s[0] < 0xf0) return *n = 3, ((uint32_t)(s[0] & 0x0f) << 12) | ((uint32_t)(s[1] & 0x3f) << 6) | (s[2] & 0x3f);
-    *n = 4;
-    return ((uint32_t)(s[0] & 0x07) << 18) | ((uint32_t)(s[1] & 0x3f) << 12) | ((uint32_t)(s[2] & 0x3f) << 6) |
-           (s[3] & 0x3f);
-}
 
 /* Characters that are dropped: controls, and the invisible direction marks and overrides that make
  * "photo\u202Egpj.exe" display as "photoexe.jpg". */
@@ -57,14 +47,17 @@ int file_sanitise_name(struct arena *a, const char *name, char **out_r, struct k
     if (((base[0] | 0x20) >= 'a' && (base[0] | 0x20) <= 'z') && base[1] == ':') base += 2; /* "C:y.png" */
     char *out = arena_alloc(a, strlen(base) + 1);
     size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)base; *p;) {
-        size_t cl;
-        uint32_t cp = file_utf8_next(p, &cl);
-        if (!file_name_drops(cp)) {
+    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)base;
+    for (utf8proc_ssize_t left = (utf8proc_ssize_t)strlen(base); left > 0;) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t cl = utf8proc_iterate(p, left, &cp);
+        if (cl <= 0) return kf_fail(err, KF_E_INVALID, "name", "not UTF-8"); /* checked above; defensive */
+        if (!file_name_drops((uint32_t)cp)) {
             if (cp < 0x80 && strchr("\"*:<>?|", (int)cp)) out[n++] = '_';
-            else memcpy(out + n, p, cl), n += cl;
+            else memcpy(out + n, p, (size_t)cl), n += (size_t)cl;
         }
         p += cl;
+        left -= cl;
     }
     out[n] = '\0';
     /* no hidden files, no names that are all dots, nothing that trails off in spaces */
@@ -152,7 +145,9 @@ static const struct file_type {
 
 /* Office Open XML files are zip archives; libmagic names them only when [Content_Types].xml comes
  * first, which not every writer does. Such a zip is accepted for its extension when its central
- * directory really holds [Content_Types].xml and the part folder of that kind of document. */
+ * directory really holds [Content_Types].xml and the part folder of that kind of document.
+ * Written by hand (no zip library is a dependency): only entry names are read, nothing is
+ * decompressed, and every offset is checked against the end-of-directory record. */
 static const struct {
     const char *ext;
     const char *folder;
