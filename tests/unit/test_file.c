@@ -378,6 +378,65 @@ static void test_policy_and_audit(void **state)
     ifx_audit_verify_clean(fx);
 }
 
+struct racer {
+    struct ifx *fx;
+    int index;
+    int stored, limited, other;
+};
+
+static void *race_uploads(void *arg)
+{
+    struct racer *r = arg;
+    struct kf_ctx ctx = r->fx->ctx;
+    ctx.arena = arena_new(0);
+    struct file_limits lim = {.max_per_owner = 20};
+    for (int i = 0; i < 5; i++) {
+        char body[64];
+        /* half the uploads share their bytes, so blobs are also raced for */
+        snprintf(body, sizeof body, "并发上传 %d\n", (r->index + i) % 2 ? 0 : r->index * 10 + i);
+        struct kf_err err;
+        int64_t id;
+        int rc = file_store(&ctx, r->fx->client_a, "request", 4242, "race.txt", body, strlen(body), &lim, &id, &err);
+        if (rc == 0) r->stored++;
+        else if (rc == KF_E_LIMIT) r->limited++;
+        else r->other++, fprintf(stderr, "race: rc %d %s\n", rc, err.detail);
+    }
+    arena_free(&ctx.arena);
+    return NULL;
+}
+
+/* Uploads to one record from many threads at once (several PostgreSQL connections, or the SQLite
+ * writer's queue): exactly the limit is stored, the rest refused, and the counter matches the rows. */
+static void test_count_limit_holds_under_concurrent_uploads(void **state)
+{
+    IFX(state);
+    ifx_as(fx, 11, fx->client_a, ROLE_CLIENT_STAFF);
+    pthread_t t[8];
+    struct racer r[8];
+    for (int i = 0; i < 8; i++) {
+        r[i] = (struct racer){.fx = fx, .index = i};
+        assert_int_equal(pthread_create(&t[i], NULL, race_uploads, &r[i]), 0);
+    }
+    int stored = 0, limited = 0, other = 0;
+    for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+        stored += r[i].stored, limited += r[i].limited, other += r[i].other;
+    }
+    assert_int_equal(other, 0);
+    assert_int_equal(stored, 20);
+    assert_int_equal(limited, 20);
+    assert_true(ifx_count(fx, "SELECT count(*) FROM files WHERE client_id = $1 AND owner_id = 4242", fx->client_a, 0) ==
+                20);
+    assert_true(ifx_count(fx, "SELECT files FROM file_owners WHERE client_id = $1 AND owner_id = 4242", fx->client_a,
+                          0) == 20);
+    assert_int_equal(ifx_audit_count(fx, "file.store"), 20);
+    /* every file's blob exists: no record points at bytes a refused upload rolled back */
+    assert_true(ifx_count(fx, "SELECT count(*) FROM files f LEFT JOIN file_blobs b ON b.client_id = f.client_id AND "
+                              "b.sha256 = f.sha256 WHERE b.size IS NULL AND f.client_id = $1",
+                          fx->client_a, 0) == 0);
+    ifx_audit_verify_clean(fx);
+}
+
 /* The zip directory walk takes attacker bytes: every truncation and many corruptions of an Office
  * file named .docx end in an answer (accepted or file_type), never a read out of bounds (asan). */
 static void test_broken_office_zips_are_refused_safely(void **state)
@@ -438,6 +497,7 @@ int main(void)
         BOTH(test_same_bytes_are_stored_once_per_client_never_across),
         BOTH(test_C5_2_another_clients_file_is_not_found),
         BOTH(test_policy_and_audit),
+        BOTH(test_count_limit_holds_under_concurrent_uploads),
         cmocka_unit_test(test_broken_office_zips_are_refused_safely),
         cmocka_unit_test(test_sniffing_is_thread_safe),
     };
