@@ -59,6 +59,10 @@ static const struct grant grants[ACTION__COUNT] = {
     [ACT_AUDIT_READ] = {"audit.read", P_ADM | ROLE_SUPERVISOR, P_ADM | ROLE_SUPERVISOR, C_ADM | ROLE_CLIENT_SUPERVISOR, 0},
     [ACT_TOKEN_MANAGE] = {"token.manage", 0, 0, 0, 1},
     [ACT_NOTIFICATION_READ] = {"notification.read", 0, 0, 0, 1},
+    /* files belong to requests, agreements, receipts and evidence, which every provider role works on;
+     * the capability owning the record decides further (file.h) */
+    [ACT_FILE_READ] = {"file.read", P_ALL, P_ALL, C_ALL, 0},
+    [ACT_FILE_UPLOAD] = {"file.upload", P_ALL, P_ADM | P_AM, C_ADM | C_STAFF, 0},
 };
 
 const char *policy_action_name(enum action act)

@@ -29,6 +29,8 @@ enum action {
     ACT_AUDIT_READ,           /* read a tenant's audit trail (a client's chain, or the provider's) */
     ACT_TOKEN_MANAGE,         /* create, list and revoke one's own API tokens (obj->owner_id is the user) */
     ACT_NOTIFICATION_READ,    /* read and mark one's own notifications (obj->owner_id is the user) */
+    ACT_FILE_READ,            /* a stored file's record and bytes (file.h) */
+    ACT_FILE_UPLOAD,          /* store a file attached to a record (file.h) */
     ACTION__COUNT
 };
 

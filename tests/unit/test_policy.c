@@ -52,6 +52,8 @@ static const char *const matrix[ACTION__COUNT][A__COUNT] = {
     [ACT_AUDIT_READ] =     {"UUU", "YYY", "FFF", "FFF", "FFF", "FFF", "FFF", "YYY", "NYN", "NFN", "NYN", "YYY"},
     [ACT_TOKEN_MANAGE] =   {"UUU", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "NFN", "NFN", "NFN", "YYY"},
     [ACT_NOTIFICATION_READ] = {"UUU", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "NFN", "NFN", "NFN", "YYY"},
+    [ACT_FILE_READ] =      {"UUU", "YYY", "YYY", "YYY", "YYY", "YYY", "YYY", "YYY", "NYN", "NYN", "NYN", "YYY"},
+    [ACT_FILE_UPLOAD] =    {"UUU", "YYY", "YYY", "FYY", "FYY", "FYY", "FYY", "FYY", "NYN", "NYN", "NFN", "YYY"},
 };
 
 static int expected_code(char cell)
