@@ -28,6 +28,7 @@ static const struct kf_code_info code_table[] = {
     {KF_E_IO, "io", 500, "A file could not be read or written.", "文件读写失败。"},
     {KF_E_MIGRATION, "migration", 503, "The database schema is not current.", "数据库结构不是最新版本。"},
     {KF_E_BUSY, "busy", 503, "The server is busy; try again.", "服务器繁忙,请稍后重试。"},
+    {KF_E_TEMPLATE, "template", 500, "A page template or translation is broken.", "页面模板或翻译有误。"},
 };
 
 const struct kf_code_info *kf_code_info(int code)

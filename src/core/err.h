@@ -27,7 +27,8 @@ enum kf_code {
     KF_E_IO = -19,
     KF_E_MIGRATION = -20,
     KF_E_BUSY = -21,
-    KF_E__LAST = -22 /* keep last; not a code */
+    KF_E_TEMPLATE = -22,
+    KF_E__LAST = -23 /* keep last; not a code */
 };
 
 /* What went wrong, for the caller to show: `field` names the input at fault (may be NULL),
