@@ -1,4 +1,6 @@
-/* The template engine. DESIGN: a template is parsed once into a tree of nodes; while parsing, a
+/* The template engine, written here because Debian packages none that fits: ClearSilver is
+ * unmaintained and escapes only where the author asks, ctemplate is C++, and no C Mustache
+ * library knows HTML contexts or jansson. DESIGN: a template is parsed once into a tree of nodes; while parsing, a
  * small HTML tokenizer runs over the literal text so every output tag knows its context and gets
  * the right escaper, fixed at parse time. Invariants the parser enforces, so that no data can
  * change the context it was checked in:
