@@ -87,6 +87,8 @@ struct hstate {
     size_t val_len;       /* literal bytes and output tags so far in that value */
     char raw[16];         /* the end tag H_RAW waits for */
     int dashes;
+    bool edge;            /* a section tag just ended or began inside a tag */
+    const char *bad;      /* set when the literal text broke a rule; the parser reports it */
 };
 
 static bool is_alpha(char c)
@@ -124,6 +126,13 @@ static void html_feed(struct hstate *h, const char *s, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
+        if (h->edge) {
+            /* text after a section edge inside a tag must not continue a name or give a value:
+             * `hr{{/x}}ef=` or `href{{/x}}=` would mean another attribute when the section is skipped */
+            h->edge = false;
+            if (h->st == H_IN_TAG && !is_space(c) && c != '>' && c != '/')
+                h->bad = "inside a tag a section must begin and end between attributes (next to a space, '>' or '/')";
+        }
         switch (h->st) {
         case H_TEXT:
             if (c == '<') h->st = H_TAG_OPEN;
@@ -225,6 +234,23 @@ static void html_feed(struct hstate *h, const char *s, size_t len)
             break;
         }
         }
+    }
+}
+
+/* At a section tag inside a tag: ends a tag or attribute name there (a name never continues
+ * across a section) and remembers to check the next character. */
+static const char *html_section_edge(struct hstate *h)
+{
+    switch (h->st) {
+    case H_TAG_OPEN: return "a section cannot begin or end right after '<'";
+    case H_TAG_NAME:
+    case H_ATTR_NAME:
+    case H_AFTER_ATTR:
+    case H_IN_TAG:
+        h->st = H_IN_TAG;
+        h->edge = true;
+        return NULL;
+    default: return NULL;
     }
 }
 
@@ -415,6 +441,8 @@ static int parse_tag(struct parser *p, const char *body, size_t len, bool triple
     case '^': {
         if (!valid_path(rest)) return fail_line(p->err, p->path, line, "{{%c%s}}: not a valid name", sigil, rest);
         if (*depth == MAX_NEST) return fail_line(p->err, p->path, line, "sections nested too deeply");
+        const char *why = html_section_edge(&p->h);
+        if (why) return fail_line(p->err, p->path, line, "{{%c%s}}: %s", sigil, rest, why);
         enum coarse c = coarse_of(p->h.st);
         if (c != C_TEXT && c != C_TAG && c != C_VAL)
             return fail_line(p->err, p->path, line, "{{%c%s}}: a section cannot start here", sigil, rest);
@@ -430,6 +458,8 @@ static int parse_tag(struct parser *p, const char *body, size_t len, bool triple
         struct open_section *o = &stack[*depth - 1];
         if (strcmp(o->sec->s, rest) != 0)
             return fail_line(p->err, p->path, line, "{{/%s}} closes section '%s' opened on line %d", rest, o->sec->s, o->sec->line);
+        const char *why = html_section_edge(&p->h);
+        if (why) return fail_line(p->err, p->path, line, "{{/%s}}: %s", rest, why);
         if (coarse_of(p->h.st) != o->ctx || (o->ctx == C_VAL && p->h.attr_serial != o->attr_serial))
             return fail_line(p->err, p->path, line, "section '%s' (line %d) ends in another HTML context than it began",
                 rest, o->sec->line);
@@ -508,6 +538,7 @@ static int parse_template(struct arena *a, const char *name, const char *path, c
             *tail = n;
             tail = &n->next;
             html_feed(&p.h, src + pos, lit);
+            if (p.h.bad) return fail_line(err, path, p.line, "%s", p.h.bad);
             count_lines(&p, src + pos, lit);
             pos += lit;
         }

@@ -203,6 +203,15 @@ static void unsafe_placements_are_refused_at_parse_time(void **state)
     expect_error("<a href=\"{{#x}}\" onclick=\"{{/x}}{{u}}\">", NULL, "another HTML context");
     expect_error("{{#x}}<a title=\"{{/x}}\">", NULL, "another HTML context");
     expect_error("<p>unclosed <a href=\"", NULL, "ends inside a tag");
+    /* a section edge may not split a tag or attribute name, nor stand between a name and its value:
+     * skipped, these would turn `ef` into `href` or `scriptx` into `script` */
+    expect_error("<a {{#x}}hr{{/x}}ef=\"{{v}}\">", NULL, "between attributes");
+    expect_error("<a href{{#x}}x{{/x}}=\"{{v}}\">", NULL, "between attributes");
+    expect_error("<a {{#x}}href{{/x}}=\"{{v}}\">", NULL, "between attributes");
+    expect_error("<script{{#x}}x{{/x}}>", NULL, "between attributes");
+    expect_error("<{{#x}}a{{/x}}>", NULL, "right after '<'");
+    expect_render("<option value=\"a\"{{#sel}} selected{{/sel}}>A</option><input{{#off}} disabled{{/off}}>",
+        json_pack("{s:b,s:b}", "sel", 1, "off", 0), "<option value=\"a\" selected>A</option><input>");
     /* after </script> values are fine again */
     expect_render("<script src=\"/static/x.js\"></script><p>{{v}}</p>", json_pack("{s:s}", "v", "<"),
         "<script src=\"/static/x.js\"></script><p>&lt;</p>");
