@@ -434,6 +434,11 @@ static void dates_show_in_the_viewers_zone(void **state)
     assert_true(format_zone_is_valid("Europe/Berlin"));
     char tiny[4];
     assert_int_equal(format_datetime(tiny, sizeof tiny, 0, "UTC", "en", true, &err), KF_E_TOO_LARGE);
+    /* the int64 extremes are far outside ICU's calendar: an answer or an error, never a crash */
+    int rc1 = format_datetime(out, sizeof out, INT64_MAX, "UTC", "en", true, &err);
+    int rc2 = format_datetime(out, sizeof out, INT64_MIN, "Asia/Shanghai", "zh-CN", true, &err);
+    assert_true(rc1 == 0 || rc1 == KF_E_INTERNAL);
+    assert_true(rc2 == 0 || rc2 == KF_E_INTERNAL);
     /* through the template: the same instant, two zones, two hours */
     char *html;
     json_t *d = json_pack("{s:I}", "at", (json_int_t)1795500300000);
@@ -621,6 +626,45 @@ static void embedded_files_match_the_tree(void **state)
     assert_non_null(strstr(css->data, ":focus-visible"));
 }
 
+/* Random templates from the characters and tags that matter to the parser either render or fail
+ * with KF_E_TEMPLATE: no crash, no other code (the sanitizer build checks memory). */
+static void random_templates_render_or_fail_cleanly(void **state)
+{
+    static const char *const pieces[] = {"<", ">", "\"", "'", "=", " ", "a", "href", "on", "script", "/", "!--", "-->",
+        "{{v}}", "{{u}}", "{{#s}}", "{{/s}}", "{{^s}}", "{{#l}}", "{{/l}}", "{{.}}", "{{{t}}}", "{{t \"site\"}}",
+        "{{>t}}", "{{@content}}", "{{date n}}", "{{money n}}", "{{daxie n}}", "{{", "}}", "\n", "<p>", "</p>", "<a ", "title="};
+    json_t *d = json_pack("{s:s, s:s, s:b, s:[i,s,{}], s:I, s:o}", "v", "\"><img src=x onerror=alert(1)>", "u", "javascript:x",
+        "s", 1, "l", 1, "x", "n", (json_int_t)INT64_MIN, "t", render_trusted("<b>"));
+    uint64_t x = 0x9E3779B97F4A7C15u;
+    int ok = 0;
+    for (int iter = 0; iter < 1500; iter++) {
+        char src[512] = "";
+        size_t len = 0;
+        int n = 1 + (int)(x % 24);
+        for (int k = 0; k < n; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            const char *pc = pieces[x % (sizeof pieces / sizeof pieces[0])];
+            size_t pl = strlen(pc);
+            if (len + pl >= sizeof src) break;
+            memcpy(src + len, pc, pl + 1);
+            len += pl;
+        }
+        char *html;
+        struct kf_err err;
+        int rc = render_src(src, d, iter % 2 ? "en" : "zh-CN", NULL, &html, &err);
+        if (rc != 0 && rc != KF_E_TEMPLATE) fail_msg("template '%s': code %d (%s)", src, rc, err.detail);
+        if (rc == 0) {
+            ok++;
+            /* a value never breaks out of its context: the payload's markup never appears raw */
+            assert_null(strstr(html, "<img src=x"));
+            assert_null(strstr(html, "href=\"javascript:"));
+        }
+        free(html);
+    }
+    json_decref(d);
+    assert_true(ok > 50); /* the generator does produce valid templates */
+}
+
 static void *render_many(void *arg)
 {
     for (int i = 0; i < 200; i++) {
@@ -656,6 +700,7 @@ int main(void)
         cmocka_unit_test(dev_dir_reloads_templates_and_catalogues_on_every_render),
         cmocka_unit_test(embedded_layout_and_error_pages_render),
         cmocka_unit_test(embedded_files_match_the_tree),
+        cmocka_unit_test(random_templates_render_or_fail_cleanly),
         cmocka_unit_test(many_threads_render_at_once),
     };
     return cmocka_run_group_tests_name("render", tests, group_setup, group_teardown);
