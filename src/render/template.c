@@ -319,7 +319,13 @@ static int fail_line(struct kf_err *err, const char *path, int line, const char 
 static bool valid_path(const char *s)
 {
     if (strcmp(s, ".") == 0) return true;
-    if (*s == '@') s++; /* values the engine provides: @locale, @zone, @lang.<locale> */
+    if (*s == '@') { /* values the engine provides: @locale, @zone, @lang.<locale> */
+        s++;
+        size_t n = strcspn(s, ".");
+        if (!((n == 6 && strncmp(s, "locale", 6) == 0) || (n == 4 && strncmp(s, "zone", 4) == 0) ||
+                (n == 4 && strncmp(s, "lang", 4) == 0)))
+            return false;
+    }
     if (!*s) return false;
     bool seg_empty = true;
     for (const char *p = s; *p; p++) {

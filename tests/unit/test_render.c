@@ -303,6 +303,7 @@ static void errors_name_template_and_line(void **state)
     expect_error("x {{ unclosed", NULL, "templates/t.html:1: '{{' without a closing '}}'");
     expect_error("{{foo bar}}", NULL, "unknown tag");
     expect_error("{{a..b}}", NULL, "not a valid name");
+    expect_error("{{@nope}}", NULL, "not a valid name");
     expect_error("{{>../etc/passwd}}", NULL, "not a valid template name");
     expect_error("{{date when}}", json_pack("{s:s}", "when", "yesterday"), "templates/t.html:1: 'when' is not an integer");
     /* the error of a partial names the partial's own file */
