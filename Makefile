@@ -19,7 +19,7 @@ LIBS    := $(PKG_LIBS) -lcrack -lpthread -lm
 SRC       := $(shell find src -name '*.c' | sort)
 LIB_SRC   := $(filter-out src/main.c,$(SRC))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/embedded.o
-EMBED_IN  := $(shell find src/store/migrations -type f | sort) src/domain/common_passwords.txt
+EMBED_IN  := $(shell find src/store/migrations templates locale static -type f | sort) src/domain/common_passwords.txt
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 

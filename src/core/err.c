@@ -30,6 +30,7 @@ static const struct kf_code_info code_table[] = {
     {KF_E_BUSY, "busy", 503, "The server is busy; try again.", "服务器繁忙,请稍后重试。"},
     {KF_E_FILE_TYPE, "file_type", 415, "This type of file is not accepted.", "不接受此类型的文件。"},
     {KF_E_LIMIT, "limit_reached", 409, "A limit has been reached.", "已达到数量上限。"},
+    {KF_E_TEMPLATE, "template", 500, "A page template or translation is broken.", "页面模板或翻译有误。"},
 };
 
 const struct kf_code_info *kf_code_info(int code)

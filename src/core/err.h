@@ -29,7 +29,8 @@ enum kf_code {
     KF_E_BUSY = -21,
     KF_E_FILE_TYPE = -22,
     KF_E_LIMIT = -23,
-    KF_E__LAST = -24 /* keep last; not a code */
+    KF_E_TEMPLATE = -24,
+    KF_E__LAST = -25 /* keep last; not a code */
 };
 
 /* What went wrong, for the caller to show: `field` names the input at fault (may be NULL),
