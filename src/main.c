@@ -23,6 +23,7 @@
 #include "domain/vault.h"
 #include "http/handlers.h"
 #include "http/events.h"
+#include "render/template.h"
 #include "http/server.h"
 #include "jobs/scheduler.h"
 #include "kefu_version.h"
@@ -188,6 +189,12 @@ static int cmd_serve(int argc, char **argv)
         api_test_register_jobs();
     } else if (audit_jobs_schedule(&env, &err) != 0 || session_jobs_schedule(&env, &err) != 0) {
         report("jobs", &err);
+        goto out;
+    }
+    /* pages: a broken template or catalogue stops the start, not a page view later */
+    if (cfg.dev_dir[0]) render_set_dev_dir(cfg.dev_dir);
+    if ((cfg.dev_dir[0] ? render_check_all(cfg.dev_dir, &err) : render_init(&err)) != 0) {
+        report("templates", &err);
         goto out;
     }
     /* before any thread starts: jobs and handlers read env.publish */

@@ -19,6 +19,8 @@ struct kf_config {
     char log_level[16];
     int threads;               /* 0: number of cores */
     int64_t max_body;          /* bytes */
+    int64_t max_upload;        /* bytes of one uploaded file */
+    char dev_dir[1024];        /* development: templates, catalogues and static files from this tree */
     int max_connections;
     int max_per_ip;
     int timeout_s;             /* idle connection time-out */

@@ -62,6 +62,7 @@ static const struct grant grants[ACTION__COUNT] = {
     /* files belong to requests, agreements, receipts and evidence, which every provider role works on;
      * the capability owning the record decides further (file.h) */
     [ACT_FILE_READ] = {"file.read", P_ALL, P_ALL, C_ALL, 0},
+    [ACT_USER_PREFERENCES] = {"user.preferences", 0, 0, 0, 1},
     [ACT_FILE_UPLOAD] = {"file.upload", P_ALL, P_ADM | P_AM, C_ADM | C_STAFF, 0},
 };
 

@@ -31,6 +31,7 @@ enum action {
     ACT_NOTIFICATION_READ,    /* read and mark one's own notifications (obj->owner_id is the user) */
     ACT_FILE_READ,            /* a stored file's record and bytes (file.h) */
     ACT_FILE_UPLOAD,          /* store a file attached to a record (file.h) */
+    ACT_USER_PREFERENCES,     /* one's own language and time zone (obj->owner_id is the user) */
     ACTION__COUNT
 };
 

@@ -15,6 +15,7 @@
 #include "core/ids.h"
 #include "core/lookalike.h"
 #include "domain/identity_internal.h"
+#include "core/zone.h"
 #include "domain/notify.h"
 #include "domain/password.h"
 #include "store/store.h"
@@ -334,6 +335,51 @@ static int user_set_hash_fn(struct store_conn *c, void *arg, struct kf_err *err)
                                                                           : "notify.password_changed",
                             NULL, "/account", NULL, err);
     return rc;
+}
+
+struct user_pref_args {
+    struct kf_ctx *ctx;
+    const char *language;
+    const char *time_zone;
+};
+
+static int user_pref_fn(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    struct user_pref_args *a = arg;
+    const struct actor *who = a->ctx->actor;
+    struct store_stmt *st;
+    int rc = store_prepare(c,
+                           "UPDATE users SET language = COALESCE($1, language), time_zone = COALESCE($2, time_zone), "
+                           "updated = $3 WHERE id = $4 AND client_id = $5",
+                           &st, err);
+    if (rc) return rc;
+    if (a->language) store_bind_text(st, 1, a->language, (size_t)-1);
+    else store_bind_null(st, 1);
+    if (a->time_zone) store_bind_text(st, 2, a->time_zone, (size_t)-1);
+    else store_bind_null(st, 2);
+    store_bind_int64(st, 3, ident_now(a->ctx));
+    store_bind_int64(st, 4, who->user_id);
+    store_bind_int64(st, 5, who->client_id);
+    int64_t n = 0;
+    if ((rc = ident_exec(c, &st, &n, err)) != 0) return rc;
+    if (n != 1) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    json_t *changes = json_object();
+    if (a->language) json_object_set_new(changes, "language", json_string(a->language));
+    if (a->time_zone) json_object_set_new(changes, "time_zone", json_string(a->time_zone));
+    return ident_audit(c, a->ctx, who->client_id, "user.set_preferences", "user", who->user_id, changes, NULL, err);
+}
+
+int user_set_preferences(struct kf_ctx *ctx, const char *language, const char *time_zone, struct kf_err *err)
+{
+    const struct actor *a = ctx->actor;
+    int rc = ident_allow(ctx, ACT_USER_PREFERENCES, a ? a->client_id : 0, a ? a->user_id : 0, err);
+    if (rc) return rc;
+    if (language && strcmp(language, "zh-CN") != 0 && strcmp(language, "en") != 0)
+        return kf_fail(err, KF_E_INVALID, "language", "zh-CN or en");
+    if (time_zone && *time_zone && !zone_is_valid(time_zone))
+        return kf_fail(err, KF_E_INVALID, "time_zone", "an IANA time zone such as Asia/Shanghai");
+    struct user_pref_args args = {ctx, language, time_zone};
+    return store_write(ctx->env->store, user_pref_fn, &args, err);
 }
 
 /* Checks strength, hashes (outside the writer) and stores the new password of `u`. */

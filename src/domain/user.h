@@ -65,6 +65,11 @@ int user_set_roles(struct kf_ctx *ctx, int64_t client_id, int64_t user_id, unsig
  * "current_password"), the new one must be strong. Audited "user.change_password" (masked). */
 int user_change_password(struct kf_ctx *ctx, const char *current, const char *new_password, struct kf_err *err);
 
+/* The actor sets their own language ("zh-CN" or "en"; NULL: unchanged) and time zone (an IANA id,
+ * "" for none; NULL: unchanged). KF_E_INVALID field "language" / "time_zone". Audited
+ * "user.set_preferences". */
+int user_set_preferences(struct kf_ctx *ctx, const char *language, const char *time_zone, struct kf_err *err);
+
 /* Sets another user's password (an administrator's reset). Needs ACT_USER_UPDATE. Audited
  * "user.reset_password" (masked). */
 int user_reset_password(struct kf_ctx *ctx, int64_t client_id, int64_t user_id, const char *new_password,

@@ -102,7 +102,9 @@ static int reply_new_session(struct http_req *req, const struct user *u, char to
     return http_reply_json(req, 200, body);
 }
 
-int api_auth_login(struct http_req *req)
+static int logout_fn(struct store_conn *c, void *arg, struct kf_err *err);
+
+int http_login(struct http_req *req, struct user *user_r, char token_r[TOKEN_TEXT_MAX])
 {
     const char *username, *password;
     int rc;
@@ -142,7 +144,28 @@ int api_auth_login(struct http_req *req)
         }
     }
     if ((rc = store_write(st, login_open_fn, l, &req->err)) != 0) return rc;
-    return reply_new_session(req, &l->user, l->token);
+    *user_r = l->user;
+    memcpy(token_r, l->token, TOKEN_TEXT_MAX);
+    sodium_memzero(l->token, sizeof l->token);
+    return 0;
+}
+
+int api_auth_login(struct http_req *req)
+{
+    struct user u;
+    char token[TOKEN_TEXT_MAX];
+    int rc = http_login(req, &u, token);
+    return rc ? rc : reply_new_session(req, &u, token);
+}
+
+int http_logout(struct http_req *req)
+{
+    if (req->via_session) {
+        int rc = store_write(req->ctx.env->store, logout_fn, req, &req->err);
+        if (rc) return rc;
+    }
+    http_reply_header(req, "Set-Cookie", http_auth_cookie(req, NULL));
+    return 0;
 }
 
 static int logout_fn(struct store_conn *c, void *arg, struct kf_err *err)
@@ -153,12 +176,8 @@ static int logout_fn(struct store_conn *c, void *arg, struct kf_err *err)
 
 int api_auth_logout(struct http_req *req)
 {
-    if (req->via_session) {
-        int rc = store_write(req->ctx.env->store, logout_fn, req, &req->err);
-        if (rc) return rc;
-    }
-    http_reply_header(req, "Set-Cookie", http_auth_cookie(req, NULL));
-    return http_reply_static(req, 204, NULL, "", 0);
+    int rc = http_logout(req);
+    return rc ? rc : http_reply_static(req, 204, NULL, "", 0);
 }
 
 int api_auth_me(struct http_req *req)

@@ -13,19 +13,6 @@
 #include "domain/user.h"
 
 /* The value of cookie `name` in the Cookie header, from the arena, or NULL. */
-static const char *cookie_value(struct http_req *req, const char *name)
-{
-    const char *h = http_header(req, "Cookie");
-    size_t nlen = strlen(name);
-    while (h && *h) {
-        while (*h == ' ' || *h == ';') h++;
-        size_t len = strcspn(h, ";");
-        if (len > nlen && h[nlen] == '=' && strncmp(h, name, nlen) == 0)
-            return arena_strndup(req->arena, h + nlen + 1, len - nlen - 1);
-        h += len;
-    }
-    return NULL;
-}
 
 bool http_auth_over_tls(const struct http_req *req)
 {
@@ -52,6 +39,14 @@ static int actor_user(struct http_req *req, int64_t client_id, int64_t user_id, 
     return rc == 0 && !u->disabled && !u->org_disabled ? 0 : KF_E_UNAUTHENTICATED;
 }
 
+/* What pages show of the actor and how: their name, language and time zone. */
+static void auth_keep_user(struct http_req *req, const struct user *u)
+{
+    req->user_name = arena_strdup(req->arena, u->display_name && *u->display_name ? u->display_name : u->username);
+    req->user_language = u->language && *u->language ? arena_strdup(req->arena, u->language) : NULL;
+    req->user_zone = u->time_zone && *u->time_zone ? arena_strdup(req->arena, u->time_zone) : NULL;
+}
+
 static int resolve_session(struct http_req *req, const char *token)
 {
     struct kf_err err;
@@ -61,6 +56,7 @@ static int resolve_session(struct http_req *req, const char *token)
     if (actor_user(req, req->session.client_id, req->session.user_id, &u) != 0) return KF_E_UNAUTHENTICATED;
     req->actor = (struct actor){.kind = ACTOR_USER, .user_id = u.id, .org_id = u.org_id, .client_id = u.client_id,
                                 .roles = u.roles, .session_id = req->session.id};
+    auth_keep_user(req, &u);
     req->via_session = true;
     req->session_token = token;
     req->second_factor_missing = (u.roles & AUTH_ROLES_NEEDING_2FA) && !u.totp_enabled;
@@ -79,7 +75,18 @@ static int resolve_bearer(struct http_req *req, const char *token)
     if (!roles) return KF_E_UNAUTHENTICATED;
     req->actor = (struct actor){.kind = ACTOR_TOKEN, .user_id = u.id, .org_id = u.org_id, .client_id = u.client_id,
                                 .roles = roles, .token_id = ti.id};
+    auth_keep_user(req, &u);
     return 0;
+}
+
+/* What an administrator or finance user without a second factor may reach: enough to enrol one. */
+static bool auth_open_without_second_factor(const char *pattern)
+{
+    static const char *const open[] = {"/api/v1/auth/", "/account/totp", "/logout", "/static/", "/login", NULL};
+    for (const char *const *p = open; *p; p++) {
+        if (strncmp(pattern, *p, strlen(*p)) == 0) return true;
+    }
+    return false;
 }
 
 int http_auth_resolve(struct http_req *req)
@@ -92,10 +99,13 @@ int http_auth_resolve(struct http_req *req)
             return kf_fail(&req->err, KF_E_UNAUTHENTICATED, NULL, "the API token is not valid");
         return 0;
     }
-    const char *cookie = cookie_value(req, AUTH_COOKIE_SECURE);
-    if (!cookie) cookie = cookie_value(req, AUTH_COOKIE);
+    const char *cookie = http_cookie(req, AUTH_COOKIE_SECURE);
+    if (!cookie) cookie = http_cookie(req, AUTH_COOKIE);
     if (cookie && resolve_session(req, cookie) == 0 && http_method_changes_state(req->method)) {
         const char *csrf = http_header(req, AUTH_CSRF_HEADER);
+        /* a page's form carries the token as the hidden field `csrf` */
+        if (!csrf && (req->route->flags & ROUTE_FORM_BODY) && req->json)
+            csrf = json_string_value(json_object_get(req->json, AUTH_CSRF_FIELD));
         if (!csrf || !session_csrf_check(&req->session, csrf))
             return kf_fail(&req->err, KF_E_FORBIDDEN, NULL, "missing or wrong anti-forgery token (X-CSRF-Token)");
     }
@@ -103,7 +113,7 @@ int http_auth_resolve(struct http_req *req)
         return kf_fail(&req->err, KF_E_UNAUTHENTICATED, NULL, NULL);
     /* admin and finance act only with a second factor: until they enrol, their session reaches the
      * /api/v1/auth/ routes (me, the enrolment, logout) and nothing else */
-    if (req->second_factor_missing && strncmp(req->route->pattern, "/api/v1/auth/", 13) != 0)
+    if (req->second_factor_missing && !auth_open_without_second_factor(req->route->pattern))
         return kf_fail(&req->err, KF_E_FORBIDDEN, "totp_code",
                        "enrol a second factor first (POST /api/v1/auth/totp/begin, then confirm)");
     return 0;

@@ -9,6 +9,7 @@
 #define AUTH_COOKIE "kefu_session"
 #define AUTH_COOKIE_SECURE "__Host-kefu_session"
 #define AUTH_CSRF_HEADER "X-CSRF-Token"
+#define AUTH_CSRF_FIELD "csrf"       /* the same token as a hidden form field of a page */
 /* Roles that must have a second factor in force before they act (issue 3). */
 #define AUTH_ROLES_NEEDING_2FA (ROLE_ADMIN | ROLE_FINANCE)
 
@@ -24,6 +25,17 @@ bool http_auth_over_tls(const struct http_req *req);
 
 /* The Set-Cookie value that stores `token` (NULL: one that clears the cookie). From the arena. */
 const char *http_auth_cookie(struct http_req *req, const char *token);
+
+struct user;
+
+/* Logs in from the request's fields `username`, `password` and `totp_code` (a JSON body or a
+ * form): throttled per account and address, every attempt audited. On success fills the user and
+ * the new session's token (the caller sets the cookie and wipes the token). Errors: KF_E_INVALID,
+ * KF_E_UNAUTHENTICATED (field "password" or "totp_code"), KF_E_RATE_LIMITED (Retry-After set). */
+int http_login(struct http_req *req, struct user *user_r, char token_r[TOKEN_TEXT_MAX]);
+
+/* Ends the request's session (if it came with one) and clears the cookie. */
+int http_logout(struct http_req *req);
 
 /* True for methods that change state (not GET, HEAD, OPTIONS). */
 int http_method_changes_state(const char *method);

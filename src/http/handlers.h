@@ -62,6 +62,13 @@ int api_events(struct http_req *req);
 /* api_audit.c */
 int api_audit_list(struct http_req *req);
 
+/* page_static.c, page_auth.c, page_home.c: pages */
+int page_static(struct http_req *req);
+int page_login(struct http_req *req);
+int page_login_submit(struct http_req *req);
+int page_logout(struct http_req *req);
+int page_home(struct http_req *req);
+
 /* api_test.c (test mode only) */
 int api_test_probe_create(struct http_req *req);
 int api_test_probe_get(struct http_req *req);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "http/page.h"
 
 const char *http_param(const struct http_req *req, const char *name)
 {
@@ -27,6 +28,20 @@ const char *http_query(const struct http_req *req, const char *key)
 const char *http_header(const struct http_req *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_cookie(struct http_req *req, const char *name)
+{
+    const char *h = http_header(req, "Cookie");
+    size_t nlen = strlen(name);
+    while (h && *h) {
+        while (*h == ' ' || *h == ';') h++;
+        size_t len = strcspn(h, ";");
+        if (len > nlen && h[nlen] == '=' && strncmp(h, name, nlen) == 0)
+            return arena_strndup(req->arena, h + nlen + 1, len - nlen - 1);
+        h += len;
+    }
+    return NULL;
 }
 
 int http_json_string(struct http_req *req, const char *key, bool required, size_t max_len, const char **out)
@@ -92,9 +107,20 @@ int http_reply_json(struct http_req *req, int status, json_t *json)
     return http_reply_owned(req, status, "application/json", s, strlen(s));
 }
 
+/* A browser asking for no known route (it sends Accept: text/html) gets the 404 page, not JSON;
+ * anything under /api/ always gets JSON. */
+static bool http_wants_page(struct http_req *req)
+{
+    const char *accept = req->conn ? http_header(req, "Accept") : NULL;
+    const char *path = req->path ? req->path : req->raw_uri;
+    return accept && strstr(accept, "text/html") && path && strncmp(path, "/api/", 5) != 0 && req->method &&
+           strcmp(req->method, "GET") == 0;
+}
+
 int http_reply_error(struct http_req *req, int code)
 {
     /* req->err, when a handler filled it, says more (field, detail) than the bare code */
+    if (req->route ? (req->route->flags & ROUTE_PAGE) != 0 : http_wants_page(req)) return page_reply_error(req, code);
     if (req->err.code == KF_OK) kf_fail(&req->err, code, NULL, NULL);
     const struct kf_code_info *info = kf_code_info(req->err.code);
     json_t *e = json_object();

@@ -17,7 +17,7 @@
 #define HTTP_SUSPENDED 1
 #define HTTP_MAX_QUERY_PARAMS 32
 #define HTTP_MAX_URI 8192
-#define HTTP_MAX_EXTRA_HEADERS 4
+#define HTTP_MAX_EXTRA_HEADERS 8
 
 struct MHD_Connection;
 struct http_server;
@@ -49,6 +49,15 @@ struct http_reply {
  * the reply (http_reply_json / http_reply_error) and return. */
 typedef void (*http_write_done_fn)(struct http_req *req, int rc, const struct kf_err *err);
 
+/* The file of a multipart form (form.c), in the request's arena. */
+struct http_upload {
+    const char *field;         /* NULL: no file came */
+    const char *filename;      /* as the browser sent it; sanitise before use (file.h) */
+    const char *content_type;  /* as declared; never trusted (the file store sniffs) */
+    const char *data;
+    size_t len;
+};
+
 struct http_req {
     struct arena *arena;
     struct http_server *server;
@@ -69,7 +78,10 @@ struct http_req {
 
     struct buf body;
     bool body_too_large;
-    json_t *json;                  /* parsed object body (ROUTE_JSON_BODY), owned */
+    json_t *json;                  /* parsed object body (ROUTE_JSON_BODY; ROUTE_FORM_BODY fields), owned */
+    struct http_upload upload;     /* ROUTE_FORM_BODY with a file field */
+    size_t server_max_upload;      /* bytes of one uploaded file */
+    const char *server_cfg_dev_dir;  /* --dev-dir ("" when not developing) */
 
     char request_id[24];
     char client_addr[64];
@@ -78,6 +90,10 @@ struct http_req {
     bool preferred_zh;             /* reply messages in Chinese (default) or English */
 
     struct actor actor;            /* who is asking (auth.c); ctx.actor points here */
+    const char *user_name;         /* the actor's display name, language and zone (arena; NULL: none) */
+    const char *user_language;
+    const char *user_zone;
+    const char *page_locale;       /* decided by page_locale(), once */
     bool via_session;              /* the actor came from the session cookie (CSRF applies) */
     bool second_factor_missing;    /* an admin or finance user without a second factor in force */
     struct session_info session;   /* that session, when via_session */
@@ -103,6 +119,9 @@ const char *http_query(const struct http_req *req, const char *key);
 
 /* The value of request header `name`, or NULL. */
 const char *http_header(const struct http_req *req, const char *name);
+
+/* The value of cookie `name` (a copy in the arena), or NULL. */
+const char *http_cookie(struct http_req *req, const char *name);
 
 /* Reads string field `key` of the JSON body into *out: required fields missing, or of the wrong
  * type, or longer than `max_len` bytes, fail with KF_E_INVALID naming the field. */

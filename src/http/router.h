@@ -15,6 +15,9 @@ enum route_flags {
     ROUTE_TEST_ONLY = 1u << 0,  /* exists only under `kefu serve --test-mode` */
     ROUTE_JSON_BODY = 1u << 1,  /* takes a JSON object body (Content-Type: application/json) */
     ROUTE_NO_LOG = 1u << 2,     /* not in the access log (probes hit these every second) */
+    ROUTE_PAGE = 1u << 3,       /* an HTML page: errors are pages, an anonymous visitor goes to /login */
+    ROUTE_FORM_BODY = 1u << 4,  /* takes an HTML form body (urlencoded or multipart; form.h) */
+    ROUTE_UPLOAD = 1u << 5,     /* its body may be as large as --max-upload (a file), not --max-body */
 };
 
 #define ROUTE_MAX_PARAMS 4

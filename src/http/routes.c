@@ -71,6 +71,14 @@ const struct route routes[] = {
     {"GET", "/api/v1/audit", 0, "audit.read", api_audit_list,
      "The audit trail of one tenant (or, for the provider, of all), filtered by object, actor and time (keyset)."},
 
+    /* pages (HTML; docs/openapi.yaml tag pages) */
+    {"GET", "/", ROUTE_PAGE, "session", page_home, "Page: home — what the person's roles may use."},
+    {"GET", "/login", ROUTE_PAGE, NULL, page_login, "Page: the log-in form."},
+    {"POST", "/login", ROUTE_PAGE | ROUTE_FORM_BODY, NULL, page_login_submit,
+     "Page: log in (user name, password, one-time code); on to ?next=."},
+    {"POST", "/logout", ROUTE_PAGE | ROUTE_FORM_BODY, "session", page_logout, "Page: log out."},
+    {"GET", "/static/{name}", ROUTE_NO_LOG, NULL, page_static, "The style sheet, script and icons."},
+
     {"POST", "/api/v1/test/probe-writes", ROUTE_TEST_ONLY | ROUTE_JSON_BODY, NULL, api_test_probe_create,
      "Test mode: write one row durably through the writer."},
     {"GET", "/api/v1/test/probe-writes", ROUTE_TEST_ONLY, NULL, api_test_probe_list, "Test mode: list probe rows by tag."},

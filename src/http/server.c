@@ -29,14 +29,19 @@
 #include "core/text.h"
 #include "http/auth.h"
 #include "http/events.h"
+#include "http/form.h"
 #include "http/metrics.h"
 #include "http/request.h"
+
+/* Multipart framing and the other fields of an upload form, on top of the file itself. */
+#define UPLOAD_FORM_OVERHEAD (1u << 20)
 
 struct http_server {
     struct MHD_Daemon *daemon;
     const struct kf_env *env;
     const struct kf_config *cfg;
     size_t max_body;
+    size_t max_upload;
     uint16_t port;
     atomic_int in_flight;
     atomic_bool draining;
@@ -267,31 +272,48 @@ static void request_begin(struct http_req *req)
         req->early_error = true;
         return;
     }
-    if (!(req->route->flags & ROUTE_JSON_BODY)) return;
-    if (!content_type_is_json(http_header(req, "Content-Type"))) {
+    req->server_max_upload = req->server->max_upload;
+    req->server_cfg_dev_dir = req->server->cfg->dev_dir;
+    if (req->route->flags & ROUTE_UPLOAD) req->body.max = req->server->max_upload + UPLOAD_FORM_OVERHEAD;
+    if (!(req->route->flags & (ROUTE_JSON_BODY | ROUTE_FORM_BODY))) return;
+    const char *ct = http_header(req, "Content-Type");
+    if ((req->route->flags & ROUTE_JSON_BODY) ? !content_type_is_json(ct) : !form_content_type_ok(ct)) {
         kf_fail(&req->err, KF_E_MEDIA_TYPE, NULL, NULL);
         req->early_error = true;
         return;
     }
     const char *cl = http_header(req, "Content-Length");
     int64_t len;
-    if (cl && text_parse_int64(cl, &len) == 0 && (uint64_t)len > req->server->max_body) {
-        kf_fail(&req->err, KF_E_TOO_LARGE, NULL, "the limit is %zu bytes", req->server->max_body);
+    if (cl && text_parse_int64(cl, &len) == 0 && (uint64_t)len > req->body.max) {
+        kf_fail(&req->err, KF_E_TOO_LARGE, NULL, "the limit is %zu bytes", req->body.max);
         req->early_error = true;
     }
 }
 
 /* --- replies ------------------------------------------------------------------------------------ */
 
+/* Pages load their CSS, script and images from kefu itself and nothing inline: no 'unsafe-inline'
+ * anywhere, so injected markup can neither run nor style itself. Everything else (JSON, files)
+ * may load nothing at all. */
+#define CSP_PAGE                                                                                          \
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " \
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+#define CSP_OTHER "default-src 'none'; frame-ancestors 'none'"
+
 static void add_common_headers(struct MHD_Response *resp, const struct http_req *req)
 {
+    const struct http_reply *r = &req->reply;
+    bool html = r->content_type && strncmp(r->content_type, "text/html", 9) == 0;
+    bool cache_set = false;
+    for (int i = 0; i < r->n_headers; i++) cache_set |= strcasecmp(r->header_names[i], "Cache-Control") == 0;
     MHD_add_response_header(resp, "X-Request-Id", req->request_id);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-    MHD_add_response_header(resp, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
-    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(resp, "Content-Security-Policy", html ? CSP_PAGE : CSP_OTHER);
+    MHD_add_response_header(resp, "Referrer-Policy", html ? "same-origin" : "no-referrer");
     MHD_add_response_header(resp, "Cross-Origin-Resource-Policy", "same-origin");
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    /* authenticated pages and API answers are never stored; static files say otherwise themselves */
+    if (!cache_set) MHD_add_response_header(resp, "Cache-Control", "no-store");
     if (atomic_load(&req->server->draining)) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 }
 
@@ -337,6 +359,10 @@ static void request_dispatch(struct http_req *req)
             http_reply_error(req, KF_E_BAD_JSON);
             return;
         }
+    }
+    if ((req->route->flags & ROUTE_FORM_BODY) && form_parse(req) != 0) {
+        http_reply_error(req, req->err.code);
+        return;
     }
     if (http_auth_resolve(req) != 0) {
         http_reply_error(req, req->err.code);
@@ -394,7 +420,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     case REQ_BODY:
         if (*upload_data_size) {
             if (!req->early_error && buf_append(&req->body, upload_data, *upload_data_size) != 0) {
-                kf_fail(&req->err, KF_E_TOO_LARGE, NULL, "the limit is %zu bytes", req->server->max_body);
+                kf_fail(&req->err, KF_E_TOO_LARGE, NULL, "the limit is %zu bytes", req->body.max);
                 req->early_error = true;
                 buf_free(&req->body);
             }
@@ -519,6 +545,7 @@ int http_server_start(const struct kf_config *cfg, const struct kf_env *env, str
     srv->env = env;
     srv->cfg = cfg;
     srv->max_body = (size_t)cfg->max_body;
+    srv->max_upload = cfg->max_upload > 0 ? (size_t)cfg->max_upload : 20u << 20;
     srv->request_prefix = randombytes_random();
     unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
     if (threads < 1) threads = 1;

@@ -4,6 +4,8 @@
  * version, while kefu needs exact, stable output for every int64. */
 #include "render/format.h"
 
+#include "core/zone.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,14 +21,7 @@ static bool is_en(const char *locale)
 
 bool format_zone_is_valid(const char *zone)
 {
-    if (!zone || !*zone || strlen(zone) > 64) return false;
-    UChar uzone[80], canon[80];
-    UErrorCode st = U_ZERO_ERROR;
-    u_strFromUTF8(uzone, 80, NULL, zone, -1, &st);
-    if (U_FAILURE(st)) return false;
-    UBool is_system = 0;
-    ucal_getCanonicalTimeZoneID(uzone, -1, canon, 80, &is_system, &st);
-    return U_SUCCESS(st) && is_system;
+    return zone_is_valid(zone);
 }
 
 int format_datetime(char *out, size_t cap, int64_t utc_ms, const char *zone, const char *locale,

@@ -3,6 +3,7 @@
  * fallback would not map zh-TW or zh-Hant to zh-CN, our nearest. */
 #include "render/i18n.h"
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,24 +39,93 @@ static int check_flat(json_t *cat, const char *what, struct kf_err *err)
     return 0;
 }
 
+/* Adds every key of `part` (from `what`) to `cat`; a key defined twice is an error. */
+static int catalogue_merge(json_t *cat, json_t *part, const char *what, struct kf_err *err)
+{
+    int rc = check_flat(part, what, err);
+    const char *key;
+    json_t *v;
+    json_object_foreach(part, key, v) {
+        if (rc) break;
+        if (json_object_get(cat, key)) rc = kf_fail(err, KF_E_TEMPLATE, NULL, "%s: key '%s' is defined twice", what, key);
+        else json_object_set(cat, key, v);
+    }
+    json_decref(part);
+    return rc;
+}
+
+static int catalogue_part_file(json_t *cat, const char *path, struct kf_err *err)
+{
+    json_error_t je;
+    json_t *part = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (!part) return kf_fail(err, KF_E_TEMPLATE, NULL, "%s:%d: %s", path, je.line, je.text);
+    return catalogue_merge(cat, part, path, err);
+}
+
+static int catalogue_part_embedded(json_t *cat, const struct embedded_file *f, struct kf_err *err)
+{
+    json_error_t je;
+    json_t *part = json_loadb(f->data, f->size, JSON_REJECT_DUPLICATES, &je);
+    if (!part) return kf_fail(err, KF_E_TEMPLATE, NULL, "%s:%d: %s", f->path, je.line, je.text);
+    return catalogue_merge(cat, part, f->path, err);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The .json files of root/locale/<locale>/, in name order. */
+static int catalogue_dir_parts(json_t *cat, const char *root, const char *locale, struct kf_err *err)
+{
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/locale/%s", root, locale);
+    DIR *d = opendir(dir);
+    if (!d) return 0; /* the one-file catalogue alone */
+    char *names[256];
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < sizeof names / sizeof names[0]) {
+        size_t len = strlen(e->d_name);
+        if (len > 5 && strcmp(e->d_name + len - 5, ".json") == 0) names[n++] = strdup(e->d_name);
+    }
+    closedir(d);
+    qsort(names, n, sizeof names[0], name_cmp);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        char path[1400];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (rc == 0 && names[i]) rc = catalogue_part_file(cat, path, err);
+        free(names[i]);
+    }
+    return rc;
+}
+
+/* A locale's catalogue is locale/<locale>.json plus every .json file under locale/<locale>/ (one per group
+ * of pages, so that work on different pages does not edit one file); a key may be defined once. */
 int i18n_catalogue_load(const char *root, const char *locale, json_t **cat_r, struct kf_err *err)
 {
     *cat_r = NULL;
     if (locale_index(locale) < 0) return kf_fail(err, KF_E_TEMPLATE, NULL, "unsupported locale");
     char path[1024];
-    json_error_t je;
-    json_t *cat;
+    json_t *cat = json_object();
+    int rc;
     if (root) {
         snprintf(path, sizeof path, "%s/locale/%s.json", root, locale);
-        cat = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+        rc = catalogue_part_file(cat, path, err);
+        if (rc == 0) rc = catalogue_dir_parts(cat, root, locale, err);
     } else {
         snprintf(path, sizeof path, "locale/%s.json", locale);
         const struct embedded_file *f = embedded_find(path);
-        if (!f) return kf_fail(err, KF_E_TEMPLATE, NULL, "%s is not embedded", path);
-        cat = json_loadb(f->data, f->size, JSON_REJECT_DUPLICATES, &je);
+        rc = f ? catalogue_part_embedded(cat, f, err) : kf_fail(err, KF_E_TEMPLATE, NULL, "%s is not embedded", path);
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "locale/%s/", locale);
+        for (const struct embedded_file *e = embedded_files; rc == 0 && e->path; e++) {
+            size_t len = strlen(e->path);
+            if (strncmp(e->path, prefix, strlen(prefix)) == 0 && len > 5 && strcmp(e->path + len - 5, ".json") == 0)
+                rc = catalogue_part_embedded(cat, e, err);
+        }
     }
-    if (!cat) return kf_fail(err, KF_E_TEMPLATE, NULL, "%s:%d: %s", path, je.line, je.text);
-    int rc = check_flat(cat, path, err);
     if (rc != 0) {
         json_decref(cat);
         return rc;

@@ -1,4 +1,5 @@
-/* Translations: one catalogue per locale (locale/zh-CN.json, locale/en.json: a flat JSON object of
+/* Translations: one catalogue per locale (locale/zh-CN.json, locale/en.json and the files under
+ * locale/zh-CN/ and locale/en/ merged: flat JSON objects of
  * dotted key → string), compiled into the binary; choosing the viewer's locale from their setting
  * and Accept-Language. Simplified Chinese is the default. Catalogues are loaded once and read-only
  * after (thread-safe); render_set_dev_dir() makes the template engine reload them from disk. */

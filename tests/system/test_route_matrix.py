@@ -9,6 +9,7 @@ of client A are client users of A, provider staff reach both clients through the
 Routes without a target object run once per actor (target None)."""
 import os
 import re
+import urllib.parse
 
 import pytest
 
@@ -92,6 +93,12 @@ ROUTES = {
     ("POST", "/api/v1/notifications/read-all"): dict(kind="session"),
     ("GET", "/api/v1/events"): dict(kind="session"),
     ("GET", "/api/v1/audit"): dict(kind="client", allow={"admin", "supervisor", "client_admin", "client_supervisor"}),
+    # pages: a GET answers the page; an anonymous visitor is redirected to /login ("unauth")
+    ("GET", "/"): dict(kind="session"),
+    ("GET", "/login"): dict(kind="public"),
+    ("POST", "/login"): dict(kind="public", form=True),
+    ("POST", "/logout"): dict(kind="session", form=True),
+    ("GET", "/static/{name}"): dict(kind="public"),
     ("POST", "/api/v1/test/probe-writes"): dict(kind="public"),
     ("GET", "/api/v1/test/probe-writes"): dict(kind="public"),
     ("GET", "/api/v1/test/probe-writes/{id}"): dict(kind="public"),
@@ -167,13 +174,21 @@ class Actor:
         return h
 
 
-def login(srv, name):
-    r = srv.post("/api/v1/auth/login", json={"username": name, "password": PASSWORD})
+def login(srv, name, recovery=None):
+    """Logs `name` in; admin and finance enrol a second factor on their first login and use one of
+    its recovery codes (`recovery`, consumed) on a later one."""
+    body = {"username": name, "password": PASSWORD}
+    if recovery:
+        body["totp_code"] = recovery.pop()
+    r = srv.post("/api/v1/auth/login", json=body)
     assert r.status == 200, r
     cookie = [v for v in r.header_all("Set-Cookie") if v.startswith("kefu_session=")][0].split(";")[0]
+    codes = recovery
     if r.json["user"]["second_factor_required"]:  # admin and finance enrol before they act
-        kh.enrol_second_factor(srv, cookie, r.json["user"]["csrf_token"])
-    return Actor(name, cookie, r.json["user"]["csrf_token"])
+        _, codes = kh.enrol_second_factor(srv, cookie, r.json["user"]["csrf_token"])
+    actor = Actor(name, cookie, r.json["user"]["csrf_token"])
+    actor.recovery = list(codes) if codes else None
+    return actor
 
 
 class Site:
@@ -230,8 +245,12 @@ class Site:
         self.probe = self.call(None, "POST", "/api/v1/test/probe-writes", {"tag": "matrix", "body": "x"}).json["id"]
         self.job = self.call(None, "POST", "/api/v1/test/jobs", {"run_at": 1 << 49}).json["id"]
 
-    def call(self, actor, method, path, body=None):
+    def call(self, actor, method, path, body=None, form=False):
         h = actor.headers(method) if actor else {}
+        if form:
+            # a page's form: urlencoded fields (the anti-forgery token travels in the header here)
+            h["Content-Type"] = "application/x-www-form-urlencoded"
+            return self.srv.request(method, path, body=urllib.parse.urlencode(body or {}), headers=h)
         if body is None and method == "POST":
             return self.srv.request(method, path, headers=h)
         return self.srv.request(method, path, json=body, headers=h)
@@ -248,8 +267,10 @@ class Site:
         method, pattern = route
         cid = self.client.get(t)
         n = self.unique()
-        if pattern == "/api/v1/auth/login":
+        if pattern in ("/api/v1/auth/login", "/login") and method == "POST":
             return method, pattern, {"username": "m-probe-login", "password": PASSWORD}
+        if pattern == "/static/{name}":
+            return method, "/static/kefu.css", None
         if pattern == "/api/v1/test/probe-writes" and method == "GET":
             return method, pattern + "?tag=matrix", None
         bodies = {
@@ -328,6 +349,10 @@ def targets(route):
 
 
 def outcome_of(r):
+    if r.status in (302, 303):
+        # pages: an anonymous visitor is sent to log in; anything else is the page's own answer
+        loc = r.header("Location") or ""
+        return "unauth" if loc == "/login" or loc.startswith("/login?next=") else "ok"
     if 200 <= r.status < 300:
         return "ok"
     if r.status == 401 and isinstance(r.json, dict) and (r.json.get("error") or {}).get("field") == "code":
@@ -340,11 +365,17 @@ def outcome_of(r):
 def test_every_route_every_role_every_tenant(kefu, engine, tmp_path):
     site = Site(kefu(), tmp_path)
     # logout ends the actor's session: it runs last
-    order = sorted(ROUTES, key=lambda r: r == ("POST", "/api/v1/auth/logout"))
+    # logging out ends the actor's session: the two logouts run last, and the actors log in again
+    # between them
+    order = sorted(ROUTES, key=lambda r: {("POST", "/api/v1/auth/logout"): 1, ("POST", "/logout"): 2}.get(r, 0))
     mismatches, counts, cells = [], {}, 0
     for route in order:
         for t in targets(route):
             for name in ACTORS:
+                if route == ("POST", "/logout") and name != "anonymous":
+                    old = site.actors[name]
+                    site.actors[name] = login(site.srv, "admin" if name == "admin" else "m-" + name,
+                                              getattr(old, "recovery", None))
                 actor = site.actors[name]
                 want = expected(route, name, t)
                 method, path, body = site.request_for(route, name, t)
@@ -355,7 +386,9 @@ def test_every_route_every_role_every_tenant(kefu, engine, tmp_path):
                     r = kh.Response(es.status, "", es.headers, b"")
                     es.close()
                 else:
-                    r = site.call(None if route == ("POST", "/api/v1/auth/login") else actor, method, path, body)
+                    anonymous = route in (("POST", "/api/v1/auth/login"), ("POST", "/login"))
+                    r = site.call(None if anonymous else actor, method, path, body,
+                                  form=ROUTES[route].get("form", False))
                 got = outcome_of(r)
                 if route == ("POST", "/api/v1/orgs/{id}/disable") and got == "ok":
                     # the other cells need the client working: its users are logged out while disabled

@@ -53,6 +53,7 @@ static const char *const matrix[ACTION__COUNT][A__COUNT] = {
     [ACT_TOKEN_MANAGE] =   {"UUU", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "NFN", "NFN", "NFN", "YYY"},
     [ACT_NOTIFICATION_READ] = {"UUU", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "NFN", "NFN", "NFN", "YYY"},
     [ACT_FILE_READ] =      {"UUU", "YYY", "YYY", "YYY", "YYY", "YYY", "YYY", "YYY", "NYN", "NYN", "NYN", "YYY"},
+    [ACT_USER_PREFERENCES] = {"UUU", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "NFN", "NFN", "NFN", "YYY"},
     [ACT_FILE_UPLOAD] =    {"UUU", "YYY", "YYY", "FYY", "FYY", "FYY", "FYY", "FYY", "NYN", "NYN", "NFN", "YYY"},
 };
 
@@ -104,6 +105,7 @@ static void test_C5_2_own_password_only(void **state)
         assert_int_equal(policy_check(&a, ACT_USER_PASSWORD, &own), 0);
         assert_int_equal(policy_check(&a, ACT_TOKEN_MANAGE, &own), 0); /* one's own API tokens too */
         assert_int_equal(policy_check(&a, ACT_NOTIFICATION_READ, &own), 0); /* and notifications */
+        assert_int_equal(policy_check(&a, ACT_USER_PREFERENCES, &own), 0); /* and preferences */
         struct object_ref other_tenant = {.client_id = CLIENT_OTHER, .owner_id = a.user_id};
         if (a.client_id != 0) assert_int_equal(policy_check(&a, ACT_USER_PASSWORD, &other_tenant), KF_E_NOT_FOUND);
     }
