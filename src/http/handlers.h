@@ -69,6 +69,18 @@ int page_login_submit(struct http_req *req);
 int page_logout(struct http_req *req);
 int page_home(struct http_req *req);
 
+/* page_account.c, page_notifications.c */
+
+/* ---- */
+
+/* page_orgs.c, page_users.c, page_teams.c, page_files.c */
+
+/* ---- */
+
+/* page_customers.c, page_audit.c */
+
+/* ---- */
+
 /* api_test.c (test mode only) */
 int api_test_probe_create(struct http_req *req);
 int api_test_probe_get(struct http_req *req);

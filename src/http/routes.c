@@ -79,6 +79,18 @@ const struct route routes[] = {
     {"POST", "/logout", ROUTE_PAGE | ROUTE_FORM_BODY, "session", page_logout, "Page: log out."},
     {"GET", "/static/{name}", ROUTE_NO_LOG, NULL, page_static, "The style sheet, script and icons."},
 
+    /* pages: account and notifications (page_account.c, page_notifications.c) */
+
+    /* ---- */
+
+    /* pages: organisations, users, teams and files (page_orgs.c, page_users.c, page_teams.c, page_files.c) */
+
+    /* ---- */
+
+    /* pages: customers and consent, the audit trail (page_customers.c, page_audit.c) */
+
+    /* ---- */
+
     {"POST", "/api/v1/test/probe-writes", ROUTE_TEST_ONLY | ROUTE_JSON_BODY, NULL, api_test_probe_create,
      "Test mode: write one row durably through the writer."},
     {"GET", "/api/v1/test/probe-writes", ROUTE_TEST_ONLY, NULL, api_test_probe_list, "Test mode: list probe rows by tag."},

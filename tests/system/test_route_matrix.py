@@ -14,6 +14,9 @@ import urllib.parse
 import pytest
 
 import kefu_http as kh
+import matrix_account
+import matrix_admin
+import matrix_customers
 
 from conftest import key_file_for, run_kefu
 
@@ -108,6 +111,9 @@ ROUTES = {
     ("GET", "/api/v1/test/jobs/{id}"): dict(kind="public"),
     ("POST", "/api/v1/test/notify"): dict(kind="public"),
 }
+# page groups keep their rows and request builders in modules of their own (matrix_*.py)
+for _group in (matrix_account, matrix_admin, matrix_customers):
+    ROUTES.update(_group.ROUTES)
 STATUS = {"ok": None, "unauth": 401, "forbidden": 403, "hidden": 404}
 
 
@@ -267,6 +273,9 @@ class Site:
         method, pattern = route
         cid = self.client.get(t)
         n = self.unique()
+        for group in (matrix_account, matrix_admin, matrix_customers):
+            if route in group.ROUTES:
+                return group.request(self, route, actor, t, n)
         if pattern in ("/api/v1/auth/login", "/login") and method == "POST":
             return method, pattern, {"username": "m-probe-login", "password": PASSWORD}
         if pattern == "/static/{name}":
