@@ -235,19 +235,13 @@ static int password_session_fn(struct store_conn *c, void *arg, struct kf_err *e
                           http_header(req, "User-Agent"), p->token, &p->session_id, err);
 }
 
-/* POST /api/v1/auth/password {"current_password", "new_password"}: the logged-in person changes
- * their own password. Every session of theirs ends (whoever knew the old password is out); this
- * browser gets a fresh session at once, so the person who changed it stays logged in. Only a
- * session may do this: an API token never changes its owner's password. */
-int api_auth_password(struct http_req *req)
+int http_change_password(struct http_req *req, const char *current, const char *new_password, struct user *user_r,
+                         char token_r[TOKEN_TEXT_MAX])
 {
-    const char *current, *next;
     int rc;
     if (!req->via_session)
         return kf_fail(&req->err, KF_E_FORBIDDEN, NULL, "a password is changed from a logged-in session");
-    if ((rc = http_json_string(req, "current_password", true, LOGIN_PASSWORD_MAX, &current)) != 0) return rc;
-    if ((rc = http_json_string(req, "new_password", true, LOGIN_PASSWORD_MAX, &next)) != 0) return rc;
-    if ((rc = user_change_password(&req->ctx, current, next, &req->err)) != 0) {
+    if ((rc = user_change_password(&req->ctx, current, new_password, &req->err)) != 0) {
         /* the domain names the new password "password"; here it is the field `new_password` */
         if (rc == KF_E_INVALID && req->err.field && strcmp(req->err.field, "password") == 0)
             req->err.field = "new_password";
@@ -260,5 +254,26 @@ int api_auth_password(struct http_req *req)
     ctx.actor = &system;
     if ((rc = user_get(&ctx, req->actor.client_id, req->actor.user_id, &p->user, &req->err)) != 0) return rc;
     if ((rc = store_write(req->ctx.env->store, password_session_fn, p, &req->err)) != 0) return rc;
-    return reply_new_session(req, &p->user, p->token);
+    *user_r = p->user;
+    memcpy(token_r, p->token, TOKEN_TEXT_MAX);
+    sodium_memzero(p->token, sizeof p->token);
+    return 0;
+}
+
+/* POST /api/v1/auth/password {"current_password", "new_password"}: the logged-in person changes
+ * their own password. Every session of theirs ends (whoever knew the old password is out); this
+ * browser gets a fresh session at once, so the person who changed it stays logged in. Only a
+ * session may do this: an API token never changes its owner's password. */
+int api_auth_password(struct http_req *req)
+{
+    const char *current, *next;
+    int rc;
+    if (!req->via_session)
+        return kf_fail(&req->err, KF_E_FORBIDDEN, NULL, "a password is changed from a logged-in session");
+    if ((rc = http_json_string(req, "current_password", true, LOGIN_PASSWORD_MAX, &current)) != 0) return rc;
+    if ((rc = http_json_string(req, "new_password", true, LOGIN_PASSWORD_MAX, &next)) != 0) return rc;
+    struct user u;
+    char token[TOKEN_TEXT_MAX];
+    if ((rc = http_change_password(req, current, next, &u, token)) != 0) return rc;
+    return reply_new_session(req, &u, token);
 }

@@ -34,6 +34,14 @@ struct user;
  * KF_E_UNAUTHENTICATED (field "password" or "totp_code"), KF_E_RATE_LIMITED (Retry-After set). */
 int http_login(struct http_req *req, struct user *user_r, char token_r[TOKEN_TEXT_MAX]);
 
+/* The logged-in person changes their own password (user_change_password: every session of theirs
+ * ends) and this browser gets a fresh session at once, so whoever changed it stays logged in. Only
+ * a session may (KF_E_FORBIDDEN for an API token). On success fills the user and the new session's
+ * token (the caller sets the cookie and wipes the token). Errors are user_change_password's, with
+ * the new password's field named "new_password" (KF_E_INVALID "current_password" for a wrong one). */
+int http_change_password(struct http_req *req, const char *current, const char *new_password, struct user *user_r,
+                         char token_r[TOKEN_TEXT_MAX]);
+
 /* Ends the request's session (if it came with one) and clears the cookie. */
 int http_logout(struct http_req *req);
 

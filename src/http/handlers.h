@@ -70,6 +70,17 @@ int page_logout(struct http_req *req);
 int page_home(struct http_req *req);
 
 /* page_account.c, page_notifications.c */
+int page_account(struct http_req *req);
+int page_account_preferences(struct http_req *req);
+int page_account_password(struct http_req *req);
+int page_account_password_submit(struct http_req *req);
+int page_account_totp(struct http_req *req);
+int page_account_totp_submit(struct http_req *req);
+int page_account_token_revoke_confirm(struct http_req *req);
+int page_account_token_revoke(struct http_req *req);
+int page_notifications(struct http_req *req);
+int page_notification_read(struct http_req *req);
+int page_notifications_read_all(struct http_req *req);
 
 /* ---- */
 

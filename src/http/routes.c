@@ -80,6 +80,27 @@ const struct route routes[] = {
     {"GET", "/static/{name}", ROUTE_NO_LOG, NULL, page_static, "The style sheet, script and icons."},
 
     /* pages: account and notifications (page_account.c, page_notifications.c) */
+    {"GET", "/account", ROUTE_PAGE, "session", page_account,
+     "Page: my account — name, organisation, roles, preferences, second factor, API tokens."},
+    {"POST", "/account/preferences", ROUTE_PAGE | ROUTE_FORM_BODY, "session", page_account_preferences,
+     "Page: set one's language and time zone."},
+    {"GET", "/account/password", ROUTE_PAGE, "session", page_account_password, "Page: the change-password form."},
+    {"POST", "/account/password", ROUTE_PAGE | ROUTE_FORM_BODY, "session", page_account_password_submit,
+     "Page: change one's password; other sessions end, this browser stays logged in."},
+    {"GET", "/account/totp", ROUTE_PAGE, "session", page_account_totp,
+     "Page: the second factor — its status, or enrolment by QR code."},
+    {"POST", "/account/totp", ROUTE_PAGE | ROUTE_FORM_BODY, "session", page_account_totp_submit,
+     "Page: put the second factor in force with the app's code; the recovery codes, once."},
+    {"GET", "/account/tokens/{id}/revoke", ROUTE_PAGE, "session", page_account_token_revoke_confirm,
+     "Page: confirm revoking one of one's API tokens."},
+    {"POST", "/account/tokens/{id}/revoke", ROUTE_PAGE | ROUTE_FORM_BODY, "session", page_account_token_revoke,
+     "Page: revoke one of one's API tokens."},
+    {"GET", "/notifications", ROUTE_PAGE, "session", page_notifications,
+     "Page: one's notifications, newest first (keyset), all or unread."},
+    {"POST", "/notifications/{id}/read", ROUTE_PAGE | ROUTE_FORM_BODY, "session", page_notification_read,
+     "Page: mark one notification read."},
+    {"POST", "/notifications/read-all", ROUTE_PAGE | ROUTE_FORM_BODY, "session", page_notifications_read_all,
+     "Page: mark every notification read."},
 
     /* ---- */
 
