@@ -1,6 +1,7 @@
 /* kefu's progressive enhancement: pages work without it. With it, the notification bell follows
- * the server's event stream (GET /api/v1/events) and updates without a reload, and buttons that
- * ask for confirmation (data-confirm) ask first. No inline script anywhere: the CSP forbids it. */
+ * the server's event stream (GET /api/v1/events) and updates without a reload, the notifications
+ * page offers a reload link when more are unread than it shows, and buttons that ask for
+ * confirmation (data-confirm) ask first. No inline script anywhere: the CSP forbids it. */
 (function () {
   "use strict";
   function bell() {
@@ -16,6 +17,30 @@
     });
     window.addEventListener("pagehide", function () { es.close(); });
   }
+  /* The notifications page (#notify-live, data-unread: the unread count it was rendered with): when
+   * the stream reports more, a link to the list's first page appears in that status region. */
+  function newNotifications() {
+    var live = document.getElementById("notify-live");
+    if (!live) return;
+    var shown = parseInt(live.getAttribute("data-unread"), 10) || 0;
+    document.addEventListener("kefu:notifications", function (ev) {
+      var n = ev.detail && ev.detail.unread;
+      if (typeof n !== "number") return;
+      if (n <= shown) {
+        while (live.firstChild) live.removeChild(live.firstChild);
+        live.className = "";
+        return;
+      }
+      if (live.firstChild) return;
+      var url = new URL(window.location.href);
+      url.searchParams.delete("after");
+      var a = document.createElement("a");
+      a.href = url.pathname + url.search;
+      a.textContent = live.getAttribute("data-text") || "";
+      live.className = "notice";
+      live.appendChild(a);
+    });
+  }
   function confirmations() {
     document.addEventListener("submit", function (ev) {
       var f = ev.target;
@@ -23,5 +48,6 @@
       if (q && !window.confirm(q)) ev.preventDefault();
     });
   }
-  document.addEventListener("DOMContentLoaded", function () { bell(); confirmations(); });
+  /* the page's listener first: the stream's first event may come at once */
+  document.addEventListener("DOMContentLoaded", function () { newNotifications(); bell(); confirmations(); });
 })();

@@ -368,6 +368,10 @@ def outcome_of(r):
         return "wrong-code"
     if r.status == 422 and isinstance(r.json, dict) and (r.json.get("error") or {}).get("field") == "current_password":
         return "wrong-current"
+    if r.status == 422 and (r.header("Content-Type") or "").startswith("text/html"):
+        # a page's form shown again with the message beside its field: the route ran for the actor
+        m = re.search(rb'class="field-error" id="([a-z_]+)-error"', r.body)
+        return "form-error:" + (m.group(1).decode() if m else "?")
     return {401: "unauth", 403: "forbidden", 404: "hidden", 409: "conflict"}.get(r.status, "status %d" % r.status)
 
 
