@@ -165,13 +165,13 @@ int page_account(struct http_req *req)
 }
 
 /* POST /account/preferences (language, time_zone): "" as the zone clears it (the agreement's, then
- * Asia/Shanghai). The next page speaks the new language. */
+ * Asia/Shanghai); no time_zone field leaves it as it is. The next page speaks the new language. */
 int page_account_preferences(struct http_req *req)
 {
     const char *language = NULL, *zone = NULL;
     int rc = http_json_string(req, "language", true, PREF_LANGUAGE_MAX, &language);
     if (rc == 0) rc = http_json_string(req, "time_zone", false, PREF_ZONE_MAX, &zone);
-    if (rc == 0) rc = user_set_preferences(&req->ctx, language, zone ? zone : "", &req->err);
+    if (rc == 0) rc = user_set_preferences(&req->ctx, language, zone, &req->err); /* no field: unchanged */
     if (rc == KF_E_INVALID) {
         json_t *d = page_data(req, "account.title", "account");
         const char *keep[] = {"language", "time_zone", NULL};

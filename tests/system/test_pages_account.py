@@ -130,9 +130,13 @@ def test_preferences_change_the_language_of_the_next_page(kefu, tmp_path):
     assert page_lang(r) == "en"
     assert "Your settings have been saved." in r.text
     assert 'value="Europe/Berlin"' in r.text
-    assert re.search(r'<option value="en" selected>', r.text)
+    assert re.search(r'<option value="en" lang="en" selected>', r.text)
     # any page follows: the notifications page too
     assert page_lang(b.page("/notifications")) == "en"
+    # a form without the time zone leaves it as it is
+    assert b.form("/account/preferences", {"language": "zh-CN"}).status == 303
+    r = b.page("/account")
+    assert page_lang(r) == "zh-CN" and 'value="Europe/Berlin"' in r.text
 
 
 def test_invalid_language_or_time_zone_is_422_beside_the_field_and_changes_nothing(kefu, tmp_path):
