@@ -339,6 +339,7 @@ def test_finance_without_a_second_factor_is_sent_to_enrol_and_can(kefu, tmp_path
 # --- API tokens -------------------------------------------------------------------------------------
 
 def test_tokens_are_listed_escaped_and_revoked_after_confirmation_another_persons_are_404(kefu, tmp_path):
+    """C5.2: another person's token is the 404 page, with no byte of it, and keeps working."""
     srv, admin, ids = new_site(kefu, tmp_path)
     make_user(admin, "0", "agent.wang", ["agent"])
     make_user(admin, "0", "agent.li", ["agent"])
@@ -424,6 +425,7 @@ def test_notifications_page_by_key_filter_and_mark_read(kefu, tmp_path):
 
 
 def test_another_persons_notification_is_404_and_stays_unread(kefu, tmp_path):
+    """C5.2: a notification of client B's user is not found for a provider agent, and untouched."""
     srv, admin, ids = new_site(kefu, tmp_path)
     make_user(admin, "0", "agent.wang", ["agent"])
     other = make_user(admin, ids["B"], "staff.b", ["client_staff"])
