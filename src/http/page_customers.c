@@ -84,6 +84,18 @@ static void page_client_choice(struct http_req *req, json_t *d, int64_t selected
     json_object_set_new(d, "clients", arr);
 }
 
+/* A repeated field arrives as an array, which a template cannot print: show its first value. */
+static void keep_strings_only(json_t *form)
+{
+    const char *key;
+    json_t *v, *tmp;
+    json_object_foreach_safe(form, tmp, key, v) {
+        if (json_is_string(v)) continue;
+        json_t *first = json_is_array(v) ? json_array_get(v, 0) : NULL;
+        json_object_set_new(form, key, json_string(json_is_string(first) ? json_string_value(first) : ""));
+    }
+}
+
 /* Puts the form error of req->err into d[form] (`errors`, and `form` the submitted values) and the
  * summary into d.error; a field with its own catalogue text (customers.error.<field>) gets that.
  * Returns the status to answer with. */
@@ -100,6 +112,7 @@ static int page_form_fail(struct http_req *req, json_t *d, const char *form, con
         json_object_set(d, "error", json_object_get(tmp, "error"));
     }
     page_keep_form(req, tmp, fields);
+    keep_strings_only(json_object_get(tmp, "form"));
     json_object_set_new(d, form, json_pack("{s:O,s:O}", "errors", errors, "form", json_object_get(tmp, "form")));
     json_decref(tmp);
     return status;
