@@ -235,7 +235,10 @@ int page_customers(struct http_req *req)
     }
     if (rc == KF_E_INVALID) {
         static const char *const none[] = {NULL};
+        bool cursor = req->err.field && strcmp(req->err.field, "after") == 0;
         int status = page_form_fail(req, d, "find", none);
+        /* the cursor is no field on the page: its message goes to the top */
+        if (cursor) json_object_set_new(d, "error", json_pack("{s:s}", "message", page_text(req, "customers.error.after")));
         return page_render(req, status, "customers/list", d);
     }
     if (rc) goto fail;
