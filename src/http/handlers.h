@@ -78,6 +78,16 @@ int page_home(struct http_req *req);
 /* ---- */
 
 /* page_customers.c, page_audit.c */
+int page_customers(struct http_req *req);
+int page_customer_new(struct http_req *req);
+int page_customer_create(struct http_req *req);
+int page_customer_show(struct http_req *req);
+int page_customer_update(struct http_req *req);
+int page_customer_delete_confirm(struct http_req *req);
+int page_customer_delete(struct http_req *req);
+int page_consent_give(struct http_req *req);
+int page_consent_withdraw(struct http_req *req);
+int page_audit(struct http_req *req);
 
 /* ---- */
 

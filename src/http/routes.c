@@ -88,6 +88,25 @@ const struct route routes[] = {
     /* ---- */
 
     /* pages: customers and consent, the audit trail (page_customers.c, page_audit.c) */
+    {"GET", "/customers", ROUTE_PAGE, "customer.read", page_customers,
+     "Page: a client's customers (keyset), or a search by part of a name, a phone number or an e-mail."},
+    {"GET", "/customers/new", ROUTE_PAGE, "customer.create", page_customer_new, "Page: the form for a new customer."},
+    {"POST", "/customers", ROUTE_PAGE | ROUTE_FORM_BODY, "customer.create", page_customer_create,
+     "Page: create a customer; on to their page."},
+    {"GET", "/customers/{id}", ROUTE_PAGE, "customer.read", page_customer_show,
+     "Page: one customer, the edit form and their consent records."},
+    {"POST", "/customers/{id}", ROUTE_PAGE | ROUTE_FORM_BODY, "customer.update", page_customer_update,
+     "Page: change a customer's fields (an empty field clears it; the name stays required)."},
+    {"GET", "/customers/{id}/delete", ROUTE_PAGE, "customer.delete", page_customer_delete_confirm,
+     "Page: confirm deleting a customer."},
+    {"POST", "/customers/{id}/delete", ROUTE_PAGE | ROUTE_FORM_BODY, "customer.delete", page_customer_delete,
+     "Page: delete a customer (their personal data is erased); back to the list."},
+    {"POST", "/customers/{id}/consents", ROUTE_PAGE | ROUTE_FORM_BODY, "consent.record", page_consent_give,
+     "Page: record a customer's consent to a purpose."},
+    {"POST", "/customers/{id}/consents/withdraw", ROUTE_PAGE | ROUTE_FORM_BODY, "consent.record", page_consent_withdraw,
+     "Page: withdraw a customer's consent to a purpose."},
+    {"GET", "/audit", ROUTE_PAGE, "audit.read", page_audit,
+     "Page: the audit trail, filtered by client, object, actor and dates (keyset)."},
 
     /* ---- */
 
