@@ -2,9 +2,10 @@
 // language both ways, logging out and pressing Back (no private page comes back), and hostile
 // display names that must render as text (no dialog may fire) with no `javascript:` link anywhere.
 import assert from "node:assert/strict";
+import path from "node:path";
 import { after, before, test } from "node:test";
 
-import { KefuServer, PASSWORD, chromiumPresent, formLogin, launchBrowser, newContext } from "./lib/kefu.mjs";
+import { KefuServer, PASSWORD, chromiumPresent, formLogin, launchBrowser, newContext, outputDir } from "./lib/kefu.mjs";
 
 const skip = chromiumPresent() ? false : "chromium is not installed (scripts/install-deps installs it)";
 const HOSTILE = `<script>alert(1)</script>"><img src=x onerror=alert(1)>`;
@@ -103,6 +104,7 @@ test("a hostile display name renders as text; no dialog fires; no javascript: li
   assert.equal(new URL(page.url()).pathname, "/");
   await page.waitForTimeout(300); // an injected handler (img onerror) would have fired by now
   assert.match(await page.textContent("h1"), /<script>alert\(1\)<\/script>/, "the name shows as text");
+  await page.screenshot({ path: path.join(outputDir("screenshots"), "xss-home.zh-CN.1280.png"), fullPage: true });
   assert.equal(await page.locator("main script, header script").count(), 0, "no script element was injected");
   assert.equal(await page.locator("img[onerror], [onerror]").count(), 0, "no handler attribute was injected");
   const hrefs = await page.$$eval("a[href], [src], form[action]", (els) =>
