@@ -69,7 +69,7 @@ class Multipart:
             out += value.encode("utf-8") + b"\r\n"
         for name, (filename, data, ctype) in files.items():
             out += ("--%s\r\nContent-Disposition: form-data; name=\"%s\"; filename=\"%s\"\r\n"
-                    "Content-Type: %s\r\n\r\n" % (boundary, name, filename, ctype)).encode("utf-8")
+                    "Content-Type: %s\r\n\r\n" % (boundary, name, filename.replace('"', "%22"), ctype)).encode("utf-8")
             out += data + b"\r\n"
         out += ("--%s--\r\n" % boundary).encode()
         self.multipart = ("multipart/form-data; boundary=" + boundary, out)
