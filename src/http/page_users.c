@@ -162,6 +162,10 @@ static int user_render(struct http_req *req, int64_t client_id, int64_t id, int 
     json_object_set_new(d, "u", user_page_json(&u));
     org_label(req, d, client_id);
     json_object_set_new(d, "role_boxes", page_admin_role_boxes(client_id, u.roles));
+    if (status == 200) {   /* the notice after post/redirect/get */
+        json_object_set_new(d, "roles_saved", json_boolean(http_query(req, "roles_saved") != NULL));
+        json_object_set_new(d, "password_saved", json_boolean(http_query(req, "password_saved") != NULL));
+    }
     json_object_set_new(d, "can_update", json_boolean(page_admin_may(req, ACT_USER_UPDATE, client_id)));
     json_object_set_new(d, "is_self", json_boolean(u.id == req->actor.user_id));
     return page_render(req, status, "users/show", d);

@@ -109,8 +109,9 @@ def test_an_organisation_is_created_edited_cleared_disabled_and_enabled_through_
     # edit: "" clears a field; the name stays required
     r = admin.form(where, {"name": "上海新客户有限公司", "legal_name": "", "contact_phone": "021-7777-0000"})
     assert location(r).startswith(where)
-    page = text(admin.get(where))
+    page = text(admin.get(location(r)))
     assert "021-7777-0000" in page and "上海新客户有限公司(法定)" not in page
+    assert '<p class="notice" role="status">已保存。</p>' in page
     r = admin.form(where, {"name": ""})
     assert r.status == 422 and field_error(r, "org-name")
     # disable through a confirmation page: the organisation's users are logged out at once
@@ -173,7 +174,8 @@ def test_users_are_created_with_role_checkboxes_and_their_roles_and_passwords_ch
     # roles replaced; a single box arrives as one value
     assert location(admin.form("/users/%s/roles?client_id=%s" % (uid, A), {"roles": "client_admin"})) .startswith(
         "/users/%s?client_id=%s" % (uid, A))
-    assert 'value="client_admin" checked' in text(admin.get(where))
+    page = text(admin.get(where + "&roles_saved=1"))
+    assert 'value="client_admin" checked' in page and "角色已更新。" in page
     # nobody adds a role to themselves: shown beside the roles
     boss = Browser(srv, "boss-A")
     me = ids["userA"]
