@@ -82,6 +82,8 @@ def api_user(admin, client_id, name, roles, display_name=None):
 
 
 def test_an_organisation_is_created_edited_cleared_disabled_and_enabled_through_forms(kefu, tmp_path):
+    """Forms with their errors beside the fields; disabling logs the organisation's users out; another
+    client's organisation is the 404 page without its name (C5.2)."""
     srv, admin, ids = new_site(kefu, tmp_path)
     r = admin.get("/orgs/new")
     assert r.status == 200 and 'name="csrf"' in text(r) and '<label for="org-name">' in text(r)
@@ -142,6 +144,8 @@ def test_an_organisation_is_created_edited_cleared_disabled_and_enabled_through_
 
 
 def test_users_are_created_with_role_checkboxes_and_their_roles_and_passwords_changed(kefu, tmp_path):
+    """Roles offered by the organisation's kind, duplicate and weak input beside the field, no
+    self-escalation, another client's users not found (C5.2)."""
     srv, admin, ids = new_site(kefu, tmp_path)
     A = ids["A"]
     form = text(admin.get("/users/new?client_id=%s" % A))
@@ -249,6 +253,8 @@ def test_teams_are_created_and_members_added_and_removed_after_confirmation(kefu
 
 
 def test_files_are_uploaded_sniffed_limited_sanitised_and_downloaded_as_attachments(kefu, tmp_path):
+    """Type sniffed (an ELF named photo.jpg refused), size limited by --max-upload, names cut to their
+    last component, downloads always attachments; another client's file is not found (C5.2)."""
     srv, admin, ids = new_site(kefu, tmp_path, args=["--max-upload", str(MAX_UPLOAD)])
     A, B = ids["A"], ids["B"]
     org = "/orgs/%s" % A
@@ -317,3 +323,12 @@ def test_names_with_markup_render_escaped_on_every_page(kefu, tmp_path):
     for path in ("/", "/orgs", where, "/users"):
         r = me.get(path)
         assert r.status == 200 and XSS not in text(r) and "<img" not in text(r), path
+
+
+def test_the_pages_speak_english_too(kefu, tmp_path):
+    srv, admin, ids = new_site(kefu, tmp_path)
+    for path, words in (("/orgs?lang=en", "Client organisations"), ("/orgs/%s" % ids["A"], "Choose a file"),
+                        ("/users?client_id=%s" % ids["A"], "Client administrator"), ("/teams", "New team"),
+                        ("/users/new?client_id=0", "Account manager")):
+        r = admin.get(path)
+        assert r.status == 200 and words in text(r) and '<html lang="en">' in text(r), path
