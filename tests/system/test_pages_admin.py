@@ -299,6 +299,39 @@ def test_files_are_uploaded_sniffed_limited_sanitised_and_downloaded_as_attachme
     assert admin.upload(org + "/files", "x.png", png(seed=6), csrf=False).status == 403
     names = re.findall(r'download>([^<]*)</a>', text(admin.get(org)))
     assert names == ["签署合同.png", "passwd.png"]
+    # at most 20 files on one record: the next is refused beside the field (409)
+    for i in range(18):
+        assert admin.upload(org + "/files", "scan-%d.png" % i, png(seed=100 + i)).status == 303
+    r = admin.upload(org + "/files", "one-too-many.png", png(seed=99))
+    assert r.status == 409 and field_error(r, "file")
+    assert "one-too-many.png" not in text(admin.get(org))
+
+
+def test_every_form_needs_its_anti_forgery_token(kefu, tmp_path):
+    """A form posted without the session's token (or with a wrong one) is refused (403) and changes nothing."""
+    srv, admin, ids = new_site(kefu, tmp_path)
+    A = ids["A"]
+    agent = api_user(admin, "0", "agent.qian", ["agent"])
+    victim = api_user(admin, A, "victim.sun", ["client_staff"])
+    team = location(admin.form("/teams", {"name": "令牌测试"}))
+    assert location(admin.form(team + "/members", {"user_id": agent})) == team
+    forms = [("/orgs", {"name": "x"}), ("/orgs/%s" % A, {"name": "x"}), ("/orgs/%s/disable" % A, {}),
+             ("/orgs/%s/enable" % A, {}),
+             ("/users", {"client_id": A, "username": "csrf.x", "password": PASSWORD, "roles": "client_staff"}),
+             ("/users/%s/roles?client_id=%s" % (victim, A), {"roles": "client_admin"}),
+             ("/users/%s/password?client_id=%s" % (victim, A), {"password": NEW_PASSWORD}),
+             ("/users/%s/disable?client_id=%s" % (victim, A), {}), ("/teams", {"name": "x"}),
+             ("/teams/%s/members" % team.rsplit("/", 1)[1], {"user_id": agent}),
+             ("%s/members/%s/remove" % (team, agent), {})]
+    for path, fields in forms:
+        assert admin.form(path, fields, csrf=False).status == 403, path
+        assert admin.form(path, dict(fields, csrf="not-the-token"), csrf=False).status == 403, path
+    assert admin.upload("/orgs/%s/files" % A, "x.png", png(), csrf=False).status == 403
+    # nothing changed
+    assert "客户公司A" in text(admin.get("/orgs/%s" % A)) and "已停用" not in text(admin.get("/orgs"))
+    assert srv.post("/api/v1/auth/login", json={"username": "victim.sun", "password": PASSWORD}).status == 200
+    assert "/members/%s/remove" % agent in text(admin.get(team))
+    assert "x.png" not in text(admin.get("/orgs/%s" % A))
 
 
 def test_names_with_markup_render_escaped_on_every_page(kefu, tmp_path):
