@@ -16,10 +16,6 @@
  * message beside the field — rather than a refusal or a missing object (the error page). */
 bool page_admin_form_error(const struct http_req *req, int rc);
 
-/* page_keep_form, but only string values are kept: a repeated field (an array) would fail the render
- * of `{{form.x}}`, and shows as empty instead. */
-void page_admin_keep_form(struct http_req *req, json_t *d, const char *const *fields);
-
 /* True when the actor may take `act` on an object of client `client_id` (0: the provider's own). */
 bool page_admin_may(struct http_req *req, enum action act, int64_t client_id);
 

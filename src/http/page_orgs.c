@@ -32,18 +32,6 @@ bool page_admin_form_error(const struct http_req *req, int rc)
     }
 }
 
-void page_admin_keep_form(struct http_req *req, json_t *d, const char *const *fields)
-{
-    page_keep_form(req, d, fields);
-    json_t *form = json_object_get(d, "form");
-    const char *k;
-    json_t *v;
-    void *tmp;
-    json_object_foreach_safe(form, tmp, k, v) {
-        if (!json_is_string(v)) json_object_del(form, k);
-    }
-}
-
 bool page_admin_may(struct http_req *req, enum action act, int64_t client_id)
 {
     struct object_ref obj = {.client_id = client_id};
@@ -150,7 +138,7 @@ int page_org_create(struct http_req *req)
     if (!page_admin_form_error(req, rc)) return rc;
     json_t *d = page_data(req, "orgs.new_title", "orgs");
     int status = page_form_error(req, d);
-    page_admin_keep_form(req, d, org_fields);
+    page_keep_form(req, d, org_fields);
     return org_new_form(req, status, d);
 }
 
@@ -230,7 +218,7 @@ int page_org_update(struct http_req *req)
     if (!page_admin_form_error(req, rc)) return rc;
     json_t *d = page_data(req, NULL, "orgs");
     int status = page_form_error(req, d);
-    page_admin_keep_form(req, d, org_fields);
+    page_keep_form(req, d, org_fields);
     return page_org_render(req, id, status, d);
 }
 

@@ -57,7 +57,7 @@ int page_team_create(struct http_req *req)
     json_t *d = page_data(req, "teams.title", "teams");
     int status = page_form_error(req, d);
     const char *keep[] = {"name", NULL};
-    page_admin_keep_form(req, d, keep);
+    page_keep_form(req, d, keep);
     return teams_render(req, status, d);
 }
 

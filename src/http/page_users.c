@@ -138,7 +138,7 @@ int page_user_create(struct http_req *req)
     json_t *d = page_data(req, "users.new_title", "users");
     int status = page_form_error(req, d);
     const char *keep[] = {"username", "display_name", NULL};
-    page_admin_keep_form(req, d, keep);
+    page_keep_form(req, d, keep);
     return user_new_form(req, status, in.client_id, roles_submitted(req), d);
 }
 
