@@ -85,10 +85,44 @@ int page_notifications_read_all(struct http_req *req);
 /* ---- */
 
 /* page_orgs.c, page_users.c, page_teams.c, page_files.c */
+int page_org_list(struct http_req *req);
+int page_org_new(struct http_req *req);
+int page_org_create(struct http_req *req);
+int page_org_show(struct http_req *req);
+int page_org_update(struct http_req *req);
+int page_org_disable_confirm(struct http_req *req);
+int page_org_disable(struct http_req *req);
+int page_org_enable(struct http_req *req);
+int page_org_file_upload(struct http_req *req);
+int page_file_download(struct http_req *req);
+int page_user_list(struct http_req *req);
+int page_user_new(struct http_req *req);
+int page_user_create(struct http_req *req);
+int page_user_show(struct http_req *req);
+int page_user_set_roles(struct http_req *req);
+int page_user_reset_password(struct http_req *req);
+int page_user_disable_confirm(struct http_req *req);
+int page_user_disable(struct http_req *req);
+int page_team_list(struct http_req *req);
+int page_team_create(struct http_req *req);
+int page_team_show(struct http_req *req);
+int page_team_add_member(struct http_req *req);
+int page_team_remove_confirm(struct http_req *req);
+int page_team_remove_member(struct http_req *req);
 
 /* ---- */
 
 /* page_customers.c, page_audit.c */
+int page_customers(struct http_req *req);
+int page_customer_new(struct http_req *req);
+int page_customer_create(struct http_req *req);
+int page_customer_show(struct http_req *req);
+int page_customer_update(struct http_req *req);
+int page_customer_delete_confirm(struct http_req *req);
+int page_customer_delete(struct http_req *req);
+int page_consent_give(struct http_req *req);
+int page_consent_withdraw(struct http_req *req);
+int page_audit(struct http_req *req);
 
 /* ---- */
 

@@ -238,7 +238,10 @@ void page_keep_form(struct http_req *req, json_t *data, const char *const *field
     json_t *form = json_object();
     for (const char *const *f = fields; *f; f++) {
         json_t *v = req->json ? json_object_get(req->json, *f) : NULL;
-        if (v) json_object_set(form, *f, v);
+        /* a repeated field arrives as an array: a text box shows its first value (the handler's
+         * validation already refused it; the page must still render) */
+        if (json_is_array(v)) v = json_array_get(v, 0);
+        if (json_is_string(v)) json_object_set(form, *f, v);
     }
     json_object_set_new(data, "form", form);
 }

@@ -1,0 +1,139 @@
+// Every page of the route table (docs/openapi.yaml, GET with tag `pages`) in a real browser, in both
+// languages at a 360 px phone width and a 1280 px desktop width: it answers 200, nothing overflows
+// the phone's width, no script error, and a screenshot lands in the output folder for people to look
+// at. Then the home page's first contentful paint on loopback, reported as a figure, never asserted.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { after, before, test } from "node:test";
+
+import { KefuServer, chromiumPresent, firstPaint, launchBrowser, newContext, outputDir, pageRoutes } from "./lib/kefu.mjs";
+
+const skip = chromiumPresent() ? false : "chromium is not installed (scripts/install-deps installs it)";
+const LANGS = ["zh-CN", "en"];
+const WIDTHS = [360, 1280];
+// Routes tagged `pages` that are not pages to look at.
+const NOT_PAGES = new Set(["/static/{name}"]);
+// Who looks at a page: the administrator sees every page; /login is seen logged out.
+const ANONYMOUS = new Set(["/login"]);
+// Pages with a path parameter: how to make an object to show (admin API session → the id). A new
+// page with {id} gets a line here; until then it is skipped with the reason printed.
+const OBJECTS = {
+  "/orgs/{id}": async (admin) => (await created(admin, "/api/v1/orgs", { name: "截图客户公司" })).id,
+  "/users/{id}": async (admin) => (await created(admin, "/api/v1/users",
+    { client_id: "0", username: "shot.user", display_name: "截图用户", password: "蓝色的海边-灯塔-2026", roles: ["agent"] })).id,
+  "/customers/{id}": async (admin) => {
+    const org = await created(admin, "/api/v1/orgs", { name: "截图顾客公司" });
+    return `${(await created(admin, "/api/v1/customers", { client_id: org.id, name: "截图顾客", phone: "139 0000 0001" })).id}?client_id=${org.id}`;
+  },
+  "/teams/{id}": async (admin) => (await created(admin, "/api/v1/teams", { name: "截图团队" })).id,
+};
+
+async function created(admin, url, body) {
+  const r = await admin.call("POST", url, body);
+  if (r.status !== 201) throw new Error(`POST ${url}: ${r.status} ${r.body}`);
+  return r.json;
+}
+
+let server, browser, admin;
+
+before(async () => {
+  if (skip) return;
+  server = await KefuServer.start();
+  browser = await launchBrowser();
+  admin = await server.admin();
+  await server.makeUser("agent.paint", ["agent"], { displayName: "吴客服" });
+  await server.notify(admin.user.id, "0", "notify.test", { n: 1 }); // the bell shows a count
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/* The pages to visit: [{route, url (without ?lang), anonymous}] or {route, skip: reason}. */
+async function plan() {
+  const out = [];
+  for (const { path: route, params } of pageRoutes()) {
+    if (NOT_PAGES.has(route)) continue;
+    if (params.length === 0) {
+      out.push({ route, url: route, anonymous: ANONYMOUS.has(route) });
+    } else if (OBJECTS[route]) {
+      try {
+        const id = await OBJECTS[route](admin);
+        out.push({ route, url: route.replace(/\{\w+\}/, id), anonymous: false });
+      } catch (e) {
+        out.push({ route, skip: `could not make its object: ${e.message}` });
+      }
+    } else {
+      out.push({ route, skip: "no way to make its object yet (add a line to OBJECTS)" });
+    }
+  }
+  return out;
+}
+
+function slug(route) {
+  return route === "/" ? "home" : route.replace(/^\//, "").replace(/[{}]/g, "").replace(/\//g, "-");
+}
+
+function withLang(url, lang) {
+  return url + (url.includes("?") ? "&" : "?") + "lang=" + lang;
+}
+
+async function sessionContext(width, cookieOf) {
+  const ctx = await newContext(browser, { viewport: { width, height: 800 } });
+  if (cookieOf) {
+    const [name, value] = cookieOf.cookie.split("=");
+    await ctx.addCookies([{ name, value, url: server.url }]);
+  }
+  return ctx;
+}
+
+test("every page in both languages at 360 px and 1280 px: 200, no overflow, screenshots", { skip }, async (t) => {
+  const pages = await plan();
+  const dir = outputDir("screenshots");
+  const shots = [];
+  for (const p of pages) {
+    if (p.skip) {
+      t.diagnostic(`skipped ${p.route}: ${p.skip}`);
+      continue;
+    }
+    for (const width of WIDTHS) {
+      const ctx = await sessionContext(width, p.anonymous ? null : admin);
+      const page = await ctx.newPage();
+      for (const lang of LANGS) {
+        const r = await page.goto(server.url + withLang(p.url, lang));
+        assert.equal(r.status(), 200, `${p.url} (${lang}) answered ${r.status()}`);
+        assert.equal(await page.getAttribute("html", "lang"), lang, `${p.url} speaks ${lang}`);
+        assert.ok((await page.title()).trim().length > 0, `${p.url} has a title`);
+        if (width === 360) {
+          const sw = await page.evaluate(() => document.documentElement.scrollWidth);
+          assert.ok(sw <= width, `${p.url} (${lang}) is ${sw} px wide on a ${width} px phone`);
+        }
+        const file = path.join(dir, `${slug(p.route)}.${lang}.${width}.png`);
+        await page.screenshot({ path: file, fullPage: true });
+        shots.push(path.relative(process.cwd(), file));
+      }
+      assert.deepEqual(ctx.pageErrors || [], [], `script errors on ${p.url}`);
+      assert.deepEqual(ctx.dialogs, []);
+      await ctx.close();
+    }
+  }
+  t.diagnostic(`${shots.length} screenshots in ${dir}`);
+  assert.ok(shots.length >= 4 * 2, "at least /login and / were shot");
+});
+
+test("first contentful paint of the home page (a figure, not a check)", { skip }, async (t) => {
+  const agent = await server.login("agent.paint");
+  const fp = await firstPaint(browser, server.url + "/?lang=zh-CN", agent.cookie, 6);
+  const figures = {
+    what: "first-contentful-paint of GET / (agent, zh-CN), Chromium headless on loopback",
+    chromium: browser.version(),
+    ...fp,
+    date: new Date().toISOString(),
+  };
+  fs.writeFileSync(path.join(outputDir(), "first-paint.json"), JSON.stringify(figures, null, 2) + "\n");
+  t.diagnostic(`first contentful paint of /: cold ${fp.cold_ms} ms, median ${fp.median_ms} ms ` +
+    `over ${fp.samples_ms.length} loads (${figures.chromium})`);
+  assert.ok(fp.samples_ms.length > 0, "Chromium reported a first contentful paint");
+});
