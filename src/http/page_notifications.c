@@ -124,6 +124,7 @@ int page_notifications(struct http_req *req)
     /* the forms come back here; a page past the first goes back to its start, where the change shows */
     json_object_set_new(d, "back", json_string(unread_only ? "/notifications?unread=1" : "/notifications"));
     if (after) json_object_set_new(d, "paged", json_true());
+    json_object_set_new(d, "pager", json_boolean(after || next));
     return page_render(req, 200, "notifications/index", d);
 }
 

@@ -75,6 +75,8 @@ OBJECTS = {
     "/users/{id}": lambda admin, ids: "/users/%s" % ids["userA"],
     "/customers/{id}": lambda admin, ids: "/customers/%s?client_id=%s" % (ids["customerA"], ids["A"]),
     "/teams/{id}": lambda admin, ids: "/teams/%s" % _created(admin, "/api/v1/teams", {"name": "一线团队"})["id"],
+    "/account/tokens/{id}/revoke": lambda admin, ids: "/account/tokens/%s/revoke" % _created(
+        admin, "/api/v1/auth/tokens", {"name": "集成令牌", "roles": ["admin"]})["id"],
 }
 
 
