@@ -19,7 +19,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 OPENAPI = os.path.join(ROOT, "docs", "openapi.yaml")
 
 # Routes tagged `pages` that do not answer HTML.
-NOT_HTML = {"/static/{name}"}
+NOT_HTML = {"/static/{name}", "/files/{id}"}  # files are always downloads
 # Pages seen logged out (a logged-in visitor is sent on).
 ANONYMOUS = {"/login"}
 
@@ -72,7 +72,10 @@ def _created(admin, path, body):
 # Pages with a path parameter: how to make an object to show (admin session, site ids → the URL).
 OBJECTS = {
     "/orgs/{id}": lambda admin, ids: "/orgs/%s" % ids["A"],
-    "/users/{id}": lambda admin, ids: "/users/%s" % ids["userA"],
+    "/users/{id}": lambda admin, ids: "/users/%s?client_id=%s" % (ids["userA"], ids["A"]),
+    "/users/{id}/disable": lambda admin, ids: "/users/%s/disable?client_id=%s" % (ids["userA"], ids["A"]),
+    "/orgs/{id}/disable": lambda admin, ids: "/orgs/%s/disable" % ids["A"],
+    "/customers/{id}/delete": lambda admin, ids: "/customers/%s/delete?client_id=%s" % (ids["customerA"], ids["A"]),
     "/customers/{id}": lambda admin, ids: "/customers/%s?client_id=%s" % (ids["customerA"], ids["A"]),
     "/teams/{id}": lambda admin, ids: "/teams/%s" % _created(admin, "/api/v1/teams", {"name": "一线团队"})["id"],
     "/account/tokens/{id}/revoke": lambda admin, ids: "/account/tokens/%s/revoke" % _created(
