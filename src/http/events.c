@@ -102,6 +102,23 @@ static void stream_free(void *cls)
     free(s);
 }
 
+/* A suspended connection is not watched, so a tab that closed is noticed only at the next heartbeat:
+ * a person opening and closing pages quickly would pile up streams (and connections, which count
+ * against the per-address limit). Keep each person's newest EVENTS_PER_USER_MAX - 1 streams and end
+ * the older ones; a page whose stream ended reconnects by itself (EventSource retry). Hub lock held. */
+static void hub_limit_user(struct events_hub *h, int64_t user_id)
+{
+    int seen = 0;
+    for (struct event_stream *s = h->streams; s; s = s->next) { /* newest first */
+        if (s->user_id != user_id || s->closed) continue;
+        if (++seen < EVENTS_PER_USER_MAX) continue;
+        pthread_mutex_lock(&s->lock);
+        s->closed = true;
+        if (s->suspended) s->suspended = false, MHD_resume_connection(s->conn);
+        pthread_mutex_unlock(&s->lock);
+    }
+}
+
 struct MHD_Response *events_stream_response(struct events_hub *h, struct MHD_Connection *conn, int64_t user_id,
                                             const char *first)
 {
@@ -122,6 +139,7 @@ struct MHD_Response *events_stream_response(struct events_hub *h, struct MHD_Con
     }
     pthread_mutex_lock(&h->lock);
     if (h->closing) s->closed = true; /* ends after `first` */
+    hub_limit_user(h, user_id);
     s->next = h->streams;
     if (h->streams) h->streams->prev = s;
     h->streams = s;

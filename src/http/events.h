@@ -12,6 +12,7 @@ struct MHD_Connection;
 struct MHD_Response;
 
 #define EVENTS_QUEUE_MAX (64 * 1024)   /* bytes waiting for one slow stream; past it the stream ends */
+#define EVENTS_PER_USER_MAX 8           /* open streams of one person: a new one ends the oldest */
 
 /* A hub with a heartbeat every `heartbeat_ms` (a comment line that keeps proxies and the browser
  * from timing the stream out, and finds dead clients). */

@@ -100,17 +100,42 @@ def test_the_event_stream_pushes_the_unread_count(kefu, tmp_path):
 def test_waiting_streams_hold_no_worker_thread(kefu, tmp_path):
     """More open streams than worker threads, and the server still answers everything else."""
     srv, admin, ids = new_site(kefu, tmp_path)
-    make_user(admin, "0", "agent.liu", ["agent"])
-    a = login_as(srv, "agent.liu")
-    streams = [stream(srv, a) for _ in range(12)]
+    people = []
+    for name in ("agent.liu", "agent.zhao", "agent.qian"):
+        make_user(admin, "0", name, ["agent"])
+        people.append(login_as(srv, name))
+    streams = [(p, stream(srv, p)) for p in people for _ in range(4)]
     try:
-        for es in streams:
+        for _, es in streams:
             assert es.next_event() == ("notifications", '{"unread":0}')
         for _ in range(20):
             assert srv.get("/healthz").status == 200
-        assert a.call("GET", "/api/v1/notifications").status == 200
+        assert people[0].call("GET", "/api/v1/notifications").status == 200
+        for p in people:
+            notify(srv, me(p)["id"])
+        for _, es in streams:
+            assert es.next_event() == ("notifications", '{"unread":1}')
+    finally:
+        for _, es in streams:
+            es.close()
+
+
+def test_a_person_keeps_at_most_eight_streams(kefu, tmp_path):
+    """A closed tab is noticed only at the next heartbeat, so the streams of one person are bounded:
+    the ninth ends the oldest, which the browser reopens by itself (EventSource retry)."""
+    srv, admin, ids = new_site(kefu, tmp_path)
+    make_user(admin, "0", "agent.wei", ["agent"])
+    a = login_as(srv, "agent.wei")
+    streams = []
+    try:
+        for _ in range(8):
+            streams.append(stream(srv, a))
+            assert streams[-1].next_event() == ("notifications", '{"unread":0}')
+        streams.append(stream(srv, a))
+        assert streams[-1].next_event() == ("notifications", '{"unread":0}')
+        assert streams[0].next_event(timeout=5) == ("closed", ""), "the oldest stream ended"
         notify(srv, me(a)["id"])
-        for es in streams:
+        for es in streams[1:]:
             assert es.next_event() == ("notifications", '{"unread":1}')
     finally:
         for es in streams:
