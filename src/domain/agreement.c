@@ -292,8 +292,22 @@ struct kind_args {
     int64_t id;
 };
 
-static int ag_insert_fee_rows(struct store_conn *c, const char *sql, int64_t id1, int64_t id2, int64_t id3,
-                              int64_t id4, const struct agreement_fee *fees, size_t n, struct kf_err *err);
+/* The default fee items of a new catalogue kind. */
+static int ag_insert_kind_fees(struct store_conn *c, int64_t kind_id, const struct agreement_fee *fees, size_t n,
+                               struct kf_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct store_stmt *st;
+        int rc = store_prepare(c, "INSERT INTO service_kind_fees (kind_id, fee_kind, amount_fen) VALUES ($1, $2, $3)",
+                               &st, err);
+        if (rc) return rc;
+        store_bind_int64(st, 1, kind_id);
+        store_bind_text(st, 2, fees[i].kind, (size_t)-1);
+        store_bind_int64(st, 3, fees[i].amount_fen);
+        if ((rc = ident_exec(c, &st, NULL, err)) != 0) return rc;
+    }
+    return 0;
+}
 
 static int kind_create_fn(struct store_conn *c, void *arg, struct kf_err *err)
 {
@@ -319,8 +333,7 @@ static int kind_create_fn(struct store_conn *c, void *arg, struct kf_err *err)
     int64_t n = 0;
     if ((rc = ident_exec(c, &st, &n, err)) != 0) return rc;
     if (n != 1) return kf_fail(err, KF_E_CONFLICT, "code", "a service kind with this code exists");
-    rc = ag_insert_fee_rows(c, "INSERT INTO service_kind_fees (kind_id, fee_kind, amount_fen) VALUES ($1, $2, $3)",
-                            a->id, 0, 0, 0, in->fees, in->n_fees, err);
+    rc = ag_insert_kind_fees(c, a->id, in->fees, in->n_fees, err);
     if (rc) return rc;
     json_t *fees = json_array();
     for (size_t i = 0; i < in->n_fees; i++)
@@ -398,24 +411,6 @@ int agreement_service_kinds(struct kf_ctx *ctx, struct service_kind **items_r, s
 
 /* --- drafts ------------------------------------------------------------------------------------- */
 
-/* Runs `sql` once per fee item: $1..$(k) the given ids (those the SQL names), then kind and amount. */
-static int ag_insert_fee_rows(struct store_conn *c, const char *sql, int64_t id1, int64_t id2, int64_t id3,
-                              int64_t id4, const struct agreement_fee *fees, size_t n, struct kf_err *err)
-{
-    int ids = strstr(sql, "$6") ? 4 : 1;
-    const int64_t vals[4] = {id1, id2, id3, id4};
-    for (size_t i = 0; i < n; i++) {
-        struct store_stmt *st;
-        int rc = store_prepare(c, sql, &st, err);
-        if (rc) return rc;
-        for (int k = 0; k < ids; k++) store_bind_int64(st, k + 1, k == 0 && ids == 4 ? id_new(vals[0]) : vals[k]);
-        store_bind_text(st, ids + 1, fees[i].kind, (size_t)-1);
-        store_bind_int64(st, ids + 2, fees[i].amount_fen);
-        if ((rc = ident_exec(c, &st, NULL, err)) != 0) return rc;
-    }
-    return 0;
-}
-
 struct draft_args {
     struct kf_ctx *ctx;
     int64_t client_id;
@@ -423,6 +418,28 @@ struct draft_args {
     bool update;
     const struct agreement_input *in;
 };
+
+/* The fee items of service `sid` of the agreement. */
+static int ag_insert_service_fees(struct store_conn *c, const struct draft_args *a, int64_t now, int64_t sid,
+                                  const struct agreement_fee *fees, size_t n, struct kf_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct store_stmt *st;
+        int rc = store_prepare(c,
+                               "INSERT INTO agreement_fees (id, agreement_id, client_id, service_id, fee_kind, "
+                               "amount_fen) VALUES ($1, $2, $3, $4, $5, $6)",
+                               &st, err);
+        if (rc) return rc;
+        store_bind_int64(st, 1, id_new(now));
+        store_bind_int64(st, 2, a->id);
+        store_bind_int64(st, 3, a->client_id);
+        store_bind_int64(st, 4, sid);
+        store_bind_text(st, 5, fees[i].kind, (size_t)-1);
+        store_bind_int64(st, 6, fees[i].amount_fen);
+        if ((rc = ident_exec(c, &st, NULL, err)) != 0) return rc;
+    }
+    return 0;
+}
 
 /* Legal name and address of the provider (client_id 0) or a client, for empty party fields. */
 static int ag_org_party(struct store_conn *c, const struct kf_ctx *ctx, int64_t client_id, const char **legal_r,
@@ -511,10 +528,7 @@ static int ag_insert_services(struct store_conn *c, const struct draft_args *a, 
         }
         store_bind_int64(st, 13, now);
         if ((rc = ident_exec(c, &st, NULL, err)) != 0) return rc;
-        rc = ag_insert_fee_rows(c,
-                                "INSERT INTO agreement_fees (id, agreement_id, client_id, service_id, fee_kind, "
-                                "amount_fen) VALUES ($1, $2, $3, $4, $5, $6)",
-                                now, a->id, a->client_id, sid, fees, n_fees, err);
+        rc = ag_insert_service_fees(c, a, now, sid, fees, n_fees, err);
         if (rc) return rc;
         json_t *fj = json_array();
         for (size_t k = 0; k < n_fees; k++)
@@ -849,7 +863,8 @@ static int dissolve_fn(struct store_conn *c, void *arg, struct kf_err *err)
     int64_t expires = store_col_int64(st, 6);
     store_finalize(&st);
     if (strcmp(status, "active") != 0 || (expires && expires <= now))
-        return kf_fail(err, KF_E_CONFLICT, "status", "only an active agreement is dissolved (it is %s)", status);
+        return kf_fail(err, KF_E_CONFLICT, "status", "only an active agreement is dissolved (it is %s)",
+                       strcmp(status, "active") == 0 ? "expired" : status);
     if (in->effective_at && in->effective_at < now)
         return kf_fail(err, KF_E_INVALID, "effective_at", "the effective date is not in the past");
     if ((rc = ag_evidence_check(c, a, err)) != 0) return rc;

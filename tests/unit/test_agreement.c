@@ -155,7 +155,7 @@ static void test_C2_1_1_C2_2_1_catalogue_has_the_four_kinds_with_targets_and_fee
 
 /* --- the lifecycle -------------------------------------------------------------------------- */
 
-static void test_C1_1_C1_3_1_C1_3_2_C2_2_2_draft_signatures_activation(void **state)
+static void test_C1_1_C1_1_1_C1_3_1_C1_3_2_C2_2_2_draft_services_fees_signatures_activation(void **state)
 {
     IFX(state);
     int64_t id = make_draft(fx, fx->client_a, 1);
@@ -658,7 +658,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         BOTH(test_C2_1_1_C2_2_1_catalogue_has_the_four_kinds_with_targets_and_fees),
-        BOTH(test_C1_1_C1_3_1_C1_3_2_C2_2_2_draft_signatures_activation),
+        BOTH(test_C1_1_C1_1_1_C1_3_1_C1_3_2_C2_2_2_draft_services_fees_signatures_activation),
         BOTH(test_C1_3_1_C5_2_client_users_see_only_their_own_agreements),
         BOTH(test_C1_3_1_C2_2_2_bad_drafts_are_refused_by_field_and_change_nothing),
         BOTH(test_C1_3_1_C10_2_1_bad_transitions_are_refused_and_change_nothing),
