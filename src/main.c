@@ -13,6 +13,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/arena.h"
+#include "domain/agreement.h"
 #include "domain/audit.h"
 #include "domain/org.h"
 #include "domain/password.h"
@@ -187,7 +188,8 @@ static int cmd_serve(int argc, char **argv)
     }
     if (cfg.test_mode) {
         api_test_register_jobs();
-    } else if (audit_jobs_schedule(&env, &err) != 0 || session_jobs_schedule(&env, &err) != 0) {
+    } else if (audit_jobs_schedule(&env, &err) != 0 || session_jobs_schedule(&env, &err) != 0 ||
+               agreement_jobs_schedule(&env, &err) != 0) {
         report("jobs", &err);
         goto out;
     }

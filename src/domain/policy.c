@@ -64,6 +64,12 @@ static const struct grant grants[ACTION__COUNT] = {
     [ACT_FILE_READ] = {"file.read", P_ALL, P_ALL, C_ALL, 0},
     [ACT_USER_PREFERENCES] = {"user.preferences", 0, 0, 0, 1},
     [ACT_FILE_UPLOAD] = {"file.upload", P_ALL, P_ADM | P_AM, C_ADM | C_STAFF, 0},
+    /* the agreement governs every request: every provider role and the client's people read it */
+    [ACT_AGREEMENT_READ] = {"agreement.read", P_ALL, P_ALL, C_ALL, 0},
+    [ACT_AGREEMENT_MANAGE] = {"agreement.manage", P_ADM | P_AM, 0, 0, 0},
+    [ACT_AGREEMENT_SIGN_CLIENT] = {"agreement.sign_client", 0, 0, C_ADM, 0},
+    [ACT_AGREEMENT_DISSOLVE] = {"agreement.dissolve", P_ADM | P_AM, 0, C_ADM, 0},
+    [ACT_SERVICE_KIND_MANAGE] = {"service_kind.manage", 0, P_ADM, 0, 0},
 };
 
 const char *policy_action_name(enum action act)

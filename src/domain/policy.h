@@ -32,6 +32,11 @@ enum action {
     ACT_FILE_READ,            /* a stored file's record and bytes (file.h) */
     ACT_FILE_UPLOAD,          /* store a file attached to a record (file.h) */
     ACT_USER_PREFERENCES,     /* one's own language and time zone (obj->owner_id is the user) */
+    ACT_AGREEMENT_READ,       /* agreements, their services and the catalogue (issue 5) */
+    ACT_AGREEMENT_MANAGE,     /* create and edit drafts, sign for the provider (party A) */
+    ACT_AGREEMENT_SIGN_CLIENT, /* sign for the client (party B): its client_admin */
+    ACT_AGREEMENT_DISSOLVE,   /* invoke or confirm a dissolution (C10.2.1), either party */
+    ACT_SERVICE_KIND_MANAGE,  /* add kinds to the provider-wide service catalogue (C2.1.1) */
     ACTION__COUNT
 };
 

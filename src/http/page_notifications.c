@@ -23,6 +23,7 @@ static const struct {
     const char *params[NOTIFY_ARGS];
 } notify_params[] = {
     {"notify.token_created", {"token_id"}},
+    {"notify.agreement_renewal_due", {"contract_number", "days"}},
 };
 
 static int name_cmp(const void *a, const void *b)

@@ -55,6 +55,11 @@ static const char *const matrix[ACTION__COUNT][A__COUNT] = {
     [ACT_FILE_READ] =      {"UUU", "YYY", "YYY", "YYY", "YYY", "YYY", "YYY", "YYY", "NYN", "NYN", "NYN", "YYY"},
     [ACT_USER_PREFERENCES] = {"UUU", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "NFN", "NFN", "NFN", "YYY"},
     [ACT_FILE_UPLOAD] =    {"UUU", "YYY", "YYY", "FYY", "FYY", "FYY", "FYY", "FYY", "NYN", "NYN", "NFN", "YYY"},
+    [ACT_AGREEMENT_READ] = {"UUU", "YYY", "YYY", "YYY", "YYY", "YYY", "YYY", "YYY", "NYN", "NYN", "NYN", "YYY"},
+    [ACT_AGREEMENT_MANAGE] = {"UUU", "FYY", "FYY", "FFF", "FFF", "FFF", "FFF", "FFF", "NFN", "NFN", "NFN", "YYY"},
+    [ACT_AGREEMENT_SIGN_CLIENT] = {"UUU", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "NYN", "NFN", "NFN", "YYY"},
+    [ACT_AGREEMENT_DISSOLVE] = {"UUU", "FYY", "FYY", "FFF", "FFF", "FFF", "FFF", "FFF", "NYN", "NFN", "NFN", "YYY"},
+    [ACT_SERVICE_KIND_MANAGE] = {"UUU", "YFF", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "NFN", "NFN", "NFN", "YYY"},
 };
 
 static int expected_code(char cell)
