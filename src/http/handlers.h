@@ -62,6 +62,17 @@ int api_events(struct http_req *req);
 /* api_audit.c */
 int api_audit_list(struct http_req *req);
 
+/* api_agreements.c */
+int api_service_kind_list(struct http_req *req);
+int api_service_kind_create(struct http_req *req);
+int api_agreement_list(struct http_req *req);
+int api_agreement_create(struct http_req *req);
+int api_agreement_get(struct http_req *req);
+int api_agreement_update(struct http_req *req);
+int api_agreement_sign_provider(struct http_req *req);
+int api_agreement_sign_client(struct http_req *req);
+int api_agreement_dissolve(struct http_req *req);
+
 /* page_static.c, page_auth.c, page_home.c: pages */
 int page_static(struct http_req *req);
 int page_login(struct http_req *req);
