@@ -16,6 +16,7 @@ import pytest
 import kefu_http as kh
 import matrix_account
 import matrix_admin
+import matrix_agreements
 import matrix_customers
 
 from conftest import key_file_for, run_kefu
@@ -112,7 +113,7 @@ ROUTES = {
     ("POST", "/api/v1/test/notify"): dict(kind="public"),
 }
 # page groups keep their rows and request builders in modules of their own (matrix_*.py)
-for _group in (matrix_account, matrix_admin, matrix_customers):
+for _group in (matrix_account, matrix_admin, matrix_customers, matrix_agreements):
     ROUTES.update(_group.ROUTES)
 STATUS = {"ok": None, "unauth": 401, "forbidden": 403, "hidden": 404}
 
@@ -278,7 +279,7 @@ class Site:
         method, pattern = route
         cid = self.client.get(t)
         n = self.unique()
-        for group in (matrix_account, matrix_admin, matrix_customers):
+        for group in (matrix_account, matrix_admin, matrix_customers, matrix_agreements):
             if route in group.ROUTES:
                 return group.request(self, route, actor, t, n)
         if pattern in ("/api/v1/auth/login", "/login") and method == "POST":

@@ -1,0 +1,110 @@
+"""The route matrix's rows for the agreements API and the service catalogue (issue 5; see
+test_route_matrix.py for the kinds and outcomes). ROUTES: {(method, pattern): spec};
+request(site, route, actor, t, n) builds (method, path, body) for one cell. The allow sets are the
+domain's grants (src/domain/policy.c): agreement.read every provider role and every client user,
+agreement.manage account_manager and admin, agreement.sign_client a client_admin of that client,
+agreement.dissolve account_manager, admin and client_admin, service_kind.manage admin.
+
+Cells that change an agreement's state (sign-provider, sign-client, dissolve) each get a fresh
+agreement made by the site's administrator in the state the cell needs: a draft; a draft signed by
+the provider; an active one (signed by a client_admin of that client — client B's is made here)."""
+
+PROVIDER = {"admin", "account_manager", "agent", "technician", "trainer", "finance", "supervisor"}
+CLIENTS = {"client_admin", "client_staff", "client_supervisor"}
+MANAGE = {"admin", "account_manager"}
+PASSWORD = "蓝色的海边-灯塔-2026"  # test_route_matrix.PASSWORD: the site's users' password
+
+ROUTES = {
+    ("GET", "/api/v1/service-kinds"): dict(kind="session"),
+    ("POST", "/api/v1/service-kinds"): dict(kind="provider", allow={"admin"}),
+    ("GET", "/api/v1/agreements"): dict(kind="client", allow=PROVIDER | CLIENTS),
+    ("POST", "/api/v1/agreements"): dict(kind="client", allow=MANAGE),
+    ("GET", "/api/v1/agreements/{id}"): dict(kind="client", allow=PROVIDER | CLIENTS),
+    ("PUT", "/api/v1/agreements/{id}"): dict(kind="client", allow=MANAGE),
+    ("POST", "/api/v1/agreements/{id}/sign-provider"): dict(kind="client", allow=MANAGE),
+    ("POST", "/api/v1/agreements/{id}/sign-client"): dict(kind="client", allow={"client_admin"}),
+    ("POST", "/api/v1/agreements/{id}/dissolve"): dict(kind="client", allow=MANAGE | {"client_admin"}),
+}
+
+
+def draft_body(cid=None, n=0):
+    body = {"term_years": 2, "notice_days": 30, "acceptance_by": "client",
+            "supplementary_terms": "矩阵测试-%d" % n,
+            "services": [{"kind": "technical_support", "targets": {"P1": {"first_response": 20, "resolution": 200}}}]}
+    if cid is not None:
+        body["client_id"] = cid
+    return body
+
+
+class _Signer:
+    """A logged-in client_admin (no second factor needed) for the cells' set-up."""
+
+    def __init__(self, srv, name, password):
+        r = srv.post("/api/v1/auth/login", json={"username": name, "password": password})
+        assert r.status == 200, r
+        self.cookie = [v for v in r.header_all("Set-Cookie") if v.startswith("kefu_session=")][0].split(";")[0]
+        self.csrf = r.json["user"]["csrf_token"]
+
+    def headers(self, method):
+        h = {"Cookie": self.cookie}
+        if method != "GET":
+            h["X-CSRF-Token"] = self.csrf
+        return h
+
+
+def _signer(site, t):
+    """A client_admin of target t's client: the matrix's own for A, one made here for B."""
+    if t == "own":
+        return site.actors["client_admin"]
+    cache = site.__dict__.setdefault("_agreement_signers", {})
+    if t not in cache:
+        u = site.call(site.admin, "POST", "/api/v1/users", {"client_id": site.client[t], "username": "signer-B",
+                                                            "password": PASSWORD, "roles": ["client_admin"]})
+        assert u.status == 201, u
+        site.secret[t].append("signer-B")
+        cache[t] = _Signer(site.srv, "signer-B", PASSWORD)
+    return cache[t]
+
+
+def _fresh(site, t, n, state):
+    """A new agreement of target t's client in `state` (draft, provider_signed or active)."""
+    cid = site.client[t]
+    r = site.call(site.admin, "POST", "/api/v1/agreements", draft_body(cid, n))
+    assert r.status == 201, r
+    aid = r.json["id"]
+    if state in ("provider_signed", "active"):
+        s = site.call(site.admin, "POST", "/api/v1/agreements/%s/sign-provider?client_id=%s" % (aid, cid))
+        assert s.status == 200, s
+    if state == "active":
+        s = site.call(_signer(site, t), "POST", "/api/v1/agreements/%s/sign-client?client_id=%s" % (aid, cid))
+        assert s.status == 200 and s.json["status"] == "active", s
+    return aid
+
+
+def _shared(site, t):
+    """One draft per tenant for the reading and editing cells (they leave it a draft)."""
+    cache = site.__dict__.setdefault("_agreement_drafts", {})
+    if t not in cache:
+        cache[t] = _fresh(site, t, 0, "draft")
+    return cache[t]
+
+
+def request(site, route, actor, t, n):
+    method, pattern = route
+    if pattern == "/api/v1/service-kinds":
+        if method == "GET":
+            return method, pattern, None
+        targets = {p: {"first_response": 10 * i, "resolution": 100 * i} for i, p in enumerate(("P1", "P2", "P3", "P4"), 1)}
+        return method, pattern, {"code": "matrix_kind_%d" % n, "name_zh": "矩阵服务%d" % n, "name_en": "Matrix %d" % n,
+                                 "targets": targets, "fees": [{"kind": "per_hour", "amount_fen": 10000}]}
+    cid = site.client[t]
+    if route == ("GET", "/api/v1/agreements"):
+        return method, "/api/v1/agreements?client_id=%s" % cid, None
+    if route == ("POST", "/api/v1/agreements"):
+        return method, pattern, draft_body(cid, n)
+    if route in (("GET", "/api/v1/agreements/{id}"), ("PUT", "/api/v1/agreements/{id}")):
+        path = "/api/v1/agreements/%s?client_id=%s" % (_shared(site, t), cid)
+        return method, path, draft_body(None, n) if method == "PUT" else None
+    state = {"sign-provider": "draft", "sign-client": "provider_signed", "dissolve": "active"}[pattern.rsplit("/", 1)[1]]
+    path = pattern.replace("{id}", _fresh(site, t, n, state)) + "?client_id=%s" % cid
+    return method, path, {"ground": "material_breach"} if pattern.endswith("/dissolve") else None
