@@ -279,3 +279,44 @@ def test_C10_2_1_dissolution_needs_a_ground_and_mutual_consent_both_parties(kefu
     d = create(admin, A)
     kh.assert_error(admin.call("POST", path(d["id"], A, "/dissolve"), {"ground": "force_majeure"}), 409, "conflict",
                     "status")
+
+
+def test_C1_3_1_C1_1_racing_signatures_one_wins_and_numbers_stay_unique_and_gap_free(kefu, tmp_path):
+    import threading
+    srv, admin, ids = new_site(kefu, tmp_path)
+    A = ids["A"]
+    boss = login_as(srv, "boss-A")
+
+    def race(calls):
+        out = [None] * len(calls)
+
+        def run(i, fn):
+            out[i] = fn()
+        threads = [threading.Thread(target=run, args=(i, fn)) for i, fn in enumerate(calls)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return out
+
+    # the same agreement signed twice at once by the provider: one wins, the other is 409
+    for _ in range(3):
+        g = create(admin, A)
+        p = path(g["id"], A, "/sign-provider")
+        rs = race([lambda: admin.call("POST", p), lambda: admin.call("POST", p)])
+        assert sorted(r.status for r in rs) == [200, 409], rs
+    # the client's admin signs one twice at once: one activation, one number
+    p = path(g["id"], A, "/sign-client")
+    rs = race([lambda: boss.call("POST", p), lambda: boss.call("POST", p)])
+    assert sorted(r.status for r in rs) == [200, 409], rs
+    # three agreements activated at once take three consecutive numbers
+    pending = []
+    for _ in range(3):
+        h = create(admin, A)
+        assert admin.call("POST", path(h["id"], A, "/sign-provider")).status == 200
+        pending.append(h["id"])
+    rs = race([(lambda aid=aid: boss.call("POST", path(aid, A, "/sign-client"))) for aid in pending])
+    assert all(r.status == 200 for r in rs), rs
+    numbers = sorted(r.json["contract_number"] for r in rs)
+    year = numbers[0].split("-")[1]
+    assert numbers == ["KF-%s-%04d" % (year, n) for n in (2, 3, 4)]
