@@ -64,6 +64,10 @@ static const struct grant grants[ACTION__COUNT] = {
     [ACT_FILE_READ] = {"file.read", P_ALL, P_ALL, C_ALL, 0},
     [ACT_USER_PREFERENCES] = {"user.preferences", 0, 0, 0, 1},
     [ACT_FILE_UPLOAD] = {"file.upload", P_ALL, P_ADM | P_AM, C_ADM | C_STAFF, 0},
+    /* calendars are the provider's: every provider role reads them (SLA clocks run on them); client
+     * users will read their agreements' calendars through the agreement, not this action */
+    [ACT_CALENDAR_READ] = {"calendar.read", 0, P_ALL, 0, 0},
+    [ACT_CALENDAR_MANAGE] = {"calendar.manage", 0, P_ADM, 0, 0},
 };
 
 const char *policy_action_name(enum action act)

@@ -32,6 +32,8 @@ enum action {
     ACT_FILE_READ,            /* a stored file's record and bytes (file.h) */
     ACT_FILE_UPLOAD,          /* store a file attached to a record (file.h) */
     ACT_USER_PREFERENCES,     /* one's own language and time zone (obj->owner_id is the user) */
+    ACT_CALENDAR_READ,        /* business calendars (C3.1.1): provider-wide objects, client_id 0 */
+    ACT_CALENDAR_MANAGE,      /* create calendars, set their hours, import holidays */
     ACTION__COUNT
 };
 

@@ -55,6 +55,8 @@ static const char *const matrix[ACTION__COUNT][A__COUNT] = {
     [ACT_FILE_READ] =      {"UUU", "YYY", "YYY", "YYY", "YYY", "YYY", "YYY", "YYY", "NYN", "NYN", "NYN", "YYY"},
     [ACT_USER_PREFERENCES] = {"UUU", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "NFN", "NFN", "NFN", "YYY"},
     [ACT_FILE_UPLOAD] =    {"UUU", "YYY", "YYY", "FYY", "FYY", "FYY", "FYY", "FYY", "NYN", "NYN", "NFN", "YYY"},
+    [ACT_CALENDAR_READ] =  {"UUU", "YFF", "YFF", "YFF", "YFF", "YFF", "YFF", "YFF", "NFN", "NFN", "NFN", "YYY"},
+    [ACT_CALENDAR_MANAGE] = {"UUU", "YFF", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "NFN", "NFN", "NFN", "YYY"},
 };
 
 static int expected_code(char cell)
