@@ -177,18 +177,31 @@ static int hours_read(struct store_conn *c, int64_t id, struct calendar_hours *h
     return rc < 0 ? rc : 0;
 }
 
+void calendar_periods_text(const struct calendar_period *periods, size_t n, char *out, size_t cap)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < n && len < cap; i++) {
+        const struct calendar_period *p = &periods[i];
+        int w = snprintf(out + len, cap - len, "%s%02d:%02d-%02d:%02d", i ? "," : "", p->start_min / 60,
+                         p->start_min % 60, p->end_min / 60, p->end_min % 60);
+        if (w < 0) break;
+        len += (size_t)w;
+    }
+}
+
+const char *calendar_hours_field(int index)
+{
+    return index >= 0 && index <= 7 ? day_fields[index] : "hours";
+}
+
 /* {"mon": "09:00-12:00,13:00-18:00", …} for the audit trail. */
 static json_t *hours_json(const struct calendar_hours *h)
 {
     json_t *o = json_object();
     for (int wd = 0; wd <= 7; wd++) {
-        char text[CALENDAR_PERIODS_MAX * 12 + 1] = "";
-        size_t len = 0;
-        for (size_t i = 0; i < h->n[wd]; i++) {
-            const struct calendar_period *p = &h->periods[wd][i];
-            len += (size_t)snprintf(text + len, sizeof text - len, "%s%02d:%02d-%02d:%02d", i ? "," : "",
-                                    p->start_min / 60, p->start_min % 60, p->end_min / 60, p->end_min % 60);
-        }
+        char text[CALENDAR_PERIODS_TEXT];
+        calendar_periods_text(h->periods[wd], h->n[wd], text, sizeof text);
         json_object_set_new(o, day_fields[wd], json_string(text));
     }
     return o;
@@ -727,6 +740,11 @@ static int local_year_month(int64_t now_ms, int *y_r, int *m_r, struct kf_err *e
     *y_r = y;
     *m_r = m;
     return 0;
+}
+
+int calendar_store_this_month(struct kf_ctx *ctx, int *year_r, int *month_r, struct kf_err *err)
+{
+    return local_year_month(ident_now(ctx), year_r, month_r, err);
 }
 
 int calendar_store_missing_next_year(struct kf_ctx *ctx, int64_t now_ms, int64_t *missing_r, struct kf_err *err)

@@ -60,6 +60,16 @@ struct calendar_month_day {
     size_t n_periods;
 };
 
+/* "09:00-12:00,13:00-18:00" for periods[0..n) into out (cap ≥ CALENDAR_PERIODS_TEXT); "" for none. */
+#define CALENDAR_PERIODS_TEXT (CALENDAR_PERIODS_MAX * 12 + 1)
+void calendar_periods_text(const struct calendar_period *periods, size_t n, char *out, size_t cap);
+
+/* The field names of the hours: "makeup" (index 0), "mon" (1) … "sun" (7). */
+const char *calendar_hours_field(int index);
+
+/* The local year and month of the context's clock in Asia/Shanghai (a month view's default). */
+int calendar_store_this_month(struct kf_ctx *ctx, int *year_r, int *month_r, struct kf_err *err);
+
 /* The standard hours: Mon–Fri 09:00–12:00 and 13:00–18:00, no make-up pattern. */
 void calendar_hours_standard(struct calendar_hours *h);
 
