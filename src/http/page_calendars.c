@@ -133,7 +133,7 @@ static int calendar_page(struct http_req *req, int status, json_t *d, int64_t id
             json_t *err = errors ? json_object_get(errors, *f) : NULL;
             json_t *row = json_pack("{s:s,s:s,s:O}", "field", *f, "label_key",
                                     arena_printf(req->arena, "calendars.day.%s", *f), "value", json_object_get(form, *f));
-            if (json_is_string(err)) json_object_set(row, "error", err);
+            if (json_is_string(err)) json_object_set(row, "problem", err); /* not "error": d.error is an object */
             json_array_append_new(rows, row);
         }
         json_object_set_new(h, "rows", rows);
