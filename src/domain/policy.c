@@ -70,6 +70,10 @@ static const struct grant grants[ACTION__COUNT] = {
     [ACT_AGREEMENT_SIGN_CLIENT] = {"agreement.sign_client", 0, 0, C_ADM, 0},
     [ACT_AGREEMENT_DISSOLVE] = {"agreement.dissolve", P_ADM | P_AM, 0, C_ADM, 0},
     [ACT_SERVICE_KIND_MANAGE] = {"service_kind.manage", 0, P_ADM, 0, 0},
+    /* calendars are the provider's: every provider role reads them (SLA clocks run on them); client
+     * users will read their agreements' calendars through the agreement, not this action */
+    [ACT_CALENDAR_READ] = {"calendar.read", 0, P_ALL, 0, 0},
+    [ACT_CALENDAR_MANAGE] = {"calendar.manage", 0, P_ADM, 0, 0},
 };
 
 const char *policy_action_name(enum action act)

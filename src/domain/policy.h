@@ -37,6 +37,8 @@ enum action {
     ACT_AGREEMENT_SIGN_CLIENT, /* sign for the client (party B): its client_admin */
     ACT_AGREEMENT_DISSOLVE,   /* invoke or confirm a dissolution (C10.2.1), either party */
     ACT_SERVICE_KIND_MANAGE,  /* add kinds to the provider-wide service catalogue (C2.1.1) */
+    ACT_CALENDAR_READ,        /* business calendars (C3.1.1): provider-wide objects, client_id 0 */
+    ACT_CALENDAR_MANAGE,      /* create calendars, set their hours, import holidays */
     ACTION__COUNT
 };
 

@@ -46,4 +46,12 @@ int api_body_roles(struct http_req *req, unsigned *roles_r);
 /* Role bits as a JSON array of role names. */
 json_t *api_roles_json(unsigned roles);
 
+/* api_calendars.c, shared with page_calendars.c: the hours fields of a body or form ("mon" … "sun",
+ * "makeup"; each "09:00-12:00,13:00-18:00" or ""), every weekday required when `all_days`; the
+ * ?year=&month= of a month view (default this month); a day kind's name. */
+struct calendar_hours;
+int api_calendar_hours_body(struct http_req *req, bool all_days, struct calendar_hours *h);
+int api_calendar_month_params(struct http_req *req, int *year_r, int *month_r);
+const char *api_calendar_day_kind(int kind);
+
 #endif

@@ -59,6 +59,21 @@ int api_notification_read(struct http_req *req);
 int api_notification_read_all(struct http_req *req);
 int api_events(struct http_req *req);
 
+/* api_calendars.c */
+int api_calendar_list(struct http_req *req);
+int api_calendar_create(struct http_req *req);
+int api_calendar_get(struct http_req *req);
+int api_calendar_set_hours(struct http_req *req);
+int api_calendar_import(struct http_req *req);
+int api_calendar_business_time(struct http_req *req);
+int api_calendar_month(struct http_req *req);
+
+/* page_calendars.c */
+int page_calendar_list(struct http_req *req);
+int page_calendar_show(struct http_req *req);
+int page_calendar_hours(struct http_req *req);
+int page_calendar_import(struct http_req *req);
+
 /* api_audit.c */
 int api_audit_list(struct http_req *req);
 

@@ -90,6 +90,20 @@ const struct route routes[] = {
     {"POST", "/api/v1/agreements/{id}/dissolve", ROUTE_JSON_BODY, "agreement.dissolve", api_agreement_dissolve,
      "Dissolve an active agreement: material breach, force majeure, or mutual consent of both parties."},
 
+    /* business calendars (api_calendars.c; C3.1.1) */
+    {"GET", "/api/v1/calendars", 0, "calendar.read", api_calendar_list, "The business calendars, by name."},
+    {"POST", "/api/v1/calendars", ROUTE_JSON_BODY, "calendar.manage", api_calendar_create,
+     "Create a business calendar (name, zone, weekly hours; default Mon–Fri 09:00–12:00 and 13:00–18:00)."},
+    {"GET", "/api/v1/calendars/{id}", 0, "calendar.read", api_calendar_get, "One business calendar with its hours."},
+    {"PUT", "/api/v1/calendars/{id}/hours", ROUTE_JSON_BODY, "calendar.manage", api_calendar_set_hours,
+     "Replace a calendar's weekly hours and make-up day pattern (overlapping or inverted periods are refused)."},
+    {"POST", "/api/v1/calendars/{id}/import", ROUTE_JSON_BODY, "calendar.manage", api_calendar_import,
+     "Import holidays and make-up working days (text or iCalendar), all or nothing."},
+    {"GET", "/api/v1/calendars/{id}/business-time", 0, "calendar.read", api_calendar_business_time,
+     "The instant N business minutes after ?from= (UTC ms), by the calendar."},
+    {"GET", "/api/v1/calendars/{id}/month", 0, "calendar.read", api_calendar_month,
+     "A month of the calendar: each day working, weekend, holiday or make-up day, with its hours."},
+
     /* pages (HTML; docs/openapi.yaml tag pages) */
     {"GET", "/", ROUTE_PAGE, "session", page_home, "Page: home — what the person's roles may use."},
     {"GET", "/login", ROUTE_PAGE, NULL, page_login, "Page: the log-in form."},
@@ -195,6 +209,17 @@ const struct route routes[] = {
      "Page: withdraw a customer's consent to a purpose."},
     {"GET", "/audit", ROUTE_PAGE, "audit.read", page_audit,
      "Page: the audit trail, filtered by client, object, actor and dates (keyset)."},
+
+    /* ---- */
+
+    /* pages: business calendars (page_calendars.c; C3.1.1) */
+    {"GET", "/calendars", ROUTE_PAGE, "calendar.read", page_calendar_list, "Page: the business calendars."},
+    {"GET", "/calendars/{id}", ROUTE_PAGE, "calendar.read", page_calendar_show,
+     "Page: a business calendar: a month (?year=&month=) with holidays and make-up days, hours and import forms."},
+    {"POST", "/calendars/{id}/hours", ROUTE_PAGE | ROUTE_FORM_BODY, "calendar.manage", page_calendar_hours,
+     "Page: replace a calendar's weekly hours and make-up day pattern."},
+    {"POST", "/calendars/{id}/import", ROUTE_PAGE | ROUTE_FORM_BODY, "calendar.manage", page_calendar_import,
+     "Page: import holidays and make-up days in the text format, all or nothing."},
 
     /* ---- */
 

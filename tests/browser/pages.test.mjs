@@ -27,6 +27,7 @@ const OBJECTS = {
     return `${(await created(admin, "/api/v1/customers", { client_id: org.id, name: "截图顾客", phone: "139 0000 0001" })).id}?client_id=${org.id}`;
   },
   "/teams/{id}": async (admin) => (await created(admin, "/api/v1/teams", { name: "截图团队" })).id,
+  "/calendars/{id}": async () => "1?year=2026&month=2", // the default calendar of migration 0009
 };
 
 async function created(admin, url, body) {

@@ -78,6 +78,7 @@ OBJECTS = {
     "/customers/{id}/delete": lambda admin, ids: "/customers/%s/delete?client_id=%s" % (ids["customerA"], ids["A"]),
     "/customers/{id}": lambda admin, ids: "/customers/%s?client_id=%s" % (ids["customerA"], ids["A"]),
     "/teams/{id}": lambda admin, ids: "/teams/%s" % _created(admin, "/api/v1/teams", {"name": "一线团队"})["id"],
+    "/calendars/{id}": lambda admin, ids: "/calendars/1?year=2026&month=2",  # the default calendar (0009)
     "/account/tokens/{id}/revoke": lambda admin, ids: "/account/tokens/%s/revoke" % _created(
         admin, "/api/v1/auth/tokens", {"name": "集成令牌", "roles": ["admin"]})["id"],
 }

@@ -17,6 +17,7 @@ import kefu_http as kh
 import matrix_account
 import matrix_admin
 import matrix_agreements
+import matrix_calendars
 import matrix_customers
 
 from conftest import key_file_for, run_kefu
@@ -97,6 +98,14 @@ ROUTES = {
     ("POST", "/api/v1/notifications/read-all"): dict(kind="session"),
     ("GET", "/api/v1/events"): dict(kind="session"),
     ("GET", "/api/v1/audit"): dict(kind="client", allow={"admin", "supervisor", "client_admin", "client_supervisor"}),
+    # business calendars (C3.1.1): the provider's own; every provider role reads, admins manage
+    ("GET", "/api/v1/calendars"): dict(kind="provider", allow=set(PROVIDER)),
+    ("POST", "/api/v1/calendars"): dict(kind="provider", allow={"admin"}),
+    ("GET", "/api/v1/calendars/{id}"): dict(kind="provider", allow=set(PROVIDER)),
+    ("PUT", "/api/v1/calendars/{id}/hours"): dict(kind="provider", allow={"admin"}),
+    ("POST", "/api/v1/calendars/{id}/import"): dict(kind="provider", allow={"admin"}),
+    ("GET", "/api/v1/calendars/{id}/business-time"): dict(kind="provider", allow=set(PROVIDER)),
+    ("GET", "/api/v1/calendars/{id}/month"): dict(kind="provider", allow=set(PROVIDER)),
     # pages: a GET answers the page; an anonymous visitor is redirected to /login ("unauth")
     ("GET", "/"): dict(kind="session"),
     ("GET", "/login"): dict(kind="public"),
@@ -113,7 +122,7 @@ ROUTES = {
     ("POST", "/api/v1/test/notify"): dict(kind="public"),
 }
 # page groups keep their rows and request builders in modules of their own (matrix_*.py)
-for _group in (matrix_account, matrix_admin, matrix_customers, matrix_agreements):
+for _group in (matrix_account, matrix_admin, matrix_customers, matrix_agreements, matrix_calendars):
     ROUTES.update(_group.ROUTES)
 STATUS = {"ok": None, "unauth": 401, "forbidden": 403, "hidden": 404}
 
@@ -279,7 +288,7 @@ class Site:
         method, pattern = route
         cid = self.client.get(t)
         n = self.unique()
-        for group in (matrix_account, matrix_admin, matrix_customers, matrix_agreements):
+        for group in (matrix_account, matrix_admin, matrix_customers, matrix_agreements, matrix_calendars):
             if route in group.ROUTES:
                 return group.request(self, route, actor, t, n)
         if pattern in ("/api/v1/auth/login", "/login") and method == "POST":
@@ -308,6 +317,10 @@ class Site:
             ("POST", "/api/v1/teams/{id}/members"): {"user_id": self.user_id["agent"]},
             ("PATCH", "/api/v1/customers/{id}"): {"address": "上海市-%d" % n},
             ("POST", "/api/v1/test/notify"): {"user_id": self.user_id["agent"], "message_key": "notify.test"},
+            ("POST", "/api/v1/calendars"): {"name": "日历-%d" % n},
+            ("PUT", "/api/v1/calendars/{id}/hours"): {d: "09:00-12:00,13:00-18:00" for d in ("mon", "tue", "wed", "thu",
+                                                                                          "fri")} | {"sat": "", "sun": ""},
+            ("POST", "/api/v1/calendars/{id}/import"): {"format": "text", "content": "2026-10-01..2026-10-07 off 国庆节\n"},
         }
         ids = {
             "/api/v1/orgs/{id}": cid, "/api/v1/orgs/{id}/users": cid, "/api/v1/users/{id}": self.user.get(t),
@@ -319,7 +332,11 @@ class Site:
             "/api/v1/customers/{id}/consents/withdraw": self.customer.get(t),
             "/api/v1/test/probe-writes/{id}": self.probe, "/api/v1/test/jobs/{id}": self.job,
         }
+        if pattern.startswith("/api/v1/calendars/{id}"):
+            ids[pattern] = "1"  # the default calendar of migration 0009
         path = pattern.replace("{id}", str(ids.get(pattern)))
+        if pattern == "/api/v1/calendars/{id}/business-time":
+            path += "?from=1771059600000&minutes=120"
         if pattern.startswith("/api/v1/users/{id}") or pattern.startswith("/api/v1/customers"):
             if method == "GET" or pattern != "/api/v1/customers":
                 path += "?client_id=%s" % cid

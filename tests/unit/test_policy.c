@@ -60,6 +60,8 @@ static const char *const matrix[ACTION__COUNT][A__COUNT] = {
     [ACT_AGREEMENT_SIGN_CLIENT] = {"UUU", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "NYN", "NFN", "NFN", "YYY"},
     [ACT_AGREEMENT_DISSOLVE] = {"UUU", "FYY", "FYY", "FFF", "FFF", "FFF", "FFF", "FFF", "NYN", "NFN", "NFN", "YYY"},
     [ACT_SERVICE_KIND_MANAGE] = {"UUU", "YFF", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "NFN", "NFN", "NFN", "YYY"},
+    [ACT_CALENDAR_READ] =  {"UUU", "YFF", "YFF", "YFF", "YFF", "YFF", "YFF", "YFF", "NFN", "NFN", "NFN", "YYY"},
+    [ACT_CALENDAR_MANAGE] = {"UUU", "YFF", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "NFN", "NFN", "NFN", "YYY"},
 };
 
 static int expected_code(char cell)
