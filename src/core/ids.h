@@ -1,7 +1,8 @@
 /* Record ids: 64-bit, time-ordered, made by kefu before the insert so both engines agree and
  * encryption can bind a value to its row. Layout: 43 bits of milliseconds since 2020-01-01 UTC,
- * then 20 random bits; within a process each id is larger than the previous one. Ids reveal a
- * creation time, never how many records another tenant has. */
+ * then 8 bits that are random per process and 12 bits of a sequence that starts at random in each
+ * millisecond; within a process each id is larger than the previous one, and processes sharing a
+ * database do not collide. Ids reveal a creation time, never how many records another tenant has. */
 #ifndef KEFU_IDS_H
 #define KEFU_IDS_H
 #include <stdint.h>

@@ -132,9 +132,14 @@ static void ids_are_increasing_and_carry_their_time(void **state)
 {
     int64_t now = 1795000000000LL; /* 2026-11 */
     int64_t prev = 0;
-    for (int i = 0; i < 10000; i++) {
+    int64_t node = -1;
+    for (int i = 0; i < 10000; i++) { /* a frozen clock: far more ids than one millisecond's room */
         int64_t id = id_new(now);
         assert_true(id > prev);
+        /* the process's node bits (8 below the 12-bit sequence) never change, so another process
+         * with another node can never make the same id */
+        if (node < 0) node = (id >> 12) & 0xff;
+        assert_int_equal((id >> 12) & 0xff, node);
         prev = id;
     }
     assert_true(id_time_ms(id_new(now + 5000)) >= now + 5000);
