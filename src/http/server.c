@@ -601,16 +601,16 @@ void http_server_stop(struct http_server **srvp, int grace_ms)
     struct http_server *srv = *srvp;
     if (!srv) return;
     atomic_store(&srv->draining, true);
-    /* the listen socket is ours to close, but only after MHD_stop_daemon: until then MHD's threads
-     * may still hold it in their epoll sets (closing it early makes MHD abort) */
-    MHD_socket lsock = MHD_quiesce_daemon(srv->daemon);
+    /* No MHD_quiesce_daemon: in libmicrohttpd 0.9.75 with epoll and a thread pool it aborts the
+     * process ("Failed to remove listen FD from epoll set") when a worker has already taken the
+     * listen socket out of its epoll set. New connections during the drain are accepted and
+     * answered 503 with Connection: close instead (request_dispatch sees `draining`). */
     events_hub_close_all(srv->env->events); /* open event streams end, so their requests complete */
     int64_t deadline = clock_monotonic_us() + (int64_t)grace_ms * 1000;
     while (atomic_load(&srv->in_flight) > 0 && clock_monotonic_us() < deadline) usleep(5000);
     if (atomic_load(&srv->in_flight) > 0)
         log_warn("http: %d requests still in flight after %d ms; closing", atomic_load(&srv->in_flight), grace_ms);
     MHD_stop_daemon(srv->daemon);
-    if (lsock != MHD_INVALID_SOCKET) close(lsock);
     free(srv);
     *srvp = NULL;
 }

@@ -17,7 +17,7 @@ int http_server_start(const struct kf_config *cfg, const struct kf_env *env, str
 /* The port actually bound (useful with port 0). */
 uint16_t http_server_port(const struct http_server *srv);
 
-/* Graceful stop: stops accepting, waits up to `grace_ms` for in-flight requests (replies carry
+/* Graceful stop: answers new requests 503, waits up to `grace_ms` for in-flight requests (replies carry
  * `Connection: close` meanwhile), then closes every connection and frees the server. */
 void http_server_stop(struct http_server **srv, int grace_ms);
 
