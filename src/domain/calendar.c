@@ -81,7 +81,7 @@ static const char builtin_text[] =
 /* ---- civil dates ---- */
 
 /* Howard Hinnant's days_from_civil: days since 1970-01-01 of proleptic Gregorian y-m-d. */
-static int32_t days_from_civil(int y, int m, int d)
+int32_t calendar_days_from_civil(int y, int m, int d)
 {
     y -= m <= 2;
     int era = (y >= 0 ? y : y - 399) / 400;
@@ -91,7 +91,7 @@ static int32_t days_from_civil(int y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-static void civil_from_days(int32_t z, int *y_r, int *m_r, int *d_r)
+void calendar_civil_from_days(int32_t z, int *y_r, int *m_r, int *d_r)
 {
     z += 719468;
     int era = (z >= 0 ? z : z - 146096) / 146097;
@@ -127,7 +127,7 @@ static void year_set(uint8_t *years, int y)
 static int year_of_day(int32_t day)
 {
     int y, m, d;
-    civil_from_days(day, &y, &m, &d);
+    calendar_civil_from_days(day, &y, &m, &d);
     return y;
 }
 
@@ -287,7 +287,7 @@ int calendar_day_kind(const struct calendar *cal, int y, int m, int d, enum cale
                       struct kf_err *err)
 {
     if (!date_valid(y, m, d)) return kf_fail(err, KF_E_INVALID, "date", "no such date");
-    *kind_r = kind_of_day(cal, days_from_civil(y, m, d));
+    *kind_r = kind_of_day(cal, calendar_days_from_civil(y, m, d));
     return 0;
 }
 
@@ -345,7 +345,7 @@ static int staged_cmp(const void *a, const void *b)
 static void format_day(int32_t day, char out[16])
 {
     int y, m, d;
-    civil_from_days(day, &y, &m, &d);
+    calendar_civil_from_days(day, &y, &m, &d);
     snprintf(out, 16, "%04d-%02d-%02d", y, m, d);
 }
 
@@ -424,7 +424,7 @@ static bool parse_date(const char *p, size_t avail, int32_t *day_r)
     int m = (p[5] - '0') * 10 + (p[6] - '0');
     int d = (p[8] - '0') * 10 + (p[9] - '0');
     if (!date_valid(y, m, d)) return false;
-    *day_r = days_from_civil(y, m, d);
+    *day_r = calendar_days_from_civil(y, m, d);
     return true;
 }
 
@@ -559,7 +559,7 @@ static void event_name(icalcomponent *ev, int index, char *out, size_t cap)
 static bool ical_day(struct icaltimetype t, int32_t *day_r)
 {
     if (!t.is_date || !date_valid(t.year, t.month, t.day)) return false;
-    *day_r = days_from_civil(t.year, t.month, t.day);
+    *day_r = calendar_days_from_civil(t.year, t.month, t.day);
     return true;
 }
 
@@ -716,7 +716,7 @@ static int day_of(UCalendar *uc, int64_t t, int32_t *day_r, struct kf_err *err)
     int m = ucal_get(uc, UCAL_MONTH, &st) + 1;
     int d = ucal_get(uc, UCAL_DATE, &st);
     if (U_FAILURE(st)) return kf_fail(err, KF_E_INTERNAL, NULL, "ucal_get: %s", u_errorName(st));
-    *day_r = days_from_civil(y, m, d);
+    *day_r = calendar_days_from_civil(y, m, d);
     return 0;
 }
 
@@ -728,7 +728,7 @@ static int local_to_utc(UCalendar *uc, int32_t day, int minute, int64_t *ms_r, s
         minute = 0;
     }
     int y, m, d;
-    civil_from_days(day, &y, &m, &d);
+    calendar_civil_from_days(day, &y, &m, &d);
     UErrorCode st = U_ZERO_ERROR;
     ucal_clear(uc);
     ucal_setDateTime(uc, y, m - 1, d, minute / 60, minute % 60, 0, &st);

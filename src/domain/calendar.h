@@ -180,4 +180,8 @@ int calendar_business_ms_between(const struct calendar *cal, int64_t a_ms, int64
 int calendar_business_minutes_between(const struct calendar *cal, int64_t a_ms, int64_t b_ms, int64_t *minutes_r,
                                       struct kf_err *err);
 
+/* Days since 1970-01-01 of the proleptic Gregorian date y-m-d, and back (plain arithmetic, no zone). */
+int32_t calendar_days_from_civil(int y, int m, int d);
+void calendar_civil_from_days(int32_t days, int *y_r, int *m_r, int *d_r);
+
 #endif

@@ -23,34 +23,6 @@
 
 static const char *const day_fields[8] = {"makeup", "mon", "tue", "wed", "thu", "fri", "sat", "sun"};
 
-/* ---- civil dates (days since 1970-01-01, as calendar.c) ---- */
-
-static int32_t days_from_civil(int y, int m, int d)
-{
-    y -= m <= 2;
-    int era = (y >= 0 ? y : y - 399) / 400;
-    int yoe = y - era * 400;
-    int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int32_t z, int *y_r, int *m_r, int *d_r)
-{
-    z += 719468;
-    int era = (z >= 0 ? z : z - 146096) / 146097;
-    int doe = z - era * 146097;
-    int yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int y = yoe + era * 400;
-    int doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int mp = (5 * doy + 2) / 153;
-    int d = doy - (153 * mp + 2) / 5 + 1;
-    int m = mp + (mp < 10 ? 3 : -9);
-    *y_r = y + (m <= 2);
-    *m_r = m;
-    *d_r = d;
-}
-
 static int days_in_month(int y, int m)
 {
     static const int dm[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -71,14 +43,14 @@ static bool parse_day(const char *s, size_t len, int32_t *day_r)
         }
     }
     if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > days_in_month(v[0], v[1])) return false;
-    *day_r = days_from_civil(v[0], v[1], v[2]);
+    *day_r = calendar_days_from_civil(v[0], v[1], v[2]);
     return true;
 }
 
 static void format_day(int32_t day, char out[16])
 {
     int y, m, d;
-    civil_from_days(day, &y, &m, &d);
+    calendar_civil_from_days(day, &y, &m, &d);
     snprintf(out, 16, "%04d-%02d-%02d", y, m, d);
 }
 
@@ -674,7 +646,7 @@ int calendar_store_month(struct kf_ctx *ctx, int64_t id, int year, int month, st
         enum calendar_day_kind k;
         rc = calendar_day_kind(cal, year, month, d, &k, err);
         o->day = d;
-        o->weekday = weekday_of(days_from_civil(year, month, d));
+        o->weekday = weekday_of(calendar_days_from_civil(year, month, d));
         o->label = "";
         int pat = o->weekday;
         if (k == CALENDAR_DAY_OFF) {
@@ -701,8 +673,8 @@ int calendar_store_month(struct kf_ctx *ctx, int64_t id, int year, int month, st
                        &st, err);
     if (!rc) {
         char from[16], to[16];
-        format_day(days_from_civil(year, month, 1), from);
-        format_day(days_from_civil(year, month, nd), to);
+        format_day(calendar_days_from_civil(year, month, 1), from);
+        format_day(calendar_days_from_civil(year, month, nd), to);
         store_bind_int64(st, 1, id);
         store_bind_text(st, 2, from, (size_t)-1);
         store_bind_text(st, 3, to, (size_t)-1);
@@ -712,7 +684,7 @@ int calendar_store_month(struct kf_ctx *ctx, int64_t id, int year, int month, st
             int32_t day;
             if (!s || !parse_day(s, len, &day)) continue;
             int y, m, d;
-            civil_from_days(day, &y, &m, &d);
+            calendar_civil_from_days(day, &y, &m, &d);
             if (y == year && m == month) days[d - 1].label = ident_col_strdup(ctx, st, 1);
         }
         store_finalize(&st);
