@@ -31,6 +31,8 @@
 #define AG_CLIENTS_MAX 500        /* clients offered in the chooser (org_list_clients' page limit) */
 #define AG_HISTORY_MAX 100        /* audit records shown on an agreement's page */
 #define AG_ANY_CLIENT 1           /* any client id stands for "a client" in the provider scope */
+/* "some client" for a check without one: a client user's own (so a refusal is 403, not 404), else any */
+#define AG_SOME_CLIENT(req) ((req)->actor.client_id ? (req)->actor.client_id : AG_ANY_CLIENT)
 
 static const char *const statuses[] = {"draft", "provider_signed", "active", "expired", "dissolved", NULL};
 static const char *const fee_kinds[] = {"fixed_month", "fixed_quarter", "fixed_year", "per_hour",
@@ -288,7 +290,7 @@ int page_agreement_list(struct http_req *req)
     json_object_set_new(d, "expiring_choices", exp);
     client_choice(req, d, f.client_id);
     json_object_set_new(d, "form", form);
-    json_object_set_new(d, "can_create", json_boolean(may(req, ACT_AGREEMENT_MANAGE, AG_ANY_CLIENT)));
+    json_object_set_new(d, "can_create", json_boolean(may(req, ACT_AGREEMENT_MANAGE, AG_SOME_CLIENT(req))));
     return page_render(req, code, "agreements/list", d);
 }
 
@@ -545,7 +547,7 @@ static int form_page(struct http_req *req, int status, json_t *d, const struct a
 /* GET /agreements/new?client_id=: the draft form (account managers and admins). */
 int page_agreement_new(struct http_req *req)
 {
-    int rc = require(req, ACT_AGREEMENT_MANAGE, AG_ANY_CLIENT);
+    int rc = require(req, ACT_AGREEMENT_MANAGE, AG_SOME_CLIENT(req));
     if (rc) return rc;
     int64_t client_id = 0;
     const char *s = query_value(req, "client_id");
@@ -571,7 +573,7 @@ static bool is_form_error(int rc)
 /* POST /agreements (client_id and the draft's fields): creates the draft and goes to its page. */
 int page_agreement_create(struct http_req *req)
 {
-    int rc = require(req, ACT_AGREEMENT_MANAGE, AG_ANY_CLIENT);
+    int rc = require(req, ACT_AGREEMENT_MANAGE, AG_SOME_CLIENT(req));
     if (rc) return rc;
     int64_t client_id = 0, id = 0;
     const char *cs = form_str(req, "client_id");
