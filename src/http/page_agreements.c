@@ -247,7 +247,8 @@ int page_agreement_list(struct http_req *req)
         if (text_parse_int64(expiring, &days) != 0 || days < 1 || days > AGREEMENT_EXPIRING_MAX) bad = "expiring";
         else f.expiring_days = (int)days;
     }
-    if (client && req->actor.client_id == 0) {
+    if (client) {
+        /* a client user naming another client finds nothing (the domain's 404), as in the API */
         if (api_parse_client_id(client, &f.client_id) != 0) bad = "client_id";
         json_object_set_new(form, "client_id", json_string(client));
     }
@@ -547,11 +548,11 @@ static int form_page(struct http_req *req, int status, json_t *d, const struct a
 /* GET /agreements/new?client_id=: the draft form (account managers and admins). */
 int page_agreement_new(struct http_req *req)
 {
-    int rc = require(req, ACT_AGREEMENT_MANAGE, AG_SOME_CLIENT(req));
-    if (rc) return rc;
     int64_t client_id = 0;
     const char *s = query_value(req, "client_id");
     if (s && api_parse_client_id(s, &client_id) != 0) client_id = 0;
+    int rc = require(req, ACT_AGREEMENT_MANAGE, client_id ? client_id : AG_SOME_CLIENT(req));
+    if (rc) return rc;
     return form_page(req, 200, page_data(req, "agreements.new.title", "agreements"), NULL, false, client_id);
 }
 
@@ -573,12 +574,13 @@ static bool is_form_error(int rc)
 /* POST /agreements (client_id and the draft's fields): creates the draft and goes to its page. */
 int page_agreement_create(struct http_req *req)
 {
-    int rc = require(req, ACT_AGREEMENT_MANAGE, AG_SOME_CLIENT(req));
-    if (rc) return rc;
     int64_t client_id = 0, id = 0;
     const char *cs = form_str(req, "client_id");
-    if (!*cs || api_parse_client_id(cs, &client_id) != 0 || client_id == 0)
-        rc = kf_fail(&req->err, KF_E_INVALID, "client_id", "choose a client");
+    bool client_ok = *cs && api_parse_client_id(cs, &client_id) == 0 && client_id != 0;
+    /* the policy first, on the client named (another tenant's: 404), whatever else the form holds */
+    int rc = require(req, ACT_AGREEMENT_MANAGE, client_ok ? client_id : AG_SOME_CLIENT(req));
+    if (rc) return rc;
+    if (!client_ok) rc = kf_fail(&req->err, KF_E_INVALID, "client_id", "choose a client");
     struct service_kind *kinds;
     size_t n;
     struct agreement_input in;
