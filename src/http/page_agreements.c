@@ -683,7 +683,7 @@ static json_t *services_json(struct http_req *req, const struct agreement *g)
         json_t *fees = json_array();
         for (size_t j = 0; j < s->n_fees; j++)
             json_array_append_new(fees, json_pack("{s:s,s:I}", "label_key",
-                                                  arena_printf(req->arena, "agreements.fee.%s", s->fees[j].kind),
+                                                  arena_printf(req->arena, "agreements.fee_name.%s", s->fees[j].kind),
                                                   "amount_fen", (json_int_t)s->fees[j].amount_fen));
         json_array_append_new(arr, json_pack("{s:s,s:s,s:b,s:o,s:o,s:b}", "code", s->kind, "name",
                                              kind_name(req, kind_of(kinds, nk, s->kind), s->kind), "personal", personal,
