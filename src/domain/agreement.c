@@ -1058,25 +1058,43 @@ int agreement_get(struct kf_ctx *ctx, int64_t client_id, int64_t agreement_id, s
 int agreement_list(struct kf_ctx *ctx, int64_t client_id, const char *status, int64_t after_id, int limit,
                    struct agreement **items_r, size_t *n_r, int64_t *next_r, struct kf_err *err)
 {
+    struct agreement_list_filter f = {.client_id = client_id, .status = status, .after_id = after_id, .limit = limit};
+    return agreement_list_where(ctx, &f, items_r, n_r, next_r, err);
+}
+
+int agreement_list_where(struct kf_ctx *ctx, const struct agreement_list_filter *f, struct agreement **items_r,
+                         size_t *n_r, int64_t *next_r, struct kf_err *err)
+{
     int64_t own = ctx->actor ? ctx->actor->client_id : 0;
+    int64_t client_id = f->client_id;
     if (own && !client_id) client_id = own; /* a client user lists their own client's, always */
     int rc = ident_allow(ctx, ACT_AGREEMENT_READ, client_id ? client_id : INT64_MAX, 0, err);
     if (rc) return rc;
     static const char *const statuses[] = {"draft", "provider_signed", "active", "expired", "dissolved", NULL};
+    const char *status = f->status;
     if (status && *status && !ag_in(status, statuses)) return kf_fail(err, KF_E_INVALID, "status", "unknown status");
+    if (f->expiring_days < 0 || f->expiring_days > AGREEMENT_EXPIRING_MAX)
+        return kf_fail(err, KF_E_INVALID, "expiring_days", "expiring_days must be 0..%d", AGREEMENT_EXPIRING_MAX);
+    int limit = f->limit;
     if (limit < 1 || limit > AGREEMENT_LIST_MAX) limit = 50;
+    int64_t now = ident_now(ctx);
     struct store_conn *c;
     if ((rc = store_acquire(ctx->env->store, &c, err)) != 0) return rc;
     struct store_stmt *st;
+    /* expiring: in force and ending in (now, now + days]; an expired or dissolved one is not "expiring" */
     rc = store_prepare(c,
                        "SELECT " AG_COLS " FROM agreements WHERE (client_id = $1 OR $1 = 0) AND (status = $2 OR $2 = '') "
-                       "AND id < $3 ORDER BY id DESC LIMIT $4",
+                       "AND id < $3 AND ($5 = 0 OR (status = 'active' AND expires_at > $6 AND expires_at <= $7)) "
+                       "ORDER BY id DESC LIMIT $4",
                        &st, err);
     if (rc == 0) {
         store_bind_int64(st, 1, client_id);
         store_bind_text(st, 2, status ? status : "", (size_t)-1);
-        store_bind_int64(st, 3, after_id > 0 ? after_id : INT64_MAX);
+        store_bind_int64(st, 3, f->after_id > 0 ? f->after_id : INT64_MAX);
         store_bind_int64(st, 4, limit);
+        store_bind_int64(st, 5, f->expiring_days);
+        store_bind_int64(st, 6, now);
+        store_bind_int64(st, 7, now + (int64_t)f->expiring_days * DAY_MS);
         struct agreement *items = arena_zalloc(ctx->arena, sizeof *items * (size_t)limit);
         size_t n = 0;
         while ((rc = store_step(st, err)) == STORE_ROW && n < (size_t)limit) ag_from_row(ctx, st, &items[n++]);
@@ -1090,6 +1108,42 @@ int agreement_list(struct kf_ctx *ctx, int64_t client_id, const char *status, in
     }
     store_release(&c);
     return rc;
+}
+
+/* --- the export's disclosure log (C10.3.2, C5.2) ----------------------------------------------------
+ * Handing an agreement and its files' metadata to someone outside kefu is a disclosure: the person
+ * (or token) leaves an audit record of what went out, ids only. Bookkeeping a GET may write. */
+struct export_args {
+    const struct kf_ctx *ctx;
+    int64_t client_id, agreement_id;
+    const int64_t *file_ids;
+    size_t n_files;
+};
+
+static int export_fn(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    struct export_args *a = arg;
+    int64_t exists = 0;
+    int rc = ag_query_int(c, "SELECT count(*) FROM agreements WHERE id = $1 AND client_id = $2", a->agreement_id,
+                          a->client_id, &exists, err);
+    if (rc < 0) return rc;
+    if (!exists) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    json_t *files = json_array();
+    for (size_t i = 0; i < a->n_files; i++)
+        json_array_append_new(files, json_sprintf("%" PRId64, a->file_ids[i]));
+    json_t *changes = json_pack("{s:s,s:o}", "format", "json", "file_ids", files);
+    return ident_audit(c, a->ctx, a->client_id, "agreement.export", "agreement", a->agreement_id, changes, NULL, err);
+}
+
+int agreement_export_disclosed(struct kf_ctx *ctx, int64_t client_id, int64_t agreement_id, const int64_t *file_ids,
+                               size_t n_files, struct kf_err *err)
+{
+    int rc = ident_allow(ctx, ACT_AGREEMENT_READ, client_id, 0, err);
+    if (rc) return rc;
+    if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    if (!ctx->actor || (ctx->actor->kind != ACTOR_USER && ctx->actor->kind != ACTOR_TOKEN)) return 0;
+    struct export_args a = {ctx, client_id, agreement_id, file_ids, n_files};
+    return store_write(ctx->env->store, export_fn, &a, err);
 }
 
 int agreement_check_active(struct store_conn *c, int64_t client_id, int64_t agreement_id, int64_t at,

@@ -188,6 +188,29 @@ int agreement_get(struct kf_ctx *ctx, int64_t client_id, int64_t agreement_id, s
 int agreement_list(struct kf_ctx *ctx, int64_t client_id, const char *status, int64_t after_id, int limit,
                    struct agreement **items_r, size_t *n_r, int64_t *next_r, struct kf_err *err);
 
+/* What agreement_list_where lists (zero-initialised: every agreement the actor may read). */
+struct agreement_list_filter {
+    int64_t client_id;                  /* 0: every client (provider staff); a client user: their own, always */
+    const char *status;                 /* NULL/"": any; else one of the five statuses */
+    int expiring_days;                  /* 0: no bound; 1..AGREEMENT_EXPIRING_MAX: active and expiring after
+                                           now and at most that many days from now (the clock's now) */
+    int64_t after_id;                   /* 0: from the newest */
+    int limit;                          /* 1..AGREEMENT_LIST_MAX */
+};
+#define AGREEMENT_EXPIRING_MAX 366
+
+/* agreement_list with the expiry filter of the pages ("expiring within 30/60/90 days"), newest first.
+ * KF_E_INVALID field "status" (unknown) or "expiring_days" (out of range). Needs ACT_AGREEMENT_READ. */
+int agreement_list_where(struct kf_ctx *ctx, const struct agreement_list_filter *f, struct agreement **items_r,
+                         size_t *n_r, int64_t *next_r, struct kf_err *err);
+
+/* Records the disclosure of agreement `agreement_id` of client `client_id` by an export (C10.3.2, C5.2):
+ * an audit record "agreement.export" on the client's chain naming the agreement and `n_files` file ids
+ * handed out (ids only). Works in every status. Needs ACT_AGREEMENT_READ; another client's agreement is
+ * KF_E_NOT_FOUND. kefu itself (system actors) leaves no record. */
+int agreement_export_disclosed(struct kf_ctx *ctx, int64_t client_id, int64_t agreement_id, const int64_t *file_ids,
+                               size_t n_files, struct kf_err *err);
+
 /* For later capabilities, inside their own write (or read) on `c`: 0 when agreement `agreement_id`
  * of client `client_id` is active at `at` (signed by both, not expired, not dissolved); else
  * KF_E_CONFLICT (field "agreement") with a detail naming why ("agreement is expired: read-only", …),

@@ -15,8 +15,10 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/clock.h"
 #include "core/ids.h"
 #include "domain/agreement.h"
+#include "domain/file.h"
 #include "http/api_common.h"
 #include "http/handlers.h"
 #include "http/request.h"
@@ -439,4 +441,50 @@ int api_agreement_dissolve(struct http_req *req)
         req->err.field = "evidence_file_ids";
     if (rc) return rc;
     return ag_reply_one(req, 200, client_id, id);
+}
+
+/* GET /api/v1/agreements/{id}/export?client_id= (C10.3.2): the agreement with its services, its fee
+ * items and its files' metadata as one JSON download, in every status — after the end the client keeps
+ * read-only access and takes its data with it. Handing it out is a disclosure, recorded in the audit
+ * trail (agreement_export_disclosed) before the bytes leave. */
+int api_agreement_export(struct http_req *req)
+{
+    int64_t client_id, id;
+    int rc = ag_target(req, &client_id, &id);
+    if (rc) return rc;
+    struct agreement g;
+    if ((rc = agreement_get(&req->ctx, client_id, id, &g, &req->err)) != 0) return rc;
+    struct file_meta *files;
+    size_t n_files;
+    if ((rc = file_list_for_owner(&req->ctx, client_id, "agreement", id, &files, &n_files, &req->err)) != 0) return rc;
+    int64_t *file_ids = arena_zalloc(req->arena, sizeof *file_ids * (n_files ? n_files : 1));
+    json_t *farr = json_array();
+    for (size_t i = 0; i < n_files; i++) {
+        const struct file_meta *f = &files[i];
+        file_ids[i] = f->id;
+        json_array_append_new(farr, json_pack("{s:o,s:s,s:s,s:I,s:s,s:o,s:I}", "id", http_json_id(f->id), "name", f->name,
+                                              "media_type", f->media_type, "size", (json_int_t)f->size, "sha256",
+                                              f->sha256, "uploaded_by", ag_opt_id(f->uploaded_by), "created",
+                                              (json_int_t)f->created));
+    }
+    json_t *fees = json_array();
+    for (size_t i = 0; i < g.n_services; i++)
+        for (size_t j = 0; j < g.services[i].n_fees; j++)
+            json_array_append_new(fees, json_pack("{s:s,s:s,s:I}", "service", g.services[i].kind, "kind",
+                                                  g.services[i].fees[j].kind, "amount_fen",
+                                                  (json_int_t)g.services[i].fees[j].amount_fen));
+    if ((rc = agreement_export_disclosed(&req->ctx, client_id, id, file_ids, n_files, &req->err)) != 0) {
+        json_decref(farr);
+        json_decref(fees);
+        return rc;
+    }
+    json_t *a = agreement_json(&g, true);
+    json_t *services = json_incref(json_object_get(a, "services"));
+    json_object_del(a, "services");
+    json_t *out = json_pack("{s:s,s:I,s:o,s:o,s:o,s:o}", "format", "kefu.agreement.export.v1", "exported_at",
+                            (json_int_t)clock_now_ms(req->ctx.env->clock), "agreement", a, "services", services, "fees",
+                            fees, "files", farr);
+    http_reply_header(req, "Content-Disposition",
+                      arena_printf(req->arena, "attachment; filename=\"agreement-%lld.json\"", (long long)id));
+    return http_reply_json(req, 200, out);
 }

@@ -8,7 +8,9 @@
 
 #include "http/request.h"
 
-#define FORM_FIELDS_MAX 64          /* distinct fields in one form */
+/* distinct fields in one form: the agreement form has 14 per catalogue kind (targets and fees), and
+ * the catalogue may hold up to 32 kinds; the body limit (--max-body) bounds the bytes anyway */
+#define FORM_FIELDS_MAX 512
 #define FORM_FIELD_MAX (64 * 1024)  /* bytes of one text field */
 
 /* True when the Content-Type is one of the two form types. */

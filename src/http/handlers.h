@@ -87,6 +87,22 @@ int api_agreement_update(struct http_req *req);
 int api_agreement_sign_provider(struct http_req *req);
 int api_agreement_sign_client(struct http_req *req);
 int api_agreement_dissolve(struct http_req *req);
+int api_agreement_export(struct http_req *req);
+
+/* page_agreements.c */
+int page_agreement_list(struct http_req *req);
+int page_agreement_new(struct http_req *req);
+int page_agreement_create(struct http_req *req);
+int page_agreement_show(struct http_req *req);
+int page_agreement_edit(struct http_req *req);
+int page_agreement_update(struct http_req *req);
+int page_agreement_sign_provider_confirm(struct http_req *req);
+int page_agreement_sign_provider(struct http_req *req);
+int page_agreement_sign_client_confirm(struct http_req *req);
+int page_agreement_sign_client(struct http_req *req);
+int page_agreement_dissolve_confirm(struct http_req *req);
+int page_agreement_dissolve(struct http_req *req);
+int page_agreement_file_upload(struct http_req *req);
 
 /* page_static.c, page_auth.c, page_home.c: pages */
 int page_static(struct http_req *req);

@@ -77,6 +77,7 @@ static const struct nav_item {
     {"/", "nav.home", "home", ACT_LOGIN, NAV_ANYONE},
     {"/customers", "nav.customers", "customers", ACT_CUSTOMER_READ, NAV_CLIENTS},
     {"/orgs", "nav.orgs", "orgs", ACT_ORG_READ, NAV_CLIENTS},
+    {"/agreements", "nav.agreements", "agreements", ACT_AGREEMENT_READ, NAV_CLIENTS},
     {"/users", "nav.users", "users", ACT_USER_READ, NAV_EITHER},
     {"/teams", "nav.teams", "teams", ACT_TEAM_READ, NAV_PROVIDER},
     {"/calendars", "nav.calendars", "calendars", ACT_CALENDAR_READ, NAV_PROVIDER},

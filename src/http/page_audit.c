@@ -172,6 +172,8 @@ static const char *object_link(struct http_req *req, const struct audit_record *
     if (strcmp(r->object_type, "customer") == 0) return arena_printf(req->arena, "/customers/%lld?client_id=%lld", id, chain);
     if (strcmp(r->object_type, "user") == 0) return arena_printf(req->arena, "/users/%lld?client_id=%lld", id, chain);
     if (strcmp(r->object_type, "organization") == 0) return arena_printf(req->arena, "/orgs/%lld", id);
+    if (strcmp(r->object_type, "agreement") == 0)
+        return arena_printf(req->arena, "/agreements/%lld?client_id=%lld", id, chain);
     return NULL;
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "domain/agreement.h"
 #include "domain/file.h"
 #include "domain/org.h"
 #include "domain/policy.h"
@@ -51,6 +52,11 @@ static int file_owner_readable(struct http_req *req, const struct file_meta *m)
     if (strcmp(m->owner_kind, "organization") == 0) {
         struct org o;
         return org_get(&req->ctx, m->owner_id, &o, &req->err);
+    }
+    if (strcmp(m->owner_kind, "agreement") == 0) {
+        /* an agreement's attachments: whoever reads the agreement (C1.3.2, C10.3.2 after its end too) */
+        struct agreement g;
+        return agreement_get(&req->ctx, m->client_id, m->owner_id, &g, &req->err);
     }
     return kf_fail(&req->err, KF_E_NOT_FOUND, "id", "no such file");
 }

@@ -89,6 +89,8 @@ const struct route routes[] = {
      "The client signs (party B): the agreement becomes active and gets its contract number."},
     {"POST", "/api/v1/agreements/{id}/dissolve", ROUTE_JSON_BODY, "agreement.dissolve", api_agreement_dissolve,
      "Dissolve an active agreement: material breach, force majeure, or mutual consent of both parties."},
+    {"GET", "/api/v1/agreements/{id}/export", 0, "agreement.read", api_agreement_export,
+     "Export an agreement (C10.3.2): terms, services, fees and file metadata as JSON; the disclosure is audited."},
 
     /* business calendars (api_calendars.c; C3.1.1) */
     {"GET", "/api/v1/calendars", 0, "calendar.read", api_calendar_list, "The business calendars, by name."},
@@ -220,6 +222,36 @@ const struct route routes[] = {
      "Page: replace a calendar's weekly hours and make-up day pattern."},
     {"POST", "/calendars/{id}/import", ROUTE_PAGE | ROUTE_FORM_BODY, "calendar.manage", page_calendar_import,
      "Page: import holidays and make-up days in the text format, all or nothing."},
+
+    /* ---- */
+
+    /* pages: agreements (page_agreements.c; issue 5, docs/agreements.md "Pages") */
+    {"GET", "/agreements", ROUTE_PAGE, "agreement.read", page_agreement_list,
+     "Page: agreements, newest first (keyset), by status, expiry within N days and client."},
+    {"GET", "/agreements/new", ROUTE_PAGE, "agreement.manage", page_agreement_new,
+     "Page: the form for a new draft agreement."},
+    {"POST", "/agreements", ROUTE_PAGE | ROUTE_FORM_BODY, "agreement.manage", page_agreement_create,
+     "Page: create a draft agreement; on to its page."},
+    {"GET", "/agreements/{id}", ROUTE_PAGE, "agreement.read", page_agreement_show,
+     "Page: an agreement: parties, services, fees, terms, signatures, dissolution, files, history, actions."},
+    {"GET", "/agreements/{id}/edit", ROUTE_PAGE, "agreement.manage", page_agreement_edit,
+     "Page: the draft form for a draft agreement."},
+    {"POST", "/agreements/{id}/edit", ROUTE_PAGE | ROUTE_FORM_BODY, "agreement.manage", page_agreement_update,
+     "Page: replace a draft's terms and services."},
+    {"GET", "/agreements/{id}/sign-provider", ROUTE_PAGE, "agreement.read", page_agreement_sign_provider_confirm,
+     "Page: what party A signs, and the button for those who may."},
+    {"POST", "/agreements/{id}/sign-provider", ROUTE_PAGE | ROUTE_FORM_BODY, "agreement.manage",
+     page_agreement_sign_provider, "Page: party A signs the draft."},
+    {"GET", "/agreements/{id}/sign-client", ROUTE_PAGE, "agreement.read", page_agreement_sign_client_confirm,
+     "Page: what party B signs, and the button for the client's admin."},
+    {"POST", "/agreements/{id}/sign-client", ROUTE_PAGE | ROUTE_FORM_BODY, "agreement.sign_client",
+     page_agreement_sign_client, "Page: party B signs; the agreement becomes active."},
+    {"GET", "/agreements/{id}/dissolve", ROUTE_PAGE, "agreement.read", page_agreement_dissolve_confirm,
+     "Page: the dissolution form (ground, effective date, evidence) or the other party's confirmation."},
+    {"POST", "/agreements/{id}/dissolve", ROUTE_PAGE | ROUTE_FORM_BODY, "agreement.dissolve", page_agreement_dissolve,
+     "Page: dissolve an agreement, or confirm a mutual consent."},
+    {"POST", "/agreements/{id}/files", ROUTE_PAGE | ROUTE_FORM_BODY | ROUTE_UPLOAD, "agreement.dissolve",
+     page_agreement_file_upload, "Page: attach a file (multipart, field file) to an agreement."},
 
     /* ---- */
 

@@ -28,7 +28,40 @@ const OBJECTS = {
   },
   "/teams/{id}": async (admin) => (await created(admin, "/api/v1/teams", { name: "截图团队" })).id,
   "/calendars/{id}": async () => "1?year=2026&month=2", // the default calendar of migration 0009
+  "/agreements/{id}": async (admin) => agreement(admin, "active"),
+  "/agreements/{id}/edit": async (admin) => agreement(admin, "draft"),
+  "/agreements/{id}/sign-provider": async (admin) => agreement(admin, "draft"),
+  "/agreements/{id}/sign-client": async (admin) => agreement(admin, "provider_signed"),
+  "/agreements/{id}/dissolve": async (admin) => agreement(admin, "active"),
 };
+
+/* An agreement of a client made for the screenshots in `state` (draft, provider_signed, active), with
+ * personalised targets, fees and Markdown terms: "<id>?client_id=<client>". */
+async function agreement(admin, state) {
+  if (!agreementClient) {
+    agreementClient = (await created(admin, "/api/v1/orgs", { name: "截图合同客户公司" })).id;
+    await server.makeUser("shot.boss", ["client_admin"], { clientId: agreementClient, displayName: "乙方管理员" });
+  }
+  const a = await created(admin, "/api/v1/agreements", {
+    client_id: agreementClient, term_years: 3, notice_days: 30, acceptance_days: 5,
+    supplementary_terms: "## 补充条款\n\n1. 未尽事宜按**法律法规**和行业惯例执行。\n2. 现场服务须提前一个工作日预约。",
+    services: [{ kind: "technical_support", targets: { P1: { first_response: 15, resolution: 120 } },
+                 fees: [{ kind: "fixed_month", amount_fen: 800000 }, { kind: "per_visit", amount_fen: 60000 }] },
+               { kind: "maintenance" }, { kind: "training" }],
+  });
+  const q = `?client_id=${agreementClient}`;
+  if (state !== "draft") {
+    const r = await admin.call("POST", `/api/v1/agreements/${a.id}/sign-provider${q}`);
+    if (r.status !== 200) throw new Error(`sign-provider: ${r.status} ${r.body}`);
+  }
+  if (state === "active") {
+    const boss = await server.login("shot.boss");
+    const r = await boss.call("POST", `/api/v1/agreements/${a.id}/sign-client`);
+    if (r.status !== 200) throw new Error(`sign-client: ${r.status} ${r.body}`);
+  }
+  return `${a.id}${q}`;
+}
+let agreementClient = null;
 
 async function created(admin, url, body) {
   const r = await admin.call("POST", url, body);
@@ -62,7 +95,9 @@ async function plan() {
     } else if (OBJECTS[route]) {
       try {
         const id = await OBJECTS[route](admin);
-        out.push({ route, url: route.replace(/\{\w+\}/, id), anonymous: false });
+        // an id may carry a query (?client_id=…): it goes after the whole path
+        const [bare, query] = String(id).split("?");
+        out.push({ route, url: route.replace(/\{\w+\}/, bare) + (query ? `?${query}` : ""), anonymous: false });
       } catch (e) {
         out.push({ route, skip: `could not make its object: ${e.message}` });
       }

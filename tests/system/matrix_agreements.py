@@ -3,7 +3,9 @@ test_route_matrix.py for the kinds and outcomes). ROUTES: {(method, pattern): sp
 request(site, route, actor, t, n) builds (method, path, body) for one cell. The allow sets are the
 domain's grants (src/domain/policy.c): agreement.read every provider role and every client user,
 agreement.manage account_manager and admin, agreement.sign_client a client_admin of that client,
-agreement.dissolve account_manager, admin and client_admin, service_kind.manage admin.
+agreement.dissolve account_manager, admin and client_admin, service_kind.manage admin. The pages
+(page_agreements.c) follow the same grants; attaching a file needs agreement.dissolve (whoever acts for
+a party) and the export agreement.read.
 
 Cells that change an agreement's state (sign-provider, sign-client, dissolve) each get a fresh
 agreement made by the site's administrator in the state the cell needs: a draft; a draft signed by
@@ -24,7 +26,32 @@ ROUTES = {
     ("POST", "/api/v1/agreements/{id}/sign-provider"): dict(kind="client", allow=MANAGE),
     ("POST", "/api/v1/agreements/{id}/sign-client"): dict(kind="client", allow={"client_admin"}),
     ("POST", "/api/v1/agreements/{id}/dissolve"): dict(kind="client", allow=MANAGE | {"client_admin"}),
+    ("GET", "/api/v1/agreements/{id}/export"): dict(kind="client", allow=PROVIDER | CLIENTS),
+    # the pages (page_agreements.c): reading pages for every reader, the forms for the domain's grants;
+    # the signing and dissolution pages show the summary to every reader (the button only to who may)
+    ("GET", "/agreements"): dict(kind="client", allow=PROVIDER | CLIENTS),
+    ("GET", "/agreements/new"): dict(kind="client", allow=MANAGE),
+    ("POST", "/agreements"): dict(kind="client", allow=MANAGE, form=True),
+    ("GET", "/agreements/{id}"): dict(kind="client", allow=PROVIDER | CLIENTS),
+    ("GET", "/agreements/{id}/edit"): dict(kind="client", allow=MANAGE),
+    ("POST", "/agreements/{id}/edit"): dict(kind="client", allow=MANAGE, form=True),
+    ("GET", "/agreements/{id}/sign-provider"): dict(kind="client", allow=PROVIDER | CLIENTS),
+    ("POST", "/agreements/{id}/sign-provider"): dict(kind="client", allow=MANAGE, form=True),
+    ("GET", "/agreements/{id}/sign-client"): dict(kind="client", allow=PROVIDER | CLIENTS),
+    ("POST", "/agreements/{id}/sign-client"): dict(kind="client", allow={"client_admin"}, form=True),
+    ("GET", "/agreements/{id}/dissolve"): dict(kind="client", allow=PROVIDER | CLIENTS),
+    ("POST", "/agreements/{id}/dissolve"): dict(kind="client", allow=MANAGE | {"client_admin"}, form=True),
+    ("POST", "/agreements/{id}/files"): dict(kind="client", allow=MANAGE | {"client_admin"}),
 }
+
+
+def page_draft_fields(cid, n):
+    """The draft form's fields (a list of pairs: `services` repeats), with client_id when cid is given."""
+    f = [("term_years", "2"), ("notice_days", "30"), ("acceptance_by", "client"),
+         ("supplementary_terms", "矩阵页面-%d" % n), ("services", "technical_support"),
+         ("t_technical_support_p1_fr", "20"), ("t_technical_support_p1_res", "200"),
+         ("fee_technical_support_fixed_month", "6000.00")]
+    return ([("client_id", cid)] if cid is not None else []) + f
 
 
 def draft_body(cid=None, n=0):
@@ -89,8 +116,38 @@ def _shared(site, t):
     return cache[t]
 
 
+def page_request(site, route, actor, t, n):
+    """The cells of the pages and the export: (method, path, body)."""
+    import matrix_admin  # the multipart body of the file upload
+    method, pattern = route
+    cid = site.client[t]
+    if route == ("GET", "/agreements"):
+        return method, "/agreements?client_id=%s" % cid, None
+    if route == ("GET", "/agreements/new"):
+        return method, "/agreements/new?client_id=%s" % cid, None
+    if route == ("POST", "/agreements"):
+        return method, "/agreements", page_draft_fields(cid, n)
+    tail = pattern[len("/agreements/{id}"):] if pattern.startswith("/agreements/") else None
+    if pattern == "/api/v1/agreements/{id}/export":
+        return method, "/api/v1/agreements/%s/export?client_id=%s" % (_shared(site, t), cid), None
+    if method == "GET" or tail in ("/edit", "/files"):
+        path = "/agreements/%s%s?client_id=%s" % (_shared(site, t), tail, cid)
+        if tail == "/edit":
+            return method, path, page_draft_fields(None, n) if method == "POST" else None
+        if tail == "/files":
+            me = site.actors.get(actor)
+            return method, path, matrix_admin.upload_body(getattr(me, "csrf", None) or "", "合同扫描-%d.png" % n,
+                                                          matrix_admin.png(seed=n))
+        return method, path, None
+    state = {"/sign-provider": "draft", "/sign-client": "provider_signed", "/dissolve": "active"}[tail]
+    path = "/agreements/%s%s?client_id=%s" % (_fresh(site, t, n, state), tail, cid)
+    return method, path, {"ground": "material_breach"} if tail == "/dissolve" else {}
+
+
 def request(site, route, actor, t, n):
     method, pattern = route
+    if pattern.startswith("/agreements") or pattern.endswith("/export"):
+        return page_request(site, route, actor, t, n)
     if pattern == "/api/v1/service-kinds":
         if method == "GET":
             return method, pattern, None

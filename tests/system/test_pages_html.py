@@ -69,8 +69,37 @@ def _created(admin, path, body):
     return r.json
 
 
+def _agreement(admin, ids, state="draft"):
+    """An agreement of client A in `state` (draft, provider_signed, active) with an attachment, as a page URL."""
+    from test_identity_api import Session
+    a = _created(admin, "/api/v1/agreements", {
+        "client_id": ids["A"], "term_years": 2, "notice_days": 30, "supplementary_terms": "## 补充条款\n\n按**行业惯例**执行。",
+        "services": [{"kind": "technical_support", "targets": {"P1": {"first_response": 15, "resolution": 120}},
+                      "fees": [{"kind": "fixed_month", "amount_fen": 800000}]}, {"kind": "maintenance"}]})
+    url = "/agreements/%s?client_id=%s" % (a["id"], ids["A"])
+    if state in ("provider_signed", "active"):
+        r = admin.post("/api/v1/agreements/%s/sign-provider?client_id=%s" % (a["id"], ids["A"]))
+        assert r.status == 200, r
+    if state == "active":
+        r = Session(admin.srv, "boss-A").post("/api/v1/agreements/%s/sign-client" % a["id"])
+        assert r.status == 200, r
+    return a["id"], url
+
+
+def _agreement_page(tail, state):
+    def make(admin, ids):
+        aid, _ = _agreement(admin, ids, state)
+        return "/agreements/%s%s?client_id=%s" % (aid, tail, ids["A"])
+    return make
+
+
 # Pages with a path parameter: how to make an object to show (admin session, site ids → the URL).
 OBJECTS = {
+    "/agreements/{id}": _agreement_page("", "active"),
+    "/agreements/{id}/edit": _agreement_page("/edit", "draft"),
+    "/agreements/{id}/sign-provider": _agreement_page("/sign-provider", "draft"),
+    "/agreements/{id}/sign-client": _agreement_page("/sign-client", "provider_signed"),
+    "/agreements/{id}/dissolve": _agreement_page("/dissolve", "active"),
     "/orgs/{id}": lambda admin, ids: "/orgs/%s" % ids["A"],
     "/users/{id}": lambda admin, ids: "/users/%s?client_id=%s" % (ids["userA"], ids["A"]),
     "/users/{id}/disable": lambda admin, ids: "/users/%s/disable?client_id=%s" % (ids["userA"], ids["A"]),

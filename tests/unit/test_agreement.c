@@ -652,6 +652,61 @@ static void test_C10_1_1_C10_3_2_a_term_on_the_clock_reminder_once_expiry_read_o
     fx->env.sched = NULL;
 }
 
+/* The pages' expiry filter ("expiring within 30/60/90 days", C10.1.1) and the export's disclosure record
+ * (C10.3.2, C5.2): only active agreements ending in (now, now + N days] are listed; the export of an
+ * ended agreement is recorded, for the client's own users, and another client's is not found. */
+static void test_C10_1_1_C10_3_2_expiring_filter_and_export_disclosure(void **state)
+{
+    IFX(state);
+    int64_t active = make_active(fx, 1); /* expires at T0 + one year */
+    int64_t draft = make_draft(fx, fx->client_a, 1);
+    (void)draft;
+    struct agreement *items;
+    size_t n;
+    int64_t next;
+    ifx_as(fx, 701, 0, ROLE_AGENT);
+    struct agreement_list_filter f = {.expiring_days = 90, .limit = 50};
+    T_OK(agreement_list_where(&fx->ctx, &f, &items, &n, &next, &fx->err));
+    assert_int_equal(n, 0);
+    clock_set(fx->clock, T0 + YEAR_2027_MS - 29 * DAY_MS);
+    f.expiring_days = 30;
+    T_OK(agreement_list_where(&fx->ctx, &f, &items, &n, &next, &fx->err));
+    assert_true(n == 1 && items[0].id == active);
+    f.expiring_days = 28;
+    T_OK(agreement_list_where(&fx->ctx, &f, &items, &n, &next, &fx->err));
+    assert_int_equal(n, 0);
+    f.expiring_days = 30;
+    f.status = "draft";
+    T_OK(agreement_list_where(&fx->ctx, &f, &items, &n, &next, &fx->err));
+    assert_int_equal(n, 0);
+    f.status = NULL;
+    f.client_id = fx->client_b;
+    T_OK(agreement_list_where(&fx->ctx, &f, &items, &n, &next, &fx->err));
+    assert_int_equal(n, 0);
+    f.client_id = 0;
+    f.expiring_days = AGREEMENT_EXPIRING_MAX + 1;
+    assert_int_equal(agreement_list_where(&fx->ctx, &f, &items, &n, &next, &fx->err), KF_E_INVALID);
+    assert_string_equal(fx->err.field, "expiring_days");
+    f.expiring_days = -1;
+    assert_int_equal(agreement_list_where(&fx->ctx, &f, &items, &n, &next, &fx->err), KF_E_INVALID);
+    /* past the end it no longer counts as expiring */
+    clock_set(fx->clock, T0 + YEAR_2027_MS + 1);
+    f.expiring_days = 30;
+    T_OK(agreement_list_where(&fx->ctx, &f, &items, &n, &next, &fx->err));
+    assert_int_equal(n, 0);
+    /* the export's disclosure: recorded for the client's own user, in any status; 404 across tenants */
+    ifx_as(fx, 700, fx->client_a, ROLE_CLIENT_STAFF);
+    int64_t file_ids[] = {42, 43};
+    int64_t before = ifx_audit_count(fx, "agreement.export");
+    T_OK(agreement_export_disclosed(&fx->ctx, fx->client_a, active, file_ids, 2, &fx->err));
+    assert_int_equal(ifx_audit_count(fx, "agreement.export"), before + 1);
+    assert_int_equal(agreement_export_disclosed(&fx->ctx, fx->client_b, active, NULL, 0, &fx->err), KF_E_NOT_FOUND);
+    ifx_as(fx, CADM_B, fx->client_b, ROLE_CLIENT_ADMIN);
+    assert_int_equal(agreement_export_disclosed(&fx->ctx, fx->client_b, active, NULL, 0, &fx->err), KF_E_NOT_FOUND);
+    assert_int_equal(ifx_audit_count(fx, "agreement.export"), before + 1);
+    ifx_audit_verify_clean(fx);
+}
+
 #define BOTH(fn) HARNESS_BOTH_ENGINES(fn, ifx_setup_sqlite, ifx_setup_postgres, ifx_teardown)
 
 int main(void)
@@ -667,6 +722,7 @@ int main(void)
         BOTH(test_C1_1_eight_racing_activations_number_0001_to_0008_without_gaps),
         cmocka_unit_test(test_C1_1_number_patterns_and_C1_3_1_years_in_the_zone),
         BOTH(test_C10_1_1_C10_3_2_a_term_on_the_clock_reminder_once_expiry_read_only),
+        BOTH(test_C10_1_1_C10_3_2_expiring_filter_and_export_disclosure),
     };
     return cmocka_run_group_tests(tests, NULL, group_teardown);
 }
