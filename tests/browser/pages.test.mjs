@@ -28,6 +28,18 @@ const OBJECTS = {
   },
   "/teams/{id}": async (admin) => (await created(admin, "/api/v1/teams", { name: "截图团队" })).id,
   "/calendars/{id}": async () => "1?year=2026&month=2", // the default calendar of migration 0009
+  // a registered-mail notice from the provider: its page shows the delivery form (C11.1.1)
+  "/notices/{id}": async (admin) => {
+    const org = await created(admin, "/api/v1/orgs", { name: "截图通知客户" });
+    const n = await created(admin, "/api/v1/notices", { client_id: org.id, kind: "breach", subject: "关于逾期付款的违约通知",
+      body: "## 事由\n\n贵方 **11 月** 服务费逾期未付。\n\n- 请于 7 日内付清\n- 逾期将按合同处理", method: "registered_mail",
+      tracking_number: "EMS1234567890CN" });
+    return `${n.id}?client_id=${org.id}`;
+  },
+  "/announcements/{id}": async (admin) => {
+    await created(admin, "/api/v1/orgs", { name: "截图公告客户" });
+    return (await created(admin, "/api/v1/announcements", { all: true, subject: "系统升级公告", body: "本周六 22:00 起升级,约两小时。" })).id;
+  },
 };
 
 async function created(admin, url, body) {
