@@ -378,6 +378,8 @@ static int deliver_fn(struct store_conn *c, void *arg, struct kf_err *err)
     if (strcmp(s.method, "portal") == 0)
         return kf_fail(err, KF_E_CONFLICT, "delivered_at", "a notice in the portal is delivered when sent");
     if (s.delivered_at) return kf_fail(err, KF_E_CONFLICT, "delivered_at", "the delivery is recorded already");
+    if (a->delivered_at > ident_now(a->ctx))
+        return kf_fail(err, KF_E_INVALID, "delivered_at", "a delivery time not in the future");
     if (a->delivered_at < s.sent_at)
         return kf_fail(err, KF_E_INVALID, "delivered_at", "a notice is delivered after it was sent");
     bool given = a->tracking_number && *a->tracking_number;
@@ -414,8 +416,7 @@ int notice_record_delivery(struct kf_ctx *ctx, int64_t client_id, int64_t notice
     int rc = ident_allow(ctx, ACT_NOTICE_SEND, client_id > 0 ? client_id : INT64_MAX, 0, err);
     if (rc) return rc;
     if (client_id <= 0 || notice_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
-    if (delivered_at <= 0 || delivered_at > ident_now(ctx))
-        return kf_fail(err, KF_E_INVALID, "delivered_at", "a delivery time not in the future");
+    if (delivered_at <= 0) return kf_fail(err, KF_E_INVALID, "delivered_at", "a delivery time");
     if (tracking_number && *tracking_number && (rc = nt_check_tracking(tracking_number, err)) != 0) return rc;
     struct state_args a = {ctx, client_id, notice_id, delivered_at, tracking_number};
     return store_write(ctx->env->store, deliver_fn, &a, err);
