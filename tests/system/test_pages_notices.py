@@ -183,6 +183,11 @@ def test_C11_1_1_bad_input_on_the_forms_and_another_clients_ids(site):
                           ({"tracking_number": "EMS1"}, "tracking_number"), ({"client_id": ""}, "client_id")):
         r = send_form(admin, A, **fields)
         assert r.status == 422 and field_error(r, field), (fields, r)
+    # invalid UTF-8 in a field: refused, nothing sent
+    raw = b"client_id=%s&kind=other&subject=%%FF%%FE&body=x&csrf=%s" % (A.encode(), admin.csrf.encode())
+    r = srv.request("POST", "/notices", body=raw, headers={"Cookie": admin.cookie,
+                                                            "Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status == 422, r
     # a field past the form parser's 64 KiB is refused before the page sees it
     assert send_form(admin, A, body="x" * (64 * 1024 + 1)).status == 422
     r = send_form(admin, A, subject="", body="保留的正文")
