@@ -104,6 +104,26 @@ int page_agreement_dissolve_confirm(struct http_req *req);
 int page_agreement_dissolve(struct http_req *req);
 int page_agreement_file_upload(struct http_req *req);
 
+/* api_notices.c */
+int api_notice_list(struct http_req *req);
+int api_notice_send(struct http_req *req);
+int api_notice_get(struct http_req *req);
+int api_notice_delivery(struct http_req *req);
+int api_notice_acknowledge(struct http_req *req);
+int api_announcement_send(struct http_req *req);
+int api_announcement_get(struct http_req *req);
+
+/* page_notices.c */
+int page_notice_list(struct http_req *req);
+int page_notice_new(struct http_req *req);
+int page_notice_create(struct http_req *req);
+int page_notice_show(struct http_req *req);
+int page_notice_acknowledge(struct http_req *req);
+int page_notice_delivery(struct http_req *req);
+int page_announcement_new(struct http_req *req);
+int page_announcement_create(struct http_req *req);
+int page_announcement_show(struct http_req *req);
+
 /* page_static.c, page_auth.c, page_home.c: pages */
 int page_static(struct http_req *req);
 int page_login(struct http_req *req);

@@ -80,6 +80,7 @@ static const struct nav_item {
     {"/agreements", "nav.agreements", "agreements", ACT_AGREEMENT_READ, NAV_CLIENTS},
     {"/users", "nav.users", "users", ACT_USER_READ, NAV_EITHER},
     {"/teams", "nav.teams", "teams", ACT_TEAM_READ, NAV_PROVIDER},
+    {"/notices", "nav.formal_notices", "notices", ACT_NOTICE_READ, NAV_CLIENTS},
     {"/calendars", "nav.calendars", "calendars", ACT_CALENDAR_READ, NAV_PROVIDER},
     {"/audit", "nav.audit", "audit", ACT_AUDIT_READ, NAV_EITHER},
     {"/notifications", "nav.notices", "notifications", ACT_LOGIN, NAV_ANYONE},

@@ -92,6 +92,22 @@ const struct route routes[] = {
     {"GET", "/api/v1/agreements/{id}/export", 0, "agreement.read", api_agreement_export,
      "Export an agreement (C10.3.2): terms, services, fees and file metadata as JSON; the disclosure is audited."},
 
+    /* formal notices and service update announcements (api_notices.c; docs/notices.md; C11.1.1, C8.2.1) */
+    {"GET", "/api/v1/notices", 0, "notice.read", api_notice_list,
+     "The register of formal notices, newest first (keyset), by kind, agreement, direction, unacknowledged."},
+    {"POST", "/api/v1/notices", ROUTE_JSON_BODY, "notice.send", api_notice_send,
+     "Send a formal notice (or a correction of an earlier one) for one's own side."},
+    {"GET", "/api/v1/notices/{id}", 0, "notice.read", api_notice_get,
+     "One notice with its readers and corrections; a reader of the recipient side leaves a read receipt."},
+    {"POST", "/api/v1/notices/{id}/delivery", ROUTE_JSON_BODY, "notice.send", api_notice_delivery,
+     "The sender side records when a notice by e-mail, registered mail or hand was delivered."},
+    {"POST", "/api/v1/notices/{id}/acknowledge", 0, "notice.acknowledge", api_notice_acknowledge,
+     "The recipient side acknowledges a notice (once)."},
+    {"POST", "/api/v1/announcements", ROUTE_JSON_BODY, "announcement.send", api_announcement_send,
+     "Announce a service update to some or all clients: one notice per client."},
+    {"GET", "/api/v1/announcements/{id}", 0, "notice.read", api_announcement_get,
+     "An announcement with its read receipts per client (provider staff)."},
+
     /* business calendars (api_calendars.c; C3.1.1) */
     {"GET", "/api/v1/calendars", 0, "calendar.read", api_calendar_list, "The business calendars, by name."},
     {"POST", "/api/v1/calendars", ROUTE_JSON_BODY, "calendar.manage", api_calendar_create,
@@ -213,6 +229,26 @@ const struct route routes[] = {
      "Page: the audit trail, filtered by client, object, actor and dates (keyset)."},
 
     /* ---- */
+
+    /* pages: formal notices and announcements (page_notices.c; C11.1.1, C8.2.1) */
+    {"GET", "/notices", ROUTE_PAGE, "notice.read", page_notice_list,
+     "Page: the register of notices (the client's inbox): unacknowledged ones counted and marked, filters."},
+    {"GET", "/notices/new", ROUTE_PAGE, "notice.send", page_notice_new,
+     "Page: the form for a new notice or a correction (?corrects=)."},
+    {"POST", "/notices", ROUTE_PAGE | ROUTE_FORM_BODY, "notice.send", page_notice_create,
+     "Page: send a notice; on to its page."},
+    {"GET", "/notices/{id}", ROUTE_PAGE, "notice.read", page_notice_show,
+     "Page: a notice: its text, delivery, acknowledgement, readers and corrections."},
+    {"POST", "/notices/{id}/acknowledge", ROUTE_PAGE | ROUTE_FORM_BODY, "notice.acknowledge", page_notice_acknowledge,
+     "Page: acknowledge a notice for the recipient side."},
+    {"POST", "/notices/{id}/delivery", ROUTE_PAGE | ROUTE_FORM_BODY, "notice.send", page_notice_delivery,
+     "Page: record a notice's delivery for the sender side."},
+    {"GET", "/announcements/new", ROUTE_PAGE, "announcement.send", page_announcement_new,
+     "Page: the form for a service update announcement to some or all clients."},
+    {"POST", "/announcements", ROUTE_PAGE | ROUTE_FORM_BODY, "announcement.send", page_announcement_create,
+     "Page: send an announcement; on to its receipts."},
+    {"GET", "/announcements/{id}", ROUTE_PAGE, "notice.read", page_announcement_show,
+     "Page: an announcement and its read receipts per client."},
 
     /* pages: business calendars (page_calendars.c; C3.1.1) */
     {"GET", "/calendars", ROUTE_PAGE, "calendar.read", page_calendar_list, "Page: the business calendars."},

@@ -33,6 +33,18 @@ const OBJECTS = {
   "/agreements/{id}/sign-provider": async (admin) => agreement(admin, "draft"),
   "/agreements/{id}/sign-client": async (admin) => agreement(admin, "provider_signed"),
   "/agreements/{id}/dissolve": async (admin) => agreement(admin, "active"),
+  // a registered-mail notice from the provider: its page shows the delivery form (C11.1.1)
+  "/notices/{id}": async (admin) => {
+    const org = await created(admin, "/api/v1/orgs", { name: "截图通知客户" });
+    const n = await created(admin, "/api/v1/notices", { client_id: org.id, kind: "breach", subject: "关于逾期付款的违约通知",
+      body: "## 事由\n\n贵方 **11 月** 服务费逾期未付。\n\n- 请于 7 日内付清\n- 逾期将按合同处理", method: "registered_mail",
+      tracking_number: "EMS1234567890CN" });
+    return `${n.id}?client_id=${org.id}`;
+  },
+  "/announcements/{id}": async (admin) => {
+    await created(admin, "/api/v1/orgs", { name: "截图公告客户" });
+    return (await created(admin, "/api/v1/announcements", { all: true, subject: "系统升级公告", body: "本周六 22:00 起升级,约两小时。" })).id;
+  },
 };
 
 /* An agreement of a client made for the screenshots in `state` (draft, provider_signed, active), with

@@ -110,6 +110,12 @@ OBJECTS = {
     "/calendars/{id}": lambda admin, ids: "/calendars/1?year=2026&month=2",  # the default calendar (0009)
     "/account/tokens/{id}/revoke": lambda admin, ids: "/account/tokens/%s/revoke" % _created(
         admin, "/api/v1/auth/tokens", {"name": "集成令牌", "roles": ["admin"]})["id"],
+    # a registered-mail notice: its page shows the delivery form too (C11.1.1)
+    "/notices/{id}": lambda admin, ids: "/notices/%s?client_id=%s" % (_created(admin, "/api/v1/notices", {
+        "client_id": ids["A"], "kind": "breach", "subject": "违约通知", "body": "## 事由\n\n逾期付款。",
+        "method": "registered_mail", "tracking_number": "EMS1234567890CN"})["id"], ids["A"]),
+    "/announcements/{id}": lambda admin, ids: "/announcements/%s" % _created(admin, "/api/v1/announcements", {
+        "all": True, "subject": "系统升级公告", "body": "本周六升级。"})["id"],
 }
 
 
