@@ -87,6 +87,10 @@ int api_agreement_update(struct http_req *req);
 int api_agreement_sign_provider(struct http_req *req);
 int api_agreement_sign_client(struct http_req *req);
 int api_agreement_dissolve(struct http_req *req);
+int api_agreement_change_create(struct http_req *req);
+int api_agreement_change_list(struct http_req *req);
+int api_agreement_change_withdraw(struct http_req *req);
+int api_agreement_terms(struct http_req *req);
 
 /* page_static.c, page_auth.c, page_home.c: pages */
 int page_static(struct http_req *req);

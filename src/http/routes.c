@@ -89,6 +89,14 @@ const struct route routes[] = {
      "The client signs (party B): the agreement becomes active and gets its contract number."},
     {"POST", "/api/v1/agreements/{id}/dissolve", ROUTE_JSON_BODY, "agreement.dissolve", api_agreement_dissolve,
      "Dissolve an active agreement: material breach, force majeure, or mutual consent of both parties."},
+    {"POST", "/api/v1/agreements/{id}/changes", ROUTE_JSON_BODY, "agreement.manage", api_agreement_change_create,
+     "Propose a service change of an active agreement: the notice is sent; it applies at its effective instant."},
+    {"GET", "/api/v1/agreements/{id}/changes", 0, "agreement.read", api_agreement_change_list,
+     "The agreement's service changes with their status (pending, applied, withdrawn)."},
+    {"POST", "/api/v1/agreements/{id}/changes/{change}/withdraw", 0, "agreement.manage",
+     api_agreement_change_withdraw, "Withdraw a pending service change before it applies; a correcting notice is sent."},
+    {"GET", "/api/v1/agreements/{id}/terms", 0, "agreement.read", api_agreement_terms,
+     "The terms in force at an instant: services with effective targets and fees, the calendar, notice terms."},
 
     /* business calendars (api_calendars.c; C3.1.1) */
     {"GET", "/api/v1/calendars", 0, "calendar.read", api_calendar_list, "The business calendars, by name."},
