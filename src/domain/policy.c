@@ -74,6 +74,13 @@ static const struct grant grants[ACTION__COUNT] = {
      * users will read their agreements' calendars through the agreement, not this action */
     [ACT_CALENDAR_READ] = {"calendar.read", 0, P_ALL, 0, 0},
     [ACT_CALENDAR_MANAGE] = {"calendar.manage", 0, P_ADM, 0, 0},
+    /* formal notices are the contract's business: the console roles that handle agreements, money and
+     * quality read them; agents, technicians and trainers work requests, not correspondence. Every
+     * person of the client reads their client's notices (DESIGN.md: client staff read notices). */
+    [ACT_NOTICE_READ] = {"notice.read", P_ADM | P_AM | ROLE_FINANCE | ROLE_SUPERVISOR, 0, C_ALL, 0},
+    [ACT_NOTICE_SEND] = {"notice.send", P_ADM | P_AM, 0, C_ADM, 0},
+    [ACT_NOTICE_ACKNOWLEDGE] = {"notice.acknowledge", P_ADM | P_AM, 0, C_ADM, 0},
+    [ACT_ANNOUNCEMENT_SEND] = {"announcement.send", P_ADM | P_AM, 0, 0, 0},
 };
 
 const char *policy_action_name(enum action act)

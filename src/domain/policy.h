@@ -39,6 +39,10 @@ enum action {
     ACT_SERVICE_KIND_MANAGE,  /* add kinds to the provider-wide service catalogue (C2.1.1) */
     ACT_CALENDAR_READ,        /* business calendars (C3.1.1): provider-wide objects, client_id 0 */
     ACT_CALENDAR_MANAGE,      /* create calendars, set their hours, import holidays */
+    ACT_NOTICE_READ,          /* the register of formal notices of a client (C11.1.1) */
+    ACT_NOTICE_SEND,          /* send a notice or a correction for one's side, record its delivery */
+    ACT_NOTICE_ACKNOWLEDGE,   /* acknowledge a notice to one's side (the domain checks the side) */
+    ACT_ANNOUNCEMENT_SEND,    /* service update announcements to clients (C8.2.1) */
     ACTION__COUNT
 };
 

@@ -62,6 +62,10 @@ static const char *const matrix[ACTION__COUNT][A__COUNT] = {
     [ACT_SERVICE_KIND_MANAGE] = {"UUU", "YFF", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "NFN", "NFN", "NFN", "YYY"},
     [ACT_CALENDAR_READ] =  {"UUU", "YFF", "YFF", "YFF", "YFF", "YFF", "YFF", "YFF", "NFN", "NFN", "NFN", "YYY"},
     [ACT_CALENDAR_MANAGE] = {"UUU", "YFF", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "NFN", "NFN", "NFN", "YYY"},
+    [ACT_NOTICE_READ] =    {"UUU", "FYY", "FYY", "FFF", "FFF", "FFF", "FYY", "FYY", "NYN", "NYN", "NYN", "YYY"},
+    [ACT_NOTICE_SEND] =    {"UUU", "FYY", "FYY", "FFF", "FFF", "FFF", "FFF", "FFF", "NYN", "NFN", "NFN", "YYY"},
+    [ACT_NOTICE_ACKNOWLEDGE] = {"UUU", "FYY", "FYY", "FFF", "FFF", "FFF", "FFF", "FFF", "NYN", "NFN", "NFN", "YYY"},
+    [ACT_ANNOUNCEMENT_SEND] = {"UUU", "FYY", "FYY", "FFF", "FFF", "FFF", "FFF", "FFF", "NFN", "NFN", "NFN", "YYY"},
 };
 
 static int expected_code(char cell)
