@@ -19,9 +19,10 @@
  *    pending per agreement (checked in the write under the agreement's row lock, backed by the
  *    partial unique index agreement_changes_one_pending).
  *  - The notice period is notice_days × 24 h from the notice's delivered_at (whole days of 24 h in
- *    UTC, not calendar days in the zone: a DST zone cannot shorten it). The notice is sent in the same
- *    write as the change; an effective instant inside the period fails that write, so neither the
- *    notice nor the change remains. */
+ *    UTC, not calendar days in the zone: a DST zone cannot shorten it). The notice (notice_send_in,
+ *    kind "change", by portal: delivered when sent) is sent in the same write as the change; an
+ *    effective instant inside the period fails that write, so neither the notice nor the change
+ *    remains. A withdrawal sends a correcting notice (corrects_id = the first). */
 #include "domain/agreement_change.h"
 
 #include <inttypes.h>
@@ -35,6 +36,7 @@
 #include "core/text.h"
 #include "domain/agreement_internal.h"
 #include "domain/identity_internal.h"
+#include "domain/notice.h"
 #include "jobs/scheduler.h"
 #include "render/format.h"
 #include "store/store.h"
@@ -127,19 +129,21 @@ int agreement_change_in_force(struct store_conn *c, int64_t client_id, int64_t a
 
 /* --- the formal notice (C11.1.1) ---------------------------------------------------------------- */
 
-/* The one door to the notices capability: sends the formal notice of kind "change" by portal for
- * the agreement inside the caller's write on `c` (corrects_id: the notice a withdrawal corrects)
- * and returns its id and delivery instant. */
+/* The one door to the notices capability (notice.h): sends the formal notice of kind "change" from
+ * the provider by portal for the agreement inside the caller's write on `c` (corrects_id: the notice
+ * a withdrawal corrects) and returns its id and delivery instant (portal: now). */
 static int agreement_change_send_notice(struct kf_ctx *ctx, struct store_conn *c, int64_t client_id,
                                         int64_t agreement_id, const char *subject, const char *body,
                                         int64_t corrects_id, int64_t *id_r, int64_t *delivered_at_r,
                                         struct kf_err *err)
 {
-    /* NOTICES STUB: wip-notices (notice_send_in) is not merged yet; delivery is now, no notice row. */
-    (void)c, (void)client_id, (void)agreement_id, (void)subject, (void)body, (void)corrects_id, (void)err;
-    *id_r = 0;
-    *delivered_at_r = ident_now(ctx);
-    return 0;
+    struct notice_input n = {.client_id = client_id, .agreement_id = agreement_id, .kind = "change",
+                             .sender_party = "provider", .subject = subject, .body = body, .method = "portal",
+                             .corrects_id = corrects_id};
+    int rc = notice_send_in(ctx, c, &n, id_r, delivered_at_r, err);
+    if (rc == 0 && *delivered_at_r == 0) /* a portal notice is delivered when sent */
+        return kf_fail(err, KF_E_INTERNAL, NULL, "the change notice was not delivered");
+    return rc;
 }
 
 /* --- propose ------------------------------------------------------------------------------------ */
@@ -356,8 +360,10 @@ int agreement_change_propose(struct kf_ctx *ctx, int64_t client_id, int64_t agre
     if (in->n_services && (rc = agreement_check_services(in->services, in->n_services, err)) != 0) return rc;
     struct propose_args a = {ctx, client_id, agreement_id, in, id_new(ident_now(ctx))};
     rc = store_write(ctx->env->store, propose_fn, &a, err);
-    if (rc == 0 && id_r) *id_r = a.id;
-    return rc;
+    if (rc) return rc;
+    notice_published(ctx, client_id, "client");
+    if (id_r) *id_r = a.id;
+    return 0;
 }
 
 /* --- withdraw ----------------------------------------------------------------------------------- */
@@ -450,7 +456,9 @@ int agreement_change_withdraw(struct kf_ctx *ctx, int64_t client_id, int64_t agr
     if (rc) return rc;
     if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
     struct withdraw_args a = {ctx, client_id, agreement_id, change_id};
-    return store_write(ctx->env->store, withdraw_fn, &a, err);
+    rc = store_write(ctx->env->store, withdraw_fn, &a, err);
+    if (rc == 0) notice_published(ctx, client_id, "client");
+    return rc;
 }
 
 /* --- reads -------------------------------------------------------------------------------------- */

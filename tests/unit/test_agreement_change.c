@@ -117,6 +117,11 @@ static int64_t service_rows(struct ifx *fx, int64_t id)
            ifx_count(fx, "SELECT count(*) FROM agreement_fees WHERE agreement_id = $1", id, 0);
 }
 
+static int64_t notices_of(struct ifx *fx, int64_t id)
+{
+    return ifx_count(fx, "SELECT count(*) FROM notices WHERE agreement_id = $1 AND kind = 'change'", id, 0);
+}
+
 static int64_t change_jobs(struct ifx *fx)
 {
     return ifx_count_text(fx, "SELECT count(*) FROM jobs WHERE kind = $1", AGREEMENT_CHANGE_JOB_KIND);
@@ -167,6 +172,11 @@ static void test_C8_1_1_terms_before_at_and_after_a_change_and_the_job_applies_i
     assert_string_equal(ch.status, "pending");
     assert_true(ch.effective_at == eff && ch.notice_delivered_at == T0);
     assert_true(ch.calendar_changed && ch.calendar_after == cal && ch.calendar_before == 0);
+    /* the formal notice (C11.1.1): kind change, from the provider, delivered by portal when sent */
+    assert_true(ch.notice_id != 0);
+    assert_int_equal(notices_of(fx, id), 1);
+    assert_int_equal(ifx_count(fx, "SELECT count(*) FROM notices WHERE id = $1 AND sender_party = 'provider' AND "
+                                   "method = 'portal' AND delivered_at = $2", ch.notice_id, T0), 1);
     assert_int_equal(change_jobs(fx), 1);
     assert_int_equal(ifx_audit_count(fx, "agreement.change_propose"), 1);
 
@@ -272,6 +282,10 @@ static void test_C8_1_1_a_withdrawn_change_leaves_no_trace_in_the_terms(void **s
     T_OK(agreement_change_get(&fx->ctx, fx->client_a, id, change, &ch, &fx->err));
     assert_string_equal(ch.status, "withdrawn");
     assert_true(ch.withdrawn_at == T0 + 10 * DAY_MS && ch.withdrawn_by == AM_ID);
+    /* the correcting notice names the first */
+    assert_true(ch.withdraw_notice_id != 0 && ch.withdraw_notice_id != ch.notice_id);
+    assert_int_equal(ifx_count(fx, "SELECT count(*) FROM notices WHERE id = $1 AND corrects_id = $2",
+                               ch.withdraw_notice_id, ch.notice_id), 1);
     assert_int_equal(agreement_change_withdraw(&fx->ctx, fx->client_a, id, change, &fx->err), KF_E_CONFLICT);
     assert_string_equal(fx->err.field, "status");
     /* its job fires at the instant and leaves it withdrawn */
@@ -312,6 +326,7 @@ static void test_C8_1_1_inside_the_notice_period_refused_and_nothing_changes(voi
     assert_int_equal(agreement_change_propose(&fx->ctx, fx->client_a, id, &in, NULL, &fx->err), KF_E_INVALID);
     assert_string_equal(fx->err.field, "effective_at");
     assert_int_equal(changes_of(fx, id), 0);
+    assert_int_equal(notices_of(fx, id), 0); /* the notice went with the refused write */
     assert_int_equal(service_rows(fx, id), rows);
     assert_int_equal(change_jobs(fx), 0);
     assert_int_equal(ifx_audit_total(fx), audits);
