@@ -114,7 +114,7 @@ struct agreement {
     int term_years, notice_days, acceptance_days, reminder_days;
     const char *acceptance_by;
     const char *calendar_zone;
-    int64_t calendar_id;                /* in force now (agreement_get; lists: as signed); 0: the default */
+    int64_t calendar_id;                /* in force now (agreement_get; lists: as of the last applied change); 0: the default */
     const char *supplementary_terms;
     const char *status;                 /* draft, provider_signed, active, expired, dissolved */
     int64_t provider_signed_by, provider_signed_at, client_signed_by, client_signed_at;
