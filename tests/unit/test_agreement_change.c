@@ -5,6 +5,7 @@
  * agreements on persisted calendars (C3.1.1) and the calendar's history. */
 #include "identity_fixture.h"
 
+#include <pthread.h>
 #include <unicode/uclean.h>
 
 #include "domain/agreement.h"
@@ -393,6 +394,57 @@ static void test_C8_1_1_two_pending_changes_refused(void **state)
     assert_int_equal(change_jobs(fx), 1);
 }
 
+struct proposer {
+    struct ifx *fx;
+    int64_t id, effective_at;
+    struct actor actor;
+    int rc;
+    struct kf_err err;
+};
+
+static void *propose_thread(void *arg)
+{
+    struct proposer *p = arg;
+    struct arena *arena = arena_new(0);
+    struct kf_ctx ctx = p->fx->ctx;
+    ctx.arena = arena;
+    ctx.actor = &p->actor;
+    struct agreement_service_input svc[2];
+    struct agreement_change_input in = new_services(svc, p->effective_at);
+    p->rc = agreement_change_propose(&ctx, p->fx->client_a, p->id, &in, NULL, &p->err);
+    arena_free(&arena);
+    return NULL;
+}
+
+static void test_C8_1_1_racing_proposals_one_pending_change_wins(void **state)
+{
+    IFX(state);
+    int64_t id = make_active(fx, 1, 0);
+    struct proposer p[6];
+    pthread_t t[6];
+    for (size_t i = 0; i < 6; i++) {
+        p[i] = (struct proposer){.fx = fx, .id = id, .effective_at = T0 + (31 + (int64_t)i) * DAY_MS};
+        p[i].actor = (struct actor){.kind = ACTOR_USER, .user_id = AM_ID, .roles = ROLE_ACCOUNT_MANAGER,
+                                    .session_id = 1};
+    }
+    for (size_t i = 0; i < 6; i++) assert_int_equal(pthread_create(&t[i], NULL, propose_thread, &p[i]), 0);
+    for (size_t i = 0; i < 6; i++) pthread_join(t[i], NULL);
+    int won = 0;
+    for (size_t i = 0; i < 6; i++) {
+        if (p[i].rc == 0) won++;
+        else assert_int_equal(p[i].rc, KF_E_CONFLICT);
+    }
+    assert_int_equal(won, 1);
+    assert_int_equal(changes_of(fx, id), 1);
+    assert_int_equal(notices_of(fx, id), 1);
+    assert_int_equal(change_jobs(fx), 1);
+    /* one open version per kind: the signed two closed, the change's two open */
+    assert_int_equal(ifx_count(fx, "SELECT count(*) FROM agreement_services WHERE agreement_id = $1 AND "
+                                   "valid_to IS NULL", id, 0), 2);
+    assert_int_equal(ifx_count(fx, "SELECT count(*) FROM agreement_services WHERE agreement_id = $1", id, 0), 4);
+    ifx_audit_verify_clean(fx);
+}
+
 static void test_C8_1_1_C10_3_2_changes_refused_on_draft_expired_and_past_the_end(void **state)
 {
     IFX(state);
@@ -485,6 +537,7 @@ int main(void)
         BOTH(test_C8_1_1_a_withdrawn_change_leaves_no_trace_in_the_terms),
         BOTH(test_C8_1_1_inside_the_notice_period_refused_and_nothing_changes),
         BOTH(test_C8_1_1_two_pending_changes_refused),
+        BOTH(test_C8_1_1_racing_proposals_one_pending_change_wins),
         BOTH(test_C8_1_1_C10_3_2_changes_refused_on_draft_expired_and_past_the_end),
         BOTH(test_C3_1_1_agreements_on_persisted_calendars),
     };
