@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/arena.h"
 #include "domain/agreement.h"
+#include "domain/agreement_change.h"
 #include "domain/audit.h"
 #include "domain/org.h"
 #include "domain/password.h"
@@ -186,6 +187,10 @@ static int cmd_serve(int argc, char **argv)
         report("passwords", &err);
         goto out;
     }
+    /* the agreements' job functions in both modes: a one-shot change job must fire when its
+     * instant comes, also when a test moves the fake clock (the periodic jobs stay unscheduled in
+     * test mode, so tests that count jobs_run see only their own; POST /api/v1/test/jobs adds one) */
+    agreement_jobs_register();
     if (cfg.test_mode) {
         api_test_register_jobs();
     } else if (audit_jobs_schedule(&env, &err) != 0 || session_jobs_schedule(&env, &err) != 0 ||

@@ -23,6 +23,8 @@
 #include "core/ids.h"
 #include "core/text.h"
 #include "core/zone.h"
+#include "domain/agreement_internal.h"
+#include "domain/calendar_store.h"
 #include "domain/identity_internal.h"
 #include "domain/notify.h"
 #include "jobs/scheduler.h"
@@ -218,13 +220,20 @@ static int ag_check_input(const struct agreement_input *in, struct kf_err *err)
     if (in->number_pattern && *in->number_pattern &&
         (rc = agreement_format_number(in->number_pattern, 2026, 1, num, sizeof num, err)) != 0)
         return rc;
-    if (in->n_services < 1 || in->n_services > AGREEMENT_SERVICES_MAX || !in->services)
+    if (in->calendar_id < 0) return kf_fail(err, KF_E_INVALID, "calendar_id", "no such calendar");
+    return agreement_check_services(in->services, in->n_services, err);
+}
+
+int agreement_check_services(const struct agreement_service_input *services, size_t n, struct kf_err *err)
+{
+    int rc;
+    if (n < 1 || n > AGREEMENT_SERVICES_MAX || !services)
         return kf_fail(err, KF_E_INVALID, "services", "1 to %d services", AGREEMENT_SERVICES_MAX);
-    for (size_t i = 0; i < in->n_services; i++) {
-        const struct agreement_service_input *s = &in->services[i];
+    for (size_t i = 0; i < n; i++) {
+        const struct agreement_service_input *s = &services[i];
         if (!ag_code_ok(s->kind)) return kf_fail(err, KF_E_INVALID, "services.kind", "unknown service kind");
         for (size_t j = 0; j < i; j++)
-            if (strcmp(s->kind, in->services[j].kind) == 0)
+            if (strcmp(s->kind, services[j].kind) == 0)
                 return kf_fail(err, KF_E_INVALID, "services.kind", "a service kind is listed once");
         if ((rc = ag_check_targets(&s->targets, false, "services.targets", err)) != 0) return rc;
         if ((rc = ag_check_fees(s->fees, s->n_fees, "services.fees.kind", "services.fees.amount_fen", err)) != 0)
@@ -251,7 +260,7 @@ static int ag_query_int(struct store_conn *c, const char *sql, int64_t p1, int64
 
 /* Takes the row lock of the agreement (PostgreSQL) so what the write reads next stays true until it
  * commits; KF_E_NOT_FOUND when the client has no such agreement. */
-static int ag_lock(struct store_conn *c, int64_t client_id, int64_t id, struct kf_err *err)
+int agreement_lock(struct store_conn *c, int64_t client_id, int64_t id, struct kf_err *err)
 {
     struct store_stmt *st;
     int rc = store_prepare(c, "UPDATE agreements SET updated = updated WHERE id = $1 AND client_id = $2", &st, err);
@@ -420,8 +429,8 @@ struct draft_args {
 };
 
 /* The fee items of service `sid` of the agreement. */
-static int ag_insert_service_fees(struct store_conn *c, const struct draft_args *a, int64_t now, int64_t sid,
-                                  const struct agreement_fee *fees, size_t n, struct kf_err *err)
+static int ag_insert_service_fees(struct store_conn *c, int64_t client_id, int64_t agreement_id, int64_t now,
+                                  int64_t sid, const struct agreement_fee *fees, size_t n, struct kf_err *err)
 {
     for (size_t i = 0; i < n; i++) {
         struct store_stmt *st;
@@ -431,8 +440,8 @@ static int ag_insert_service_fees(struct store_conn *c, const struct draft_args 
                                &st, err);
         if (rc) return rc;
         store_bind_int64(st, 1, id_new(now));
-        store_bind_int64(st, 2, a->id);
-        store_bind_int64(st, 3, a->client_id);
+        store_bind_int64(st, 2, agreement_id);
+        store_bind_int64(st, 3, client_id);
         store_bind_int64(st, 4, sid);
         store_bind_text(st, 5, fees[i].kind, (size_t)-1);
         store_bind_int64(st, 6, fees[i].amount_fen);
@@ -479,14 +488,13 @@ static json_t *ag_targets_json(const struct agreement_targets *t)
     return o;
 }
 
-/* Inserts the services of `in` (and their fees: the given ones, else the catalogue's), appending a
- * summary to `summary`. */
-static int ag_insert_services(struct store_conn *c, const struct draft_args *a, int64_t now, json_t *summary,
-                              struct kf_err *err)
+int agreement_insert_services(struct store_conn *c, struct kf_ctx *ctx, int64_t client_id, int64_t agreement_id,
+                              const struct agreement_service_input *services, size_t n_services, int64_t valid_from,
+                              int64_t change_id, json_t *summary, struct kf_err *err)
 {
-    const struct agreement_input *in = a->in;
-    for (size_t i = 0; i < in->n_services; i++) {
-        const struct agreement_service_input *s = &in->services[i];
+    int64_t now = ident_now(ctx);
+    for (size_t i = 0; i < n_services; i++) {
+        const struct agreement_service_input *s = &services[i];
         struct store_stmt *st;
         int rc = store_prepare(c, "SELECT id FROM service_kinds WHERE code = $1", &st, err);
         if (rc) return rc;
@@ -505,7 +513,7 @@ static int ag_insert_services(struct store_conn *c, const struct draft_args *a, 
             if (rc) return rc;
             store_bind_int64(st, 1, kind_id);
             while ((rc = store_step(st, err)) == STORE_ROW && n_fees < AGREEMENT_FEES_MAX) {
-                defaults[n_fees].kind = ident_col_strdup(a->ctx, st, 0);
+                defaults[n_fees].kind = ident_col_strdup(ctx, st, 0);
                 defaults[n_fees++].amount_fen = store_col_int64(st, 1);
             }
             store_finalize(&st);
@@ -515,20 +523,25 @@ static int ag_insert_services(struct store_conn *c, const struct draft_args *a, 
         int64_t sid = id_new(now);
         rc = store_prepare(c,
                            "INSERT INTO agreement_services (id, agreement_id, client_id, kind_id, " TARGET_COLS
-                           ", created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                           ", created, valid_from, change_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+                           "$12, $13, $14, $15)",
                            &st, err);
         if (rc) return rc;
         store_bind_int64(st, 1, sid);
-        store_bind_int64(st, 2, a->id);
-        store_bind_int64(st, 3, a->client_id);
+        store_bind_int64(st, 2, agreement_id);
+        store_bind_int64(st, 3, client_id);
         store_bind_int64(st, 4, kind_id);
         for (int p = 0; p < AGREEMENT_PRIORITIES; p++) {
             ag_bind_target(st, 5 + 2 * p, s->targets.response[p]);
             ag_bind_target(st, 6 + 2 * p, s->targets.resolution[p]);
         }
         store_bind_int64(st, 13, now);
+        if (valid_from) store_bind_int64(st, 14, valid_from);
+        else store_bind_null(st, 14);
+        if (change_id) store_bind_int64(st, 15, change_id);
+        else store_bind_null(st, 15);
         if ((rc = ident_exec(c, &st, NULL, err)) != 0) return rc;
-        rc = ag_insert_service_fees(c, a, now, sid, fees, n_fees, err);
+        rc = ag_insert_service_fees(c, client_id, agreement_id, now, sid, fees, n_fees, err);
         if (rc) return rc;
         json_t *fj = json_array();
         for (size_t k = 0; k < n_fees; k++)
@@ -538,6 +551,21 @@ static int ag_insert_services(struct store_conn *c, const struct draft_args *a, 
                                                  ag_targets_json(&s->targets), "fees", fj));
     }
     return 0;
+}
+
+/* The zone of persisted calendar `id`; KF_E_INVALID (field "calendar_id") when there is none. */
+static int ag_calendar_zone(struct store_conn *c, const struct kf_ctx *ctx, int64_t id, const char **zone_r,
+                            struct kf_err *err)
+{
+    struct store_stmt *st;
+    int rc = store_prepare(c, "SELECT zone FROM calendars WHERE id = $1", &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, id);
+    rc = store_step(st, err);
+    if (rc == STORE_ROW) *zone_r = ident_col_strdup(ctx, st, 0), rc = 0;
+    else if (rc == STORE_DONE) rc = kf_fail(err, KF_E_INVALID, "calendar_id", "no such calendar");
+    store_finalize(&st);
+    return rc;
 }
 
 static int draft_fn(struct store_conn *c, void *arg, struct kf_err *err)
@@ -555,7 +583,9 @@ static int draft_fn(struct store_conn *c, void *arg, struct kf_err *err)
                            in->client_legal_name && *in->client_legal_name ? in->client_legal_name : cl,
                            in->client_address && *in->client_address ? in->client_address : ca,
                            ag_str(in->client_contact_name), ag_str(in->client_contact_phone)};
-    const char *zone = in->calendar_zone && *in->calendar_zone ? in->calendar_zone : AG_DEFAULT_ZONE;
+    const char *zone = AG_DEFAULT_ZONE;
+    if (in->calendar_id && (rc = ag_calendar_zone(c, a->ctx, in->calendar_id, &zone, err)) != 0) return rc;
+    if (in->calendar_zone && *in->calendar_zone) zone = in->calendar_zone;
     const char *pattern = in->number_pattern && *in->number_pattern ? in->number_pattern : AGREEMENT_DEFAULT_PATTERN;
     int acceptance = in->acceptance_days ? in->acceptance_days : AGREEMENT_DEFAULT_ACCEPTANCE_DAYS;
     int reminder = in->reminder_days ? in->reminder_days : AGREEMENT_DEFAULT_REMINDER_DAYS;
@@ -569,7 +599,7 @@ static int draft_fn(struct store_conn *c, void *arg, struct kf_err *err)
                            "client_address = $8, client_contact_name = $9, client_contact_phone = $10, "
                            "term_years = $11, notice_days = $12, acceptance_by = $13, acceptance_days = $14, "
                            "reminder_days = $15, calendar_zone = $16, supplementary_terms = $17, number_pattern = $18, "
-                           "updated = $19 WHERE id = $1 AND client_id = $2 AND status = 'draft'",
+                           "updated = $19, calendar_id = $20 WHERE id = $1 AND client_id = $2 AND status = 'draft'",
                            &st, err);
     } else {
         rc = store_prepare(c,
@@ -577,8 +607,9 @@ static int draft_fn(struct store_conn *c, void *arg, struct kf_err *err)
                            "provider_contact_name, provider_contact_phone, client_legal_name, client_address, "
                            "client_contact_name, client_contact_phone, term_years, notice_days, acceptance_by, "
                            "acceptance_days, reminder_days, calendar_zone, supplementary_terms, number_pattern, "
-                           "created, updated, draft_ref, status, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-                           "$9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20, 'draft', $21)",
+                           "created, updated, calendar_id, draft_ref, status, created_by) VALUES ($1, $2, $3, $4, $5, "
+                           "$6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20, $21, 'draft', "
+                           "$22)",
                            &st, err);
     }
     if (rc) return rc;
@@ -594,9 +625,11 @@ static int draft_fn(struct store_conn *c, void *arg, struct kf_err *err)
     store_bind_text(st, 17, ag_str(in->supplementary_terms), (size_t)-1);
     store_bind_text(st, 18, pattern, (size_t)-1);
     store_bind_int64(st, 19, now);
+    if (in->calendar_id) store_bind_int64(st, 20, in->calendar_id);
+    else store_bind_null(st, 20);
     if (!a->update) {
-        store_bind_text(st, 20, draft_ref, (size_t)-1);
-        store_bind_int64(st, 21, a->ctx->actor->user_id);
+        store_bind_text(st, 21, draft_ref, (size_t)-1);
+        store_bind_int64(st, 22, a->ctx->actor->user_id);
     }
     int64_t n = 0;
     if ((rc = ident_exec(c, &st, &n, err)) != 0) return rc;
@@ -614,7 +647,8 @@ static int draft_fn(struct store_conn *c, void *arg, struct kf_err *err)
             return rc;
     }
     json_t *services = json_array();
-    if ((rc = ag_insert_services(c, a, now, services, err)) != 0) {
+    if ((rc = agreement_insert_services(c, a->ctx, a->client_id, a->id, in->services, in->n_services, 0, 0, services,
+                                        err)) != 0) {
         json_decref(services);
         return rc;
     }
@@ -626,6 +660,7 @@ static int draft_fn(struct store_conn *c, void *arg, struct kf_err *err)
                                 "acceptance_by", in->acceptance_by, "acceptance_days", acceptance, "reminder_days",
                                 reminder, "calendar_zone", zone, "supplementary_terms",
                                 ag_str(in->supplementary_terms), "number_pattern", pattern, "services", services);
+    json_object_set_new(changes, "calendar_id", in->calendar_id ? json_integer(in->calendar_id) : json_null());
     if (!a->update) json_object_set_new(changes, "draft_ref", json_string(draft_ref));
     return ident_audit(c, a->ctx, a->client_id, a->update ? "agreement.update_draft" : "agreement.create",
                        "agreement", a->id, changes, ag_masked, err);
@@ -840,7 +875,7 @@ static int dissolve_fn(struct store_conn *c, void *arg, struct kf_err *err)
     const struct agreement_dissolution *in = a->in;
     int64_t now = ident_now(a->ctx);
     bool client_side = a->ctx->actor->client_id != 0;
-    int rc = ag_lock(c, a->client_id, a->id, err);
+    int rc = agreement_lock(c, a->client_id, a->id, err);
     if (rc) return rc;
     struct store_stmt *st;
     if ((rc = store_prepare(c,
@@ -983,23 +1018,29 @@ static void ag_from_row(const struct kf_ctx *ctx, struct store_stmt *st, struct 
     g->updated = store_col_int64(st, i++);
 }
 
-static int ag_read_services(struct kf_ctx *ctx, struct store_conn *c, struct agreement *g, struct kf_err *err)
+/* The service versions of the agreement valid at `at` (DESIGN of agreement_change.c), with their fees,
+ * into *services_r / *n_r. */
+static int ag_read_services(struct kf_ctx *ctx, struct store_conn *c, int64_t client_id, int64_t agreement_id,
+                            int64_t at, struct agreement_service **services_r, size_t *n_r, struct kf_err *err)
 {
     struct store_stmt *st;
+    struct agreement_service *services = arena_zalloc(ctx->arena, sizeof *services * AGREEMENT_SERVICES_MAX);
+    size_t n = 0;
     int rc = store_prepare(c,
                            "SELECT s.id, s.kind_id, k.code, s.p1_response, s.p1_resolution, s.p2_response, "
                            "s.p2_resolution, s.p3_response, s.p3_resolution, s.p4_response, s.p4_resolution, "
                            "k.p1_response, k.p1_resolution, k.p2_response, k.p2_resolution, k.p3_response, "
                            "k.p3_resolution, k.p4_response, k.p4_resolution FROM agreement_services s JOIN "
                            "service_kinds k ON k.id = s.kind_id WHERE s.agreement_id = $1 AND s.client_id = $2 "
+                           "AND (s.valid_from IS NULL OR s.valid_from <= $3) AND (s.valid_to IS NULL OR s.valid_to > $3) "
                            "ORDER BY s.id",
                            &st, err);
     if (rc) return rc;
-    store_bind_int64(st, 1, g->id);
-    store_bind_int64(st, 2, g->client_id);
-    g->services = arena_zalloc(ctx->arena, sizeof *g->services * AGREEMENT_SERVICES_MAX);
-    while ((rc = store_step(st, err)) == STORE_ROW && g->n_services < AGREEMENT_SERVICES_MAX) {
-        struct agreement_service *s = &g->services[g->n_services++];
+    store_bind_int64(st, 1, agreement_id);
+    store_bind_int64(st, 2, client_id);
+    store_bind_int64(st, 3, at);
+    while ((rc = store_step(st, err)) == STORE_ROW && n < AGREEMENT_SERVICES_MAX) {
+        struct agreement_service *s = &services[n++];
         s->id = store_col_int64(st, 0);
         s->kind_id = store_col_int64(st, 1);
         s->kind = ident_col_strdup(ctx, st, 2);
@@ -1014,22 +1055,30 @@ static int ag_read_services(struct kf_ctx *ctx, struct store_conn *c, struct agr
     }
     store_finalize(&st);
     if (rc < 0) return rc;
-    rc = store_prepare(c, "SELECT service_id, fee_kind, amount_fen FROM agreement_fees WHERE agreement_id = $1 AND "
-                          "client_id = $2 ORDER BY service_id, fee_kind", &st, err);
+    rc = store_prepare(c,
+                       "SELECT f.service_id, f.fee_kind, f.amount_fen FROM agreement_fees f JOIN agreement_services s "
+                       "ON s.id = f.service_id AND s.client_id = f.client_id WHERE f.agreement_id = $1 AND "
+                       "f.client_id = $2 AND (s.valid_from IS NULL OR s.valid_from <= $3) AND (s.valid_to IS NULL OR "
+                       "s.valid_to > $3) ORDER BY f.service_id, f.fee_kind",
+                       &st, err);
     if (rc) return rc;
-    store_bind_int64(st, 1, g->id);
-    store_bind_int64(st, 2, g->client_id);
+    store_bind_int64(st, 1, agreement_id);
+    store_bind_int64(st, 2, client_id);
+    store_bind_int64(st, 3, at);
     while ((rc = store_step(st, err)) == STORE_ROW) {
         int64_t sid = store_col_int64(st, 0);
-        for (size_t i = 0; i < g->n_services; i++) {
-            struct agreement_service *s = &g->services[i];
+        for (size_t i = 0; i < n; i++) {
+            struct agreement_service *s = &services[i];
             if (s->id != sid || s->n_fees >= AGREEMENT_FEES_MAX) continue;
             s->fees[s->n_fees].kind = ident_col_strdup(ctx, st, 1);
             s->fees[s->n_fees++].amount_fen = store_col_int64(st, 2);
         }
     }
     store_finalize(&st);
-    return rc < 0 ? rc : 0;
+    if (rc < 0) return rc;
+    *services_r = services;
+    *n_r = n;
+    return 0;
 }
 
 int agreement_get(struct kf_ctx *ctx, int64_t client_id, int64_t agreement_id, struct agreement *out,
@@ -1050,8 +1099,54 @@ int agreement_get(struct kf_ctx *ctx, int64_t client_id, int64_t agreement_id, s
         else if (rc == STORE_DONE) rc = kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
         store_finalize(&st);
     }
-    if (rc == 0) rc = ag_read_services(ctx, c, out, err);
+    /* the terms in force now: the service versions valid now and the calendar of the last change */
+    int64_t now = ident_now(ctx);
+    if (rc == 0) rc = ag_read_services(ctx, c, client_id, agreement_id, now, &out->services, &out->n_services, err);
+    if (rc == 0) rc = agreement_calendar_at(c, client_id, agreement_id, now, &out->calendar_id, err);
     store_release(&c);
+    return rc;
+}
+
+int agreement_terms_at(struct store_conn *c, struct kf_ctx *ctx, int64_t client_id, int64_t agreement_id, int64_t at,
+                       struct agreement_terms *out, struct kf_err *err)
+{
+    int rc = ident_allow(ctx, ACT_AGREEMENT_READ, client_id, 0, err);
+    if (rc) return rc;
+    if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    struct store_conn *own = NULL;
+    if (!c) {
+        if ((rc = store_acquire(ctx->env->store, &own, err)) != 0) return rc;
+        c = own;
+    }
+    memset(out, 0, sizeof *out);
+    struct store_stmt *st;
+    rc = store_prepare(c,
+                       "SELECT calendar_zone, notice_days, acceptance_days, acceptance_by FROM agreements WHERE id = $1 "
+                       "AND client_id = $2",
+                       &st, err);
+    if (rc == 0) {
+        store_bind_int64(st, 1, agreement_id);
+        store_bind_int64(st, 2, client_id);
+        rc = store_step(st, err);
+        if (rc == STORE_ROW) {
+            out->agreement_id = agreement_id;
+            out->client_id = client_id;
+            out->at = at;
+            out->calendar_zone = ident_col_strdup(ctx, st, 0);
+            out->notice_days = (int)store_col_int64(st, 1);
+            out->acceptance_days = (int)store_col_int64(st, 2);
+            out->acceptance_by = ident_col_strdup(ctx, st, 3);
+            rc = 0;
+        } else if (rc == STORE_DONE) {
+            rc = kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+        }
+        store_finalize(&st);
+    }
+    if (rc == 0) rc = ag_read_services(ctx, c, client_id, agreement_id, at, &out->services, &out->n_services, err);
+    if (rc == 0) rc = agreement_calendar_at(c, client_id, agreement_id, at, &out->calendar_id, err);
+    if (rc == 0 && !out->calendar_id) out->calendar_id = CALENDAR_STORE_DEFAULT_ID;
+    if (rc == 0) rc = agreement_change_in_force(c, client_id, agreement_id, at, &out->change_id, err);
+    if (own) store_release(&own);
     return rc;
 }
 

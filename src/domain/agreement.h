@@ -86,7 +86,8 @@ struct agreement_input {
     const char *acceptance_by;          /* "client" or "customer" */
     int acceptance_days;                /* 1..90; 0: AGREEMENT_DEFAULT_ACCEPTANCE_DAYS */
     int reminder_days;                  /* 1..365; 0: AGREEMENT_DEFAULT_REMINDER_DAYS */
-    const char *calendar_zone;          /* IANA zone; NULL/"": Asia/Shanghai */
+    const char *calendar_zone;          /* IANA zone; NULL/"": the calendar's zone, else Asia/Shanghai */
+    int64_t calendar_id;                /* a persisted calendar (calendar_store.h); 0: the default one */
     const char *supplementary_terms;    /* Markdown, at most AGREEMENT_TERMS_MAX bytes; may be NULL */
     const char *number_pattern;         /* NULL/"": AGREEMENT_DEFAULT_PATTERN */
     const struct agreement_service_input *services;   /* 1..AGREEMENT_SERVICES_MAX, distinct kinds */
@@ -113,7 +114,7 @@ struct agreement {
     int term_years, notice_days, acceptance_days, reminder_days;
     const char *acceptance_by;
     const char *calendar_zone;
-    int64_t calendar_id;                /* 0: the default calendar */
+    int64_t calendar_id;                /* in force now (agreement_get; lists: as of the last applied change); 0: the default */
     const char *supplementary_terms;
     const char *status;                 /* draft, provider_signed, active, expired, dissolved */
     int64_t provider_signed_by, provider_signed_at, client_signed_by, client_signed_at;
@@ -123,15 +124,28 @@ struct agreement {
     int64_t dissolution_provider_by, dissolution_provider_at, dissolution_client_by, dissolution_client_at;
     const char *dissolution_evidence;   /* JSON array of file ids as strings, "" when none */
     int64_t created_by, created, updated;
-    struct agreement_service *services; /* agreement_get only */
+    struct agreement_service *services; /* agreement_get only: the versions in force now */
+    size_t n_services;
+};
+
+/* The terms in force at one instant (C8.1.1 term history): what SLA clocks and billing use. */
+struct agreement_terms {
+    int64_t agreement_id, client_id, at;
+    int64_t calendar_id;                /* the calendar in force at `at`; CALENDAR_STORE_DEFAULT_ID for the default */
+    const char *calendar_zone;          /* the agreement's zone (a service change does not move it) */
+    int notice_days, acceptance_days;
+    const char *acceptance_by;
+    int64_t change_id;                  /* the last service change in force at `at`; 0: the terms as signed */
+    struct agreement_service *services; /* the versions valid at `at`, effective targets and fees */
     size_t n_services;
 };
 
 /* Creates a draft for client `client_id`. Needs ACT_AGREEMENT_MANAGE (account_manager or admin, in
  * the provider scope). KF_E_INVALID naming the field: "term_years", "notice_days", "acceptance_by",
- * "acceptance_days", "reminder_days", "calendar_zone", "supplementary_terms", "number_pattern",
- * "services", "services.kind" (unknown or repeated), "services.targets", "services.fees.kind",
- * "services.fees.amount_fen", a party field; KF_E_NOT_FOUND (field "client_id") for no such client.
+ * "acceptance_days", "reminder_days", "calendar_zone", "calendar_id" (no such persisted calendar),
+ * "supplementary_terms", "number_pattern", "services", "services.kind" (unknown or repeated),
+ * "services.targets", "services.fees.kind", "services.fees.amount_fen", a party field; KF_E_NOT_FOUND
+ * (field "client_id") for no such client. Without calendar_zone the zone is the calendar's.
  * Audited "agreement.create". */
 int agreement_create(struct kf_ctx *ctx, int64_t client_id, const struct agreement_input *in, int64_t *id_r,
                      struct kf_err *err);
@@ -210,6 +224,14 @@ int agreement_list_where(struct kf_ctx *ctx, const struct agreement_list_filter 
  * KF_E_NOT_FOUND. kefu itself (system actors) leaves no record. */
 int agreement_export_disclosed(struct kf_ctx *ctx, int64_t client_id, int64_t agreement_id, const int64_t *file_ids,
                                size_t n_files, struct kf_err *err);
+
+/* The terms of agreement `agreement_id` of client `client_id` in force at instant `at` (UTC ms):
+ * the service versions valid then (with effective targets and fees), the calendar then, and the
+ * notice and acceptance terms; before the start, the terms as signed. On `c` (inside the caller's
+ * write or read; NULL: a read connection of its own). Needs ACT_AGREEMENT_READ (the job actor has
+ * it); another client's agreement is KF_E_NOT_FOUND. Results in ctx->arena. */
+int agreement_terms_at(struct store_conn *c, struct kf_ctx *ctx, int64_t client_id, int64_t agreement_id, int64_t at,
+                       struct agreement_terms *out, struct kf_err *err);
 
 /* For later capabilities, inside their own write (or read) on `c`: 0 when agreement `agreement_id`
  * of client `client_id` is active at `at` (signed by both, not expired, not dissolved); else

@@ -1,5 +1,6 @@
 /* The agreements API (issue 5; docs/agreements.md "The API"): the service catalogue and agreements
- * with their lifecycle — drafts, the two signatures, dissolution. Handlers only parse and shape:
+ * with their lifecycle — drafts, the two signatures, dissolution — and their service changes and
+ * term history (C8.1.1: /changes, /terms?at=). Handlers only parse and shape:
  * every decision is the domain's (agreement.h; each function checks the policy itself), so another
  * tenant's agreement comes back KF_E_NOT_FOUND (404), never 403.
  *
@@ -17,8 +18,10 @@
 #include "core/arena.h"
 #include "core/clock.h"
 #include "core/ids.h"
+#include "core/text.h"
 #include "domain/agreement.h"
 #include "domain/file.h"
+#include "domain/agreement_change.h"
 #include "http/api_common.h"
 #include "http/handlers.h"
 #include "http/request.h"
@@ -127,10 +130,14 @@ static int ag_fees(struct http_req *req, json_t *v, const char *field, struct ag
     return 0;
 }
 
-static int ag_services(struct http_req *req, struct agreement_input *in)
+/* The body's "services" (an array of {kind, targets, fees}); absent: required ? 422 : none. */
+static int ag_services_of(struct http_req *req, bool required, const struct agreement_service_input **services_r,
+                          size_t *n_r)
 {
     json_t *v = req->json ? json_object_get(req->json, "services") : NULL;
-    if (!v || json_is_null(v)) return ag_bad(req, "services", "is required");
+    *services_r = NULL;
+    *n_r = 0;
+    if (!v || json_is_null(v)) return required ? ag_bad(req, "services", "is required") : 0;
     if (!json_is_array(v)) return ag_bad(req, "services", "must be an array of services");
     size_t n = json_array_size(v);
     struct agreement_service_input *s = arena_zalloc(req->arena, sizeof *s * (n ? n : 1));
@@ -147,8 +154,19 @@ static int ag_services(struct http_req *req, struct agreement_input *in)
         if (rc) return rc;
         s[i].fees = fees;
     }
-    in->services = s;
-    in->n_services = n;
+    *services_r = s;
+    *n_r = n;
+    return 0;
+}
+
+/* The body's "calendar_id": a persisted calendar's id as a string; absent or null: 0. */
+static int ag_calendar_id(struct http_req *req, int64_t *out)
+{
+    const char *v;
+    int rc = http_json_string(req, "calendar_id", false, 32, &v);
+    *out = 0;
+    if (rc) return rc;
+    if (v && id_parse(v, out) != 0) return ag_bad(req, "calendar_id", "must be a calendar id");
     return 0;
 }
 
@@ -175,7 +193,8 @@ static int ag_body(struct http_req *req, struct agreement_input *in)
     if ((rc = http_json_string(req, "supplementary_terms", false, AGREEMENT_TERMS_MAX, &in->supplementary_terms)) != 0)
         return rc;
     if ((rc = http_json_string(req, "number_pattern", false, AG_NAME_MAX, &in->number_pattern)) != 0) return rc;
-    return ag_services(req, in);
+    if ((rc = ag_calendar_id(req, &in->calendar_id)) != 0) return rc;
+    return ag_services_of(req, true, &in->services, &in->n_services);
 }
 
 /* --- replies -------------------------------------------------------------------------------------- */
@@ -227,6 +246,19 @@ static json_t *ag_evidence_json(const char *stored)
     return json_array();
 }
 
+static json_t *ag_services_json(const struct agreement_service *services, size_t n)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const struct agreement_service *s = &services[i];
+        json_array_append_new(arr, json_pack("{s:o,s:s,s:o,s:o,s:o}", "id", http_json_id(s->id), "kind",
+                                             s->kind ? s->kind : "", "targets", ag_targets_json(&s->targets, false),
+                                             "personal_targets", ag_targets_json(&s->personal, true), "fees",
+                                             ag_fees_json(s->fees, s->n_fees)));
+    }
+    return arr;
+}
+
 static json_t *agreement_json(const struct agreement *g, bool with_services)
 {
     json_t *o = json_pack("{s:o,s:o,s:s,s:o,s:s,s:s}", "id", http_json_id(g->id), "client_id",
@@ -268,17 +300,7 @@ static json_t *agreement_json(const struct agreement *g, bool with_services)
     json_object_set_new(o, "created_by", ag_opt_id(g->created_by));
     json_object_set_new(o, "created", json_integer(g->created));
     json_object_set_new(o, "updated", json_integer(g->updated));
-    if (with_services) {
-        json_t *arr = json_array();
-        for (size_t i = 0; i < g->n_services; i++) {
-            const struct agreement_service *s = &g->services[i];
-            json_array_append_new(arr, json_pack("{s:o,s:s,s:o,s:o,s:o}", "id", http_json_id(s->id), "kind",
-                                                 s->kind ? s->kind : "", "targets", ag_targets_json(&s->targets, false),
-                                                 "personal_targets", ag_targets_json(&s->personal, true), "fees",
-                                                 ag_fees_json(s->fees, s->n_fees)));
-        }
-        json_object_set_new(o, "services", arr);
-    }
+    if (with_services) json_object_set_new(o, "services", ag_services_json(g->services, g->n_services));
     return o;
 }
 
@@ -487,4 +509,106 @@ int api_agreement_export(struct http_req *req)
     http_reply_header(req, "Content-Disposition",
                       arena_printf(req->arena, "attachment; filename=\"agreement-%lld.json\"", (long long)id));
     return http_reply_json(req, 200, out);
+}
+
+/* --- service changes and term history (C8.1.1) ----------------------------------------------------- */
+
+static json_t *change_json(const struct agreement_change *ch)
+{
+    json_t *services = ch->services_changed && ch->services_json ? json_loads(ch->services_json, 0, NULL) : NULL;
+    if (services && !json_is_array(services)) json_decref(services), services = NULL;
+    json_t *o = json_pack("{s:o,s:o,s:o,s:s,s:s,s:I,s:b,s:b}", "id", http_json_id(ch->id), "agreement_id",
+                          http_json_id(ch->agreement_id), "client_id", http_json_id(ch->client_id), "status",
+                          ch->status ? ch->status : "", "summary", ch->summary ? ch->summary : "", "effective_at",
+                          (json_int_t)ch->effective_at, "services_changed", ch->services_changed, "calendar_changed",
+                          ch->calendar_changed);
+    json_object_set_new(o, "services", services ? services : json_null());
+    json_object_set_new(o, "calendar_before", ch->calendar_changed ? ag_opt_id(ch->calendar_before) : json_null());
+    json_object_set_new(o, "calendar_after", ch->calendar_changed ? ag_opt_id(ch->calendar_after) : json_null());
+    json_object_set_new(o, "notice_id", ag_opt_id(ch->notice_id));
+    json_object_set_new(o, "notice_delivered_at", ag_opt_time(ch->notice_delivered_at));
+    json_object_set_new(o, "withdraw_notice_id", ag_opt_id(ch->withdraw_notice_id));
+    json_object_set_new(o, "proposed_by", ag_opt_id(ch->proposed_by));
+    json_object_set_new(o, "applied_at", ag_opt_time(ch->applied_at));
+    json_object_set_new(o, "withdrawn_by", ag_opt_id(ch->withdrawn_by));
+    json_object_set_new(o, "withdrawn_at", ag_opt_time(ch->withdrawn_at));
+    json_object_set_new(o, "created", json_integer(ch->created));
+    json_object_set_new(o, "updated", json_integer(ch->updated));
+    return o;
+}
+
+static int change_reply_one(struct http_req *req, int status, int64_t client_id, int64_t id, int64_t change_id)
+{
+    struct agreement_change ch;
+    int rc = agreement_change_get(&req->ctx, client_id, id, change_id, &ch, &req->err);
+    if (rc) return rc;
+    return http_reply_json(req, status, change_json(&ch));
+}
+
+/* POST /api/v1/agreements/{id}/changes?client_id= {"summary", "effective_at", "services", "calendar_id"}:
+ * services is the new full set (as in a draft) or absent (unchanged); calendar_id likewise. */
+int api_agreement_change_create(struct http_req *req)
+{
+    int64_t client_id, id, change_id;
+    struct agreement_change_input in = {0};
+    int rc;
+    if ((rc = ag_target(req, &client_id, &id)) != 0) return rc;
+    if ((rc = http_json_string(req, "summary", true, AGREEMENT_CHANGE_SUMMARY_MAX, &in.summary)) != 0) return rc;
+    if ((rc = ag_int(req, req->json, "effective_at", "effective_at", true, 1, INT64_C(1) << 50, &in.effective_at)) != 0)
+        return rc;
+    if ((rc = ag_calendar_id(req, &in.calendar_id)) != 0) return rc;
+    if ((rc = ag_services_of(req, false, &in.services, &in.n_services)) != 0) return rc;
+    if (in.n_services == 0 && json_is_array(json_object_get(req->json, "services")))
+        return ag_bad(req, "services", "must name at least one service (leave it out to keep the services)");
+    if ((rc = agreement_change_propose(&req->ctx, client_id, id, &in, &change_id, &req->err)) != 0) return rc;
+    return change_reply_one(req, 201, client_id, id, change_id);
+}
+
+/* GET /api/v1/agreements/{id}/changes?client_id=: every change, newest first, with its status. */
+int api_agreement_change_list(struct http_req *req)
+{
+    int64_t client_id, id;
+    int rc;
+    if ((rc = ag_target(req, &client_id, &id)) != 0) return rc;
+    struct agreement_change *items;
+    size_t n;
+    if ((rc = agreement_change_list(&req->ctx, client_id, id, &items, &n, &req->err)) != 0) return rc;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append_new(arr, change_json(&items[i]));
+    return http_reply_json(req, 200, json_pack("{s:o}", "items", arr));
+}
+
+/* POST /api/v1/agreements/{id}/changes/{change}/withdraw?client_id=: a pending change, before its instant. */
+int api_agreement_change_withdraw(struct http_req *req)
+{
+    int64_t client_id, id, change_id;
+    int rc;
+    if ((rc = ag_target(req, &client_id, &id)) != 0) return rc;
+    if ((rc = api_path_id(req, "change", "change", &change_id)) != 0) return rc;
+    if ((rc = agreement_change_withdraw(&req->ctx, client_id, id, change_id, &req->err)) != 0) return rc;
+    return change_reply_one(req, 200, client_id, id, change_id);
+}
+
+/* GET /api/v1/agreements/{id}/terms?client_id=&at=MS: the terms in force at `at` (absent: now). */
+int api_agreement_terms(struct http_req *req)
+{
+    int64_t client_id, id, at;
+    int rc;
+    if ((rc = ag_target(req, &client_id, &id)) != 0) return rc;
+    const char *q = http_query(req, "at");
+    if (q) {
+        if (strlen(q) > 20 || text_parse_int64(q, &at) != 0 || at < 0)
+            return kf_fail(&req->err, KF_E_INVALID, "at", "at is an instant in UTC milliseconds");
+    } else {
+        at = clock_now_ms(req->ctx.env->clock);
+    }
+    struct agreement_terms t;
+    if ((rc = agreement_terms_at(NULL, &req->ctx, client_id, id, at, &t, &req->err)) != 0) return rc;
+    json_t *o = json_pack("{s:o,s:o,s:I,s:o,s:s,s:i,s:s,s:i,s:o}", "agreement_id", http_json_id(t.agreement_id),
+                          "client_id", http_json_id(t.client_id), "at", (json_int_t)t.at, "calendar_id",
+                          http_json_id(t.calendar_id), "calendar_zone", t.calendar_zone ? t.calendar_zone : "",
+                          "notice_days", t.notice_days, "acceptance_by", t.acceptance_by ? t.acceptance_by : "",
+                          "acceptance_days", t.acceptance_days, "change_id", ag_opt_id(t.change_id));
+    json_object_set_new(o, "services", ag_services_json(t.services, t.n_services));
+    return http_reply_json(req, 200, o);
 }

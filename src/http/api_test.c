@@ -194,7 +194,14 @@ int api_test_job_create(struct http_req *req)
     if ((rc = http_json_int64(req, "period_ms", false, 0, INT64_C(1) << 45, &j->spec.period_ms, NULL)) != 0) return rc;
     if ((rc = http_json_int64(req, "fail_times", false, 0, 1000, &fail_times, NULL)) != 0) return rc;
     if ((rc = http_json_int64(req, "max_attempts", false, 1, 100, &max_attempts, NULL)) != 0) return rc;
-    j->spec.kind = "test.record";
+    /* kind: the test job (default), or a job of kefu's own that test mode leaves unscheduled — the
+     * agreements' expiry and reminders, which a test walking a term creates with the period it wants */
+    const char *kind = NULL;
+    if ((rc = http_json_string(req, "kind", false, 64, &kind)) != 0) return rc;
+    if (kind && strcmp(kind, "test.record") != 0 && strcmp(kind, "agreement.expire") != 0)
+        return kf_fail(&req->err, KF_E_INVALID, "kind", "kind is test.record or agreement.expire");
+    j->spec.kind = kind && strcmp(kind, "agreement.expire") == 0 ? "agreement.expire" : "test.record";
+    if (strcmp(j->spec.kind, "agreement.expire") == 0) j->spec.unique_key = "test:agreement.expire";
     j->spec.max_attempts = (int)max_attempts;
     j->spec.payload = arena_printf(req->arena, "{\"fail_times\":%lld}", (long long)fail_times);
     req->write_arg = j;

@@ -123,6 +123,10 @@ int page_notice_delivery(struct http_req *req);
 int page_announcement_new(struct http_req *req);
 int page_announcement_create(struct http_req *req);
 int page_announcement_show(struct http_req *req);
+int api_agreement_change_create(struct http_req *req);
+int api_agreement_change_list(struct http_req *req);
+int api_agreement_change_withdraw(struct http_req *req);
+int api_agreement_terms(struct http_req *req);
 
 /* page_static.c, page_auth.c, page_home.c: pages */
 int page_static(struct http_req *req);

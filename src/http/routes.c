@@ -92,6 +92,15 @@ const struct route routes[] = {
     {"GET", "/api/v1/agreements/{id}/export", 0, "agreement.read", api_agreement_export,
      "Export an agreement (C10.3.2): terms, services, fees and file metadata as JSON; the disclosure is audited."},
 
+    {"POST", "/api/v1/agreements/{id}/changes", ROUTE_JSON_BODY, "agreement.manage", api_agreement_change_create,
+     "Propose a service change of an active agreement: the notice is sent; it applies at its effective instant."},
+    {"GET", "/api/v1/agreements/{id}/changes", 0, "agreement.read", api_agreement_change_list,
+     "The agreement's service changes with their status (pending, applied, withdrawn)."},
+    {"POST", "/api/v1/agreements/{id}/changes/{change}/withdraw", 0, "agreement.manage",
+     api_agreement_change_withdraw, "Withdraw a pending service change before it applies; a correcting notice is sent."},
+    {"GET", "/api/v1/agreements/{id}/terms", 0, "agreement.read", api_agreement_terms,
+     "The terms in force at an instant: services with effective targets and fees, the calendar, notice terms."},
+
     /* formal notices and service update announcements (api_notices.c; docs/notices.md; C11.1.1, C8.2.1) */
     {"GET", "/api/v1/notices", 0, "notice.read", api_notice_list,
      "The register of formal notices, newest first (keyset), by kind, agreement, direction, unacknowledged."},

@@ -9,7 +9,10 @@ a party) and the export agreement.read.
 
 Cells that change an agreement's state (sign-provider, sign-client, dissolve) each get a fresh
 agreement made by the site's administrator in the state the cell needs: a draft; a draft signed by
-the provider; an active one (signed by a client_admin of that client — client B's is made here)."""
+the provider; an active one (signed by a client_admin of that client — client B's is made here).
+A service change (C8.1.1) is proposed on a fresh active agreement; a withdrawal's cell gets a fresh
+active agreement with a pending change made by the administrator. Reading changes and terms uses the
+shared draft."""
 
 PROVIDER = {"admin", "account_manager", "agent", "technician", "trainer", "finance", "supervisor"}
 CLIENTS = {"client_admin", "client_staff", "client_supervisor"}
@@ -42,7 +45,13 @@ ROUTES = {
     ("GET", "/agreements/{id}/dissolve"): dict(kind="client", allow=PROVIDER | CLIENTS),
     ("POST", "/agreements/{id}/dissolve"): dict(kind="client", allow=MANAGE | {"client_admin"}, form=True),
     ("POST", "/agreements/{id}/files"): dict(kind="client", allow=MANAGE | {"client_admin"}),
+    ("POST", "/api/v1/agreements/{id}/changes"): dict(kind="client", allow=MANAGE),
+    ("GET", "/api/v1/agreements/{id}/changes"): dict(kind="client", allow=PROVIDER | CLIENTS),
+    ("POST", "/api/v1/agreements/{id}/changes/{change}/withdraw"): dict(kind="client", allow=MANAGE),
+    ("GET", "/api/v1/agreements/{id}/terms"): dict(kind="client", allow=PROVIDER | CLIENTS),
 }
+
+DAY_MS = 86400000
 
 
 def page_draft_fields(cid, n):
@@ -61,6 +70,12 @@ def draft_body(cid=None, n=0):
     if cid is not None:
         body["client_id"] = cid
     return body
+
+
+def change_body(site, n):
+    """A service change taking effect just after the draft_body's 30 days' notice."""
+    return {"summary": "矩阵测试变更-%d" % n, "effective_at": site.srv.clock_now() + 31 * DAY_MS,
+            "services": [{"kind": "consulting"}]}
 
 
 class _Signer:
@@ -159,6 +174,16 @@ def request(site, route, actor, t, n):
         return method, "/api/v1/agreements?client_id=%s" % cid, None
     if route == ("POST", "/api/v1/agreements"):
         return method, pattern, draft_body(cid, n)
+    if route in (("GET", "/api/v1/agreements/{id}/changes"), ("GET", "/api/v1/agreements/{id}/terms")):
+        return method, pattern.replace("{id}", _shared(site, t)) + "?client_id=%s" % cid, None
+    if pattern.startswith("/api/v1/agreements/{id}/changes"):
+        aid = _fresh(site, t, n, "active")
+        if method == "POST" and pattern.endswith("/changes"):
+            return method, "/api/v1/agreements/%s/changes?client_id=%s" % (aid, cid), change_body(site, n)
+        r = site.call(site.admin, "POST", "/api/v1/agreements/%s/changes?client_id=%s" % (aid, cid),
+                      change_body(site, n))
+        assert r.status == 201, r
+        return method, "/api/v1/agreements/%s/changes/%s/withdraw?client_id=%s" % (aid, r.json["id"], cid), None
     if route in (("GET", "/api/v1/agreements/{id}"), ("PUT", "/api/v1/agreements/{id}")):
         path = "/api/v1/agreements/%s?client_id=%s" % (_shared(site, t), cid)
         return method, path, draft_body(None, n) if method == "PUT" else None
