@@ -26,7 +26,9 @@
 #include "domain/agreement_internal.h"
 #include "domain/calendar_store.h"
 #include "domain/identity_internal.h"
+#include "domain/notice.h"
 #include "domain/notify.h"
+#include "render/format.h"
 #include "jobs/scheduler.h"
 #include "store/store.h"
 
@@ -869,6 +871,73 @@ static int ag_evidence_check(struct store_conn *c, const struct dissolve_args *a
     return 0;
 }
 
+/* The date of `at` in `zone` for `locale` ("2029年12月3日" / "3 Dec 2029"), in the arena; "" if ICU fails. */
+static const char *ag_date(struct kf_ctx *ctx, int64_t at, const char *zone, const char *locale)
+{
+    char out[FORMAT_MAX];
+    struct kf_err ignored;
+    if (format_datetime(out, sizeof out, at, zone, locale, false, &ignored) != 0) return "";
+    return arena_strdup(ctx->arena, out);
+}
+
+/* The formal written notice (C11.1.1, C10.1.1) that the agreement's end approaches ("renewal") or has
+ * come ("termination"), by portal inside the caller's write, so the other party's users are told and
+ * the register holds it. `sender`: "provider", "client", or NULL for the actor's side. A notice is a document written once for both
+ * readers: Chinese first, then English. */
+static int ag_client_notice(struct store_conn *c, struct kf_ctx *ctx, int64_t client_id, int64_t id, const char *kind,
+                            const char *sender, const char *subject, const char *body_zh, const char *body_en,
+                            struct kf_err *err)
+{
+    struct notice_input n = {.client_id = client_id, .agreement_id = id, .kind = kind, .sender_party = sender,
+                             .subject = subject, .body = arena_printf(ctx->arena, "%s\n\n%s", body_zh, body_en),
+                             .method = "portal"};
+    return notice_send_in(ctx, c, &n, NULL, NULL, err);
+}
+
+/* The termination notice (C10.1.1, C10.2.1, C11.1.1) of agreement `id` that has just expired or been
+ * dissolved inside the caller's write, telling the client what remains: read-only access and the export
+ * (C10.3.2). The job writes it for the provider; a dissolution that takes effect at once, for the
+ * party whose call made it effective (`sender` NULL). */
+static int ag_end_notice(struct store_conn *c, struct kf_ctx *ctx, int64_t client_id, int64_t id, bool expire,
+                         const char *sender, struct kf_err *err)
+{
+    struct store_stmt *st;
+    int rc = store_prepare(c,
+                           "SELECT contract_number, ended_at, calendar_zone, dissolution_ground FROM agreements "
+                           "WHERE id = $1 AND client_id = $2",
+                           &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, id);
+    store_bind_int64(st, 2, client_id);
+    if ((rc = store_step(st, err)) != STORE_ROW) {
+        store_finalize(&st);
+        return rc < 0 ? rc : kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    }
+    char *number = ident_col_strdup(ctx, st, 0), *zone = ident_col_strdup(ctx, st, 2);
+    char *ground = ident_col_strdup(ctx, st, 3);
+    int64_t ended = store_col_int64(st, 1);
+    store_finalize(&st);
+    static const struct { const char *code, *zh, *en; } grounds[] = {
+        {AGREEMENT_MATERIAL_BREACH, "严重违约", "material breach"},
+        {AGREEMENT_FORCE_MAJEURE, "不可抗力", "force majeure"},
+        {AGREEMENT_MUTUAL_CONSENT, "协商一致", "mutual consent"},
+    };
+    const char *why_zh = "", *why_en = "";
+    for (size_t i = 0; !expire && i < sizeof grounds / sizeof grounds[0]; i++)
+        if (ground && strcmp(ground, grounds[i].code) == 0) why_zh = grounds[i].zh, why_en = grounds[i].en;
+    const char *zh = expire ? arena_printf(ctx->arena, "合同 %s 已于 %s 期满终止。", number, ag_date(ctx, ended, zone, "zh-CN"))
+                            : arena_printf(ctx->arena, "合同 %s 已于 %s 解除(依据:%s)。", number,
+                                           ag_date(ctx, ended, zone, "zh-CN"), why_zh);
+    const char *en = expire ? arena_printf(ctx->arena, "Agreement %s expired on %s.", number, ag_date(ctx, ended, zone, "en"))
+                            : arena_printf(ctx->arena, "Agreement %s was dissolved on %s (ground: %s).", number,
+                                           ag_date(ctx, ended, zone, "en"), why_en);
+    return ag_client_notice(c, ctx, client_id, id, "termination", sender,
+                            arena_printf(ctx->arena, "合同终止通知:%s / Termination", number),
+                            arena_printf(ctx->arena, "%s乙方仍可只读查看本合同并导出其数据。", zh),
+                            arena_printf(ctx->arena, "%s The client keeps read-only access to it and can export its data.", en),
+                            err);
+}
+
 static int dissolve_fn(struct store_conn *c, void *arg, struct kf_err *err)
 {
     struct dissolve_args *a = arg;
@@ -948,6 +1017,7 @@ static int dissolve_fn(struct store_conn *c, void *arg, struct kf_err *err)
                                confirmed, "evidence", evidence),
                      NULL, err);
     if (rc || !a->effective) return rc;
+    if ((rc = ag_end_notice(c, a->ctx, a->client_id, a->id, false, NULL, err)) != 0) return rc;
     return ident_audit(c, a->ctx, a->client_id, "agreement.dissolved", "agreement", a->id,
                        json_pack("{s:s, s:s, s:I}", "status", "dissolved", "ground", in->ground, "ended_at",
                                  (json_int_t)effective),
@@ -1303,7 +1373,9 @@ static int ag_remind(struct store_conn *c, struct due_args *a, struct kf_err *er
     store_bind_int64(st, 3, a->now);
     int64_t n = 0;
     if ((rc = ident_exec(c, &st, &n, err)) != 0 || n == 0) return rc; /* sent already: once only */
-    if ((rc = store_prepare(c, "SELECT contract_number, expires_at FROM agreements WHERE id = $1 AND client_id = $2",
+    if ((rc = store_prepare(c,
+                            "SELECT contract_number, expires_at, calendar_zone FROM agreements WHERE id = $1 AND "
+                            "client_id = $2",
                             &st, err)) != 0)
         return rc;
     store_bind_int64(st, 1, a->id);
@@ -1314,6 +1386,7 @@ static int ag_remind(struct store_conn *c, struct due_args *a, struct kf_err *er
     }
     char *number = ident_col_strdup(a->ctx, st, 0);
     int64_t expires = store_col_int64(st, 1);
+    char *zone = ident_col_strdup(a->ctx, st, 2);
     store_finalize(&st);
     if ((rc = store_prepare(c,
                             "SELECT id FROM users WHERE client_id = 0 AND disabled = 0 AND (roles & $1) <> 0 "
@@ -1334,6 +1407,15 @@ static int ag_remind(struct store_conn *c, struct due_args *a, struct kf_err *er
     for (size_t i = 0; i < a->n_recipients && rc == 0; i++)
         rc = notify_enqueue(c, a->ctx, 0, a->recipients[i], "notify.agreement_renewal_due", params, link, NULL, err);
     json_decref(params);
+    if (rc == 0)
+        rc = ag_client_notice(c, a->ctx, a->client_id, a->id, "renewal", "provider",
+                              arena_printf(a->ctx->arena, "合同到期续签提醒:%s / Renewal reminder", number),
+                              arena_printf(a->ctx->arena, "合同 %s 将于 %s 到期(剩余 %lld 天)。如需续签,请与甲方客户经理联系。",
+                                           number, ag_date(a->ctx, expires, zone, "zh-CN"), (long long)days),
+                              arena_printf(a->ctx->arena, "Agreement %s expires on %s (%lld days from now). To renew it, "
+                                           "please contact your account manager.",
+                                           number, ag_date(a->ctx, expires, zone, "en"), (long long)days),
+                              err);
     if (rc) return rc;
     a->done = true;
     return ident_audit(c, a->ctx, a->client_id, "agreement.renewal_reminder", "agreement", a->id,
@@ -1364,6 +1446,7 @@ static int due_fn(struct store_conn *c, void *arg, struct kf_err *err)
     if ((rc = ident_exec(c, &st, &n, err)) != 0 || n == 0) return rc;
     a->done = true;
     bool expire = a->what == DUE_EXPIRE;
+    if ((rc = ag_end_notice(c, a->ctx, a->client_id, a->id, expire, "provider", err)) != 0) return rc;
     return ident_audit(c, a->ctx, a->client_id, expire ? "agreement.expire" : "agreement.dissolved", "agreement", a->id,
                        json_pack("{s:s, s:I}", "status", expire ? "expired" : "dissolved", "at", (json_int_t)a->now),
                        NULL, err);

@@ -231,7 +231,7 @@ def test_C1_3_1_signing_rules_another_client_twice_and_editing_an_active_agreeme
     same(admin, active, A)
 
 
-def test_C10_2_1_dissolution_needs_a_ground_and_mutual_consent_both_parties(kefu, tmp_path):
+def test_C10_2_1_C11_1_1_dissolution_needs_a_ground_and_mutual_consent_both_parties(kefu, tmp_path):
     srv, admin, ids = new_site(kefu, tmp_path)
     A = ids["A"]
     boss = login_as(srv, "boss-A")
@@ -275,6 +275,15 @@ def test_C10_2_1_dissolution_needs_a_ground_and_mutual_consent_both_parties(kefu
     h = activate(admin, boss, A)
     r = boss.call("POST", path(h["id"], A, "/dissolve"), {"ground": "material_breach", "evidence_file_ids": []})
     assert r.status == 200 and r.json["status"] == "dissolved", r
+    # and the dissolution is in writing (C11.1.1): one termination notice from the client's side naming the
+    # ground, in the provider's register; the mutually dissolved one has its own, from the confirming side
+    for aid, sender, ground in ((h["id"], "client", "严重违约"), (g["id"], "client", "协商一致")):
+        r = admin.call("GET", "/api/v1/notices?client_id=%s&agreement_id=%s&kind=termination" % (A, aid))
+        assert r.status == 200 and len(r.json["items"]) == 1, r
+        n = r.json["items"][0]
+        assert n["sender_party"] == sender and n["recipient_party"] == "provider", n
+        body = admin.call("GET", "/api/v1/notices/%s?client_id=%s" % (n["id"], A)).json["body"]
+        assert ground in body and "只读" in body, body
     # a draft is not dissolved
     d = create(admin, A)
     kh.assert_error(admin.call("POST", path(d["id"], A, "/dissolve"), {"ground": "force_majeure"}), 409, "conflict",

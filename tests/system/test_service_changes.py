@@ -53,9 +53,17 @@ def notification_keys(actor):
     return [n["message_key"] for n in r.json["items"]]
 
 
+def agreement_notices(session, aid, kind):
+    """The notices of `kind` about agreement `aid` in the session's register."""
+    r = session.call("GET", "/api/v1/notices?agreement_id=%s&kind=%s" % (aid, kind))
+    assert r.status == 200, r
+    return r.json["items"]
+
+
 def test_C8_1_1_C10_1_1_C10_3_2_a_whole_term_sign_change_notice_apply_reminder_expiry_read_only(kefu, tmp_path):
-    """C8.1.1 C10.1.1 C10.3.2: sign → change notice → inside the notice period refused → change applied
-    on its date → terms at an earlier instant unchanged → renewal reminder → expiry → read-only."""
+    """C8.1.1 C10.1.1 C10.3.2 C11.1.1: sign → change notice → inside the notice period refused → change
+    applied on its date → terms at an earlier instant unchanged → renewal reminder (and its written notice
+    to the client) → expiry (and the termination notice) → read-only."""
     srv, site_admin, ids = new_site(kefu, tmp_path)
     A = ids["A"]
     admin = manager(site_admin, srv)
@@ -123,6 +131,11 @@ def test_C8_1_1_C10_1_1_C10_3_2_a_whole_term_sign_change_notice_apply_reminder_e
     assert notification_keys(admin).count("notify.agreement_renewal_due") == 1
     r = admin.call("GET", path(aid, A))
     assert r.status == 200 and r.json["status"] == "active" and r.json["reminder_sent_at"], r
+    # and the client gets it in writing (C11.1.1): one renewal notice in its register, with the date
+    boss = login_as(srv, "boss-A")
+    renewal = agreement_notices(boss, aid, "renewal")
+    assert len(renewal) == 1 and renewal[0]["sender_party"] == "provider", renewal
+    assert g["contract_number"] in renewal[0]["subject"]
 
     # past the expiry: expired, edits and changes refused with 409, the client still reads everything
     srv.advance(expires + DAY_MS - srv.clock_now())
@@ -141,6 +154,10 @@ def test_C8_1_1_C10_1_1_C10_3_2_a_whole_term_sign_change_notice_apply_reminder_e
     assert kinds(terms(boss, aid, A, start)) == ["technical_support", "training"]
     r = admin.call("GET", path(aid, A))
     assert r.status == 200 and r.json == final, r
+    # the termination in writing: one notice saying what remains (read-only, export), the reminder still one
+    ended = agreement_notices(boss, aid, "termination")
+    assert len(ended) == 1 and "只读" in boss.call("GET", "/api/v1/notices/" + ended[0]["id"]).json["body"], ended
+    assert len(agreement_notices(boss, aid, "renewal")) == 1
 
 
 def test_C8_1_1_withdrawn_change_leaves_no_trace_and_sends_a_correcting_notice(kefu, tmp_path):
