@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <unicode/ucal.h>
-#include <unicode/ustring.h>
 
 #include "core/arena.h"
 #include "core/clock.h"
@@ -64,16 +63,8 @@ static const char *ag_str(const char *s)
 
 static int ag_ucal_open(const char *zone, UCalendar **uc_r, struct kf_err *err)
 {
-    UChar uz[80];
-    UErrorCode st = U_ZERO_ERROR;
-    u_strFromUTF8(uz, 80, NULL, zone, -1, &st);
-    UCalendar *uc = U_SUCCESS(st) ? ucal_open(uz, -1, "root", UCAL_GREGORIAN, &st) : NULL;
-    if (U_FAILURE(st) || !uc) {
-        if (uc) ucal_close(uc);
-        return kf_fail(err, KF_E_INTERNAL, NULL, "ucal_open: %s", u_errorName(st));
-    }
-    *uc_r = uc;
-    return 0;
+    *uc_r = zone_calendar_open(zone);
+    return *uc_r ? 0 : kf_fail(err, KF_E_INTERNAL, NULL, "ICU cannot open a calendar in %s", zone);
 }
 
 int agreement_add_years(const char *zone, int64_t start_ms, int years, int64_t *r_ms, struct kf_err *err)

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unicode/ucal.h>
-#include <unicode/ustring.h>
 
+#include "core/zone.h"
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/ids.h"
@@ -700,11 +700,9 @@ int calendar_store_month(struct kf_ctx *ctx, int64_t id, int year, int month, st
 /* The local year and month of `now_ms` in Asia/Shanghai, by ICU (never the process TZ). */
 static int local_year_month(int64_t now_ms, int *y_r, int *m_r, struct kf_err *err)
 {
-    UChar zone[32];
-    u_uastrcpy(zone, CALENDAR_DEFAULT_ZONE);
+    UCalendar *uc = zone_calendar_open(CALENDAR_DEFAULT_ZONE);
+    if (!uc) return kf_fail(err, KF_E_INTERNAL, NULL, "ICU cannot open a calendar in %s", CALENDAR_DEFAULT_ZONE);
     UErrorCode st = U_ZERO_ERROR;
-    UCalendar *uc = ucal_open(zone, -1, "root", UCAL_GREGORIAN, &st);
-    if (U_FAILURE(st)) return kf_fail(err, KF_E_INTERNAL, NULL, "ucal_open: %s", u_errorName(st));
     ucal_setMillis(uc, (UDate)now_ms, &st);
     int y = ucal_get(uc, UCAL_YEAR, &st), m = ucal_get(uc, UCAL_MONTH, &st) + 1;
     ucal_close(uc);

@@ -6,10 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <unicode/ucal.h>
-#include <unicode/ustring.h>
 
 #include "core/arena.h"
+#include "core/zone.h"
 #include "core/ids.h"
 #include "core/text.h"
 #include "domain/audit.h"
@@ -33,49 +32,6 @@ static const char *query_value(struct http_req *req, const char *key)
 }
 
 /* --- dates in the viewer's zone ---------------------------------------------------------------------- */
-
-/* Reads exactly `n` digits at *p. */
-static bool digits(const char **p, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        char c = (*p)[i];
-        if (c < '0' || c > '9') return false;
-        v = v * 10 + (c - '0');
-    }
-    *p += n;
-    *out = v;
-    return true;
-}
-
-/* "YYYY-MM-DD" (a day; with `next_day` the start of the day after, so "to" includes its day) or
- * "YYYY-MM-DDTHH:MM" (datetime-local) in `zone`, as UTC milliseconds. A date that does not exist
- * (2026-02-30) fails: the calendar is strict. */
-static bool local_time_ms(const char *s, const char *zone, bool next_day, int64_t *out)
-{
-    int y, mo, d, h = 0, mi = 0;
-    const char *p = s;
-    if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' || !digits(&p, 2, &d)) return false;
-    bool date_only = *p == '\0';
-    if (!date_only && (*p++ != 'T' || !digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi) || *p != '\0'))
-        return false;
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59) return false;
-    UChar uzone[80];
-    UErrorCode st = U_ZERO_ERROR;
-    u_strFromUTF8(uzone, 80, NULL, zone, -1, &st);
-    if (U_FAILURE(st)) return false;
-    UCalendar *cal = ucal_open(uzone, -1, "en", UCAL_GREGORIAN, &st);
-    if (U_FAILURE(st)) return false;
-    ucal_setAttribute(cal, UCAL_LENIENT, 0);
-    ucal_clear(cal);
-    ucal_setDateTime(cal, y, mo - 1, d, h, mi, 0, &st);
-    if (date_only && next_day) ucal_add(cal, UCAL_DATE, 1, &st);
-    UDate ms = ucal_getMillis(cal, &st);
-    ucal_close(cal);
-    if (U_FAILURE(st)) return false;
-    *out = (int64_t)ms;
-    return true;
-}
 
 /* --- the filter -------------------------------------------------------------------------------------- */
 
@@ -129,9 +85,9 @@ static int audit_filter_fields(struct http_req *req, struct audit_filter *f, str
     const char *actor = query_value(req, "actor_id");
     if (actor && id_parse(actor, &f->actor_id) != 0) return kf_fail(&req->err, KF_E_INVALID, "actor_id", "not an id");
     const char *from = query_value(req, "from"), *to = query_value(req, "to");
-    if (from && !local_time_ms(from, page_zone(req), false, &f->from_ms))
+    if (from && zone_parse_local(from, page_zone(req), false, &f->from_ms) != 0)
         return kf_fail(&req->err, KF_E_INVALID, "from", "not a date");
-    if (to && !local_time_ms(to, page_zone(req), true, &f->to_ms))
+    if (to && zone_parse_local(to, page_zone(req), true, &f->to_ms) != 0)
         return kf_fail(&req->err, KF_E_INVALID, "to", "not a date");
     if (f->from_ms && f->to_ms && f->to_ms <= f->from_ms)
         return kf_fail(&req->err, KF_E_INVALID, "to", "to must be after from");

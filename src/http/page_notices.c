@@ -5,10 +5,9 @@
  * access, sides and audits; this file parses forms and shapes pages. */
 #include <stdio.h>
 #include <string.h>
-#include <unicode/ucal.h>
-#include <unicode/ustring.h>
 
 #include "core/arena.h"
+#include "core/zone.h"
 #include "core/ids.h"
 #include "domain/agreement.h"
 #include "domain/notice.h"
@@ -403,33 +402,6 @@ int page_notice_acknowledge(struct http_req *req)
                                            (long long)client_id));
 }
 
-/* "YYYY-MM-DDTHH:MM" (an <input type="datetime-local">) in IANA `zone` as UTC ms; 0 or -1. */
-static int local_to_utc(const char *text, const char *zone, int64_t *ms_r)
-{
-    int y, mo, da, h, mi;
-    char tail;
-    if (!text || strlen(text) != 16 || sscanf(text, "%4d-%2d-%2dT%2d:%2d%c", &y, &mo, &da, &h, &mi, &tail) != 5)
-        return -1;
-    if (y < 2000 || y > 2200 || mo < 1 || mo > 12 || da < 1 || da > 31 || h > 23 || mi > 59 || h < 0 || mi < 0)
-        return -1;
-    UChar uz[80];
-    UErrorCode st = U_ZERO_ERROR;
-    u_strFromUTF8(uz, 80, NULL, zone, -1, &st);
-    UCalendar *uc = U_SUCCESS(st) ? ucal_open(uz, -1, "root", UCAL_GREGORIAN, &st) : NULL;
-    if (U_FAILURE(st) || !uc) {
-        if (uc) ucal_close(uc);
-        return -1;
-    }
-    ucal_setAttribute(uc, UCAL_LENIENT, 0);
-    ucal_clear(uc);
-    ucal_setDateTime(uc, y, mo - 1, da, h, mi, 0, &st);
-    UDate r = ucal_getMillis(uc, &st);
-    ucal_close(uc);
-    if (U_FAILURE(st)) return -1;
-    *ms_r = (int64_t)r;
-    return 0;
-}
-
 /* POST /notices/{id}/delivery?client_id= (delivered_at local to the viewer, tracking_number). */
 int page_notice_delivery(struct http_req *req)
 {
@@ -440,7 +412,7 @@ int page_notice_delivery(struct http_req *req)
     const char *when = NULL, *tracking = NULL;
     rc = http_json_string(req, "delivered_at", true, API_SHORT_MAX, &when);
     if (!rc) rc = http_json_string(req, "tracking_number", false, NOTICE_TRACKING_MAX, &tracking);
-    if (!rc && local_to_utc(when, page_zone(req), &at) != 0)
+    if (!rc && zone_parse_local(when, page_zone(req), false, &at) != 0)
         rc = kf_fail(&req->err, KF_E_INVALID, "delivered_at", "a date and time");
     if (!rc) rc = notice_record_delivery(&req->ctx, client_id, id, at, tracking, &req->err);
     if (rc == KF_E_INVALID) {

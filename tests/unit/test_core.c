@@ -1,4 +1,4 @@
-/* Unit tests of src/core: errors, arena, buffers, text, ids, clock, config. */
+/* Unit tests of src/core: errors, arena, buffers, text, ids, clock, config, zones. */
 #include "harness.h"
 
 #include "core/arena.h"
@@ -6,6 +6,7 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/text.h"
+#include "core/zone.h"
 
 /* Every error code has a name, a status, both messages, and a row in docs/errors.md. */
 static void error_codes_are_documented(void **state)
@@ -219,6 +220,34 @@ static void config_refuses_unknown_and_malformed_options(void **state)
     assert_int_equal(config_load(&cfg, CONFIG_FOR_SERVE, 4, a5, 2, &err), KF_E_CONFIG);
 }
 
+/* Wall times typed in a zone become UTC: midnight of a day (or of the day after, for an upper bound),
+ * a datetime-local value, the DST gap refused, and anything else refused. */
+static void local_wall_times_parse_in_their_zone(void **state)
+{
+    int64_t ms = 0;
+    assert_int_equal(zone_parse_local("2026-02-14", "Asia/Shanghai", false, &ms), 0);
+    assert_int_equal(ms, INT64_C(1770998400000)); /* 2026-02-13T16:00Z */
+    assert_int_equal(zone_parse_local("2026-02-14", "Asia/Shanghai", true, &ms), 0);
+    assert_int_equal(ms, INT64_C(1771084800000));
+    assert_int_equal(zone_parse_local("2026-02-14T09:30", "Asia/Shanghai", false, &ms), 0);
+    assert_int_equal(ms, INT64_C(1771032600000));
+    assert_int_equal(zone_parse_local("2026-07-01T12:00", "Europe/Berlin", false, &ms), 0);
+    assert_int_equal(ms, INT64_C(1782900000000)); /* summer time: 10:00Z */
+    const char *bad[] = {"", "2026-2-14", "2026-02-30", "2026-13-01", "2026-02-14T24:00", "2026-02-14 09:30",
+                         "2026-02-14T09:30:00", "1969-12-31", "２０２６-02-14", "2026-02-14T9:30", "x2026-02-14"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ms = 42;
+        assert_int_equal(zone_parse_local(bad[i], "Asia/Shanghai", false, &ms), -1);
+        assert_int_equal(ms, 42);
+    }
+    assert_int_equal(zone_parse_local(NULL, "Asia/Shanghai", false, &ms), -1);
+    assert_int_equal(zone_parse_local("2026-02-14", "Mars/Olympus", false, &ms), -1);
+    assert_null(zone_calendar_open(NULL));
+    UCalendar *uc = zone_calendar_open("Asia/Shanghai");
+    assert_non_null(uc);
+    ucal_close(uc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -234,6 +263,7 @@ int main(void)
         cmocka_unit_test(fake_clock_moves_only_forward),
         cmocka_unit_test(config_precedence_is_flag_env_file_default),
         cmocka_unit_test(config_refuses_unknown_and_malformed_options),
+        cmocka_unit_test(local_wall_times_parse_in_their_zone),
     };
     return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }
