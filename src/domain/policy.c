@@ -25,6 +25,7 @@
 #define P_ADM ROLE_ADMIN
 #define P_AM ROLE_ACCOUNT_MANAGER
 #define P_STAFF_READ (ROLE_ADMIN | ROLE_ACCOUNT_MANAGER | ROLE_AGENT | ROLE_TECHNICIAN | ROLE_TRAINER | ROLE_SUPERVISOR)
+#define P_WORK (ROLE_ADMIN | ROLE_AGENT | ROLE_TECHNICIAN | ROLE_SUPERVISOR)
 #define C_ALL ROLES_CLIENT
 #define C_ADM ROLE_CLIENT_ADMIN
 #define C_STAFF ROLE_CLIENT_STAFF
@@ -74,6 +75,15 @@ static const struct grant grants[ACTION__COUNT] = {
      * users will read their agreements' calendars through the agreement, not this action */
     [ACT_CALENDAR_READ] = {"calendar.read", 0, P_ALL, 0, 0},
     [ACT_CALENDAR_MANAGE] = {"calendar.manage", 0, P_ADM, 0, 0},
+    /* requests (issue 6): the people who work them act across clients in the provider scope; finance
+     * bills from time entries later, not from conversations. A client's people raise, read and reply
+     * to their own client's requests; internal notes are the provider's alone (C5.2) */
+    [ACT_REQUEST_READ] = {"request.read", P_STAFF_READ, 0, C_ALL, 0},
+    [ACT_REQUEST_CREATE] = {"request.create", P_WORK, 0, C_ALL, 0},
+    [ACT_REQUEST_UPDATE] = {"request.update", P_WORK, 0, 0, 0},
+    [ACT_REQUEST_ASSIGN] = {"request.assign", P_ADM | ROLE_SUPERVISOR | ROLE_AGENT, 0, 0, 0},
+    [ACT_REQUEST_REPLY] = {"request.reply", P_WORK, 0, C_ALL, 0},
+    [ACT_REQUEST_NOTE] = {"request.note", P_WORK, 0, 0, 0},
 };
 
 const char *policy_action_name(enum action act)

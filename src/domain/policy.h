@@ -39,6 +39,12 @@ enum action {
     ACT_SERVICE_KIND_MANAGE,  /* add kinds to the provider-wide service catalogue (C2.1.1) */
     ACT_CALENDAR_READ,        /* business calendars (C3.1.1): provider-wide objects, client_id 0 */
     ACT_CALENDAR_MANAGE,      /* create calendars, set their hours, import holidays */
+    ACT_REQUEST_READ,         /* service requests and their public conversation (issue 6) */
+    ACT_REQUEST_CREATE,       /* raise a request under the client's active agreement */
+    ACT_REQUEST_UPDATE,       /* edit a request's fields, change its status (provider staff) */
+    ACT_REQUEST_ASSIGN,       /* set a request's assignee and team */
+    ACT_REQUEST_REPLY,        /* a public reply, seen by the client and the customer */
+    ACT_REQUEST_NOTE,         /* internal notes: written and read by provider staff only */
     ACTION__COUNT
 };
 

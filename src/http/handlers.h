@@ -88,6 +88,18 @@ int api_agreement_sign_provider(struct http_req *req);
 int api_agreement_sign_client(struct http_req *req);
 int api_agreement_dissolve(struct http_req *req);
 
+/* api_requests.c */
+int api_request_list(struct http_req *req);
+int api_request_create(struct http_req *req);
+int api_request_get(struct http_req *req);
+int api_request_update(struct http_req *req);
+int api_request_status(struct http_req *req);
+int api_request_assign(struct http_req *req);
+int api_request_reply(struct http_req *req);
+int api_request_note(struct http_req *req);
+int api_request_messages(struct http_req *req);
+int api_request_history(struct http_req *req);
+
 /* page_static.c, page_auth.c, page_home.c: pages */
 int page_static(struct http_req *req);
 int page_login(struct http_req *req);
