@@ -84,6 +84,7 @@ static const struct grant grants[ACTION__COUNT] = {
     [ACT_REQUEST_ASSIGN] = {"request.assign", P_ADM | ROLE_SUPERVISOR | ROLE_AGENT, 0, 0, 0},
     [ACT_REQUEST_REPLY] = {"request.reply", P_WORK, 0, C_ALL, 0},
     [ACT_REQUEST_NOTE] = {"request.note", P_WORK, 0, 0, 0},
+    [ACT_REQUEST_LOG] = {"request.log", P_WORK, 0, 0, 0},
 };
 
 const char *policy_action_name(enum action act)

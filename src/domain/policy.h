@@ -45,6 +45,7 @@ enum action {
     ACT_REQUEST_ASSIGN,       /* set a request's assignee and team */
     ACT_REQUEST_REPLY,        /* a public reply, seen by the client and the customer */
     ACT_REQUEST_NOTE,         /* internal notes: written and read by provider staff only */
+    ACT_REQUEST_LOG,          /* log calls, remote sessions (C9.2.1) and time entries on a request */
     ACTION__COUNT
 };
 

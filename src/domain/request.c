@@ -221,6 +221,19 @@ static const char *rq_kind_code(struct store_conn *c, const struct kf_ctx *ctx, 
     return code;
 }
 
+/* KF_E_INVALID (field `field`) unless `user_id` is a provider user who may still log in. */
+static int rq_provider_user(struct store_conn *c, int64_t user_id, const char *field, struct kf_err *err)
+{
+    struct store_stmt *st;
+    int rc = store_prepare(c, "SELECT 1 FROM users WHERE id = $1 AND client_id = 0 AND disabled = 0", &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, user_id);
+    rc = store_step(st, err);
+    store_finalize(&st);
+    if (rc < 0) return rc;
+    return rc == STORE_ROW ? 0 : kf_fail(err, KF_E_INVALID, field, "an active provider user is expected");
+}
+
 /* --- creation (C3.2.1, C2.1.1) ------------------------------------------------------------------ */
 
 struct create_args {
@@ -619,16 +632,7 @@ static int assign_fn(struct store_conn *c, void *arg, struct kf_err *err)
     if (strcmp(s.status, "closed") == 0)
         return kf_fail(err, KF_E_CONFLICT, "status", "the request is closed: reopen it first");
     struct store_stmt *st;
-    if (a->assignee_id) {
-        /* a provider user who may still log in */
-        if ((rc = store_prepare(c, "SELECT 1 FROM users WHERE id = $1 AND client_id = 0 AND disabled = 0", &st, err)))
-            return rc;
-        store_bind_int64(st, 1, a->assignee_id);
-        rc = store_step(st, err);
-        store_finalize(&st);
-        if (rc < 0) return rc;
-        if (rc == STORE_DONE) return kf_fail(err, KF_E_INVALID, "assignee_id", "an active provider user is expected");
-    }
+    if (a->assignee_id && (rc = rq_provider_user(c, a->assignee_id, "assignee_id", err)) != 0) return rc;
     if (a->team_id) {
         if ((rc = store_prepare(c, "SELECT 1 FROM teams WHERE id = $1", &st, err)) != 0) return rc;
         store_bind_int64(st, 1, a->team_id);
@@ -883,5 +887,234 @@ int request_history(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct re
         }
     }
     store_release(&c);
+    return rc;
+}
+
+/* --- calls, remote sessions (C9.2.1) and time entries ---------------------------------------- */
+
+struct log_args {
+    struct kf_ctx *ctx;
+    int64_t client_id, id, new_id;
+    const struct request_call_input *call;
+    const struct request_time_input *time;
+};
+
+static int call_fn(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    struct log_args *a = arg;
+    const struct request_call_input *in = a->call;
+    int64_t now = ident_now(a->ctx);
+    int64_t user = in->user_id ? in->user_id : a->ctx->actor->user_id;
+    struct rq_state s;
+    int rc = rq_lock(c, a->client_id, a->id, &s, err);
+    if (rc) return rc;
+    if ((rc = rq_provider_user(c, user, "user_id", err)) != 0) return rc;
+    struct store_stmt *st;
+    rc = store_prepare(c,
+                       "INSERT INTO request_calls (id, request_id, client_id, kind, user_id, started_at, duration_s, "
+                       "summary, created_by, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                       &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, a->new_id);
+    store_bind_int64(st, 2, a->id);
+    store_bind_int64(st, 3, a->client_id);
+    store_bind_text(st, 4, in->kind, (size_t)-1);
+    store_bind_int64(st, 5, user);
+    store_bind_int64(st, 6, in->started_at);
+    store_bind_int64(st, 7, in->duration_s);
+    store_bind_text(st, 8, in->summary ? in->summary : "", (size_t)-1);
+    store_bind_int64(st, 9, a->ctx->actor->user_id);
+    store_bind_int64(st, 10, now);
+    if ((rc = ident_exec(c, &st, NULL, err)) != 0) return rc;
+    return ident_audit(c, a->ctx, a->client_id, "request.call", "request", a->id,
+                       json_pack("{s:o, s:s, s:o, s:I, s:I}", "call_id", rq_id_json(a->new_id), "kind", in->kind,
+                                 "user_id", rq_id_json(user), "started_at", (json_int_t)in->started_at, "duration_s",
+                                 (json_int_t)in->duration_s),
+                       NULL, err);
+}
+
+int request_log_call(struct kf_ctx *ctx, int64_t client_id, int64_t id, const struct request_call_input *in,
+                     int64_t *call_id_r, struct kf_err *err)
+{
+    int rc = ident_allow(ctx, ACT_REQUEST_LOG, client_id, 0, err);
+    if (rc) return rc;
+    if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    int64_t now = ident_now(ctx);
+    if (!in->kind || (strcmp(in->kind, "phone") && strcmp(in->kind, "remote")))
+        return kf_fail(err, KF_E_INVALID, "kind", "phone or remote");
+    if (in->user_id < 0) return kf_fail(err, KF_E_INVALID, "user_id", "an active provider user is expected");
+    if (in->started_at <= 0 || in->started_at > now)
+        return kf_fail(err, KF_E_INVALID, "started_at", "when it started: not in the future");
+    if (in->duration_s < 0 || in->duration_s > REQUEST_CALL_MAX_S)
+        return kf_fail(err, KF_E_INVALID, "duration_s", "0 to %d seconds", REQUEST_CALL_MAX_S);
+    if ((rc = rq_check_body(in->summary, false, "summary", err)) != 0) return rc;
+    if (in->summary && strlen(in->summary) > REQUEST_SUMMARY_MAX)
+        return kf_fail(err, KF_E_INVALID, "summary", "at most %d bytes", REQUEST_SUMMARY_MAX);
+    struct log_args a = {.ctx = ctx, .client_id = client_id, .id = id, .new_id = id_new(now), .call = in};
+    rc = store_write(ctx->env->store, call_fn, &a, err);
+    if (rc == 0 && call_id_r) *call_id_r = a.new_id;
+    return rc;
+}
+
+int request_calls(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct request_call **items_r, size_t *n_r,
+                  struct kf_err *err)
+{
+    int rc = ident_allow(ctx, ACT_REQUEST_READ, client_id, 0, err);
+    if (rc) return rc;
+    if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    struct store_conn *c;
+    if ((rc = store_acquire(ctx->env->store, &c, err)) != 0) return rc;
+    if ((rc = rq_exists(c, client_id, id, err)) != 0) {
+        store_release(&c);
+        return rc;
+    }
+    struct store_stmt *st;
+    rc = store_prepare(c,
+                       "SELECT id, request_id, client_id, kind, user_id, started_at, duration_s, summary, created_by, "
+                       "created FROM request_calls WHERE request_id = $1 AND client_id = $2 ORDER BY id LIMIT $3",
+                       &st, err);
+    if (rc == 0) {
+        store_bind_int64(st, 1, id);
+        store_bind_int64(st, 2, client_id);
+        store_bind_int64(st, 3, REQUEST_LIST_MAX);
+        struct request_call *items = arena_zalloc(ctx->arena, sizeof *items * REQUEST_LIST_MAX);
+        size_t n = 0;
+        while ((rc = store_step(st, err)) == STORE_ROW && n < REQUEST_LIST_MAX) {
+            struct request_call *k = &items[n++];
+            k->id = store_col_int64(st, 0);
+            k->request_id = store_col_int64(st, 1);
+            k->client_id = store_col_int64(st, 2);
+            k->kind = ident_col_strdup(ctx, st, 3);
+            k->user_id = store_col_int64(st, 4);
+            k->started_at = store_col_int64(st, 5);
+            k->duration_s = store_col_int64(st, 6);
+            k->summary = ident_col_strdup(ctx, st, 7);
+            k->created_by = store_col_int64(st, 8);
+            k->created = store_col_int64(st, 9);
+        }
+        store_finalize(&st);
+        if (rc >= 0) {
+            rc = 0;
+            *items_r = items;
+            *n_r = n;
+        }
+    }
+    store_release(&c);
+    return rc;
+}
+
+static int time_fn(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    struct log_args *a = arg;
+    const struct request_time_input *in = a->time;
+    int64_t now = ident_now(a->ctx);
+    int64_t user = in->user_id ? in->user_id : a->ctx->actor->user_id;
+    struct rq_state s;
+    int rc = rq_lock(c, a->client_id, a->id, &s, err);
+    if (rc) return rc;
+    if ((rc = rq_provider_user(c, user, "user_id", err)) != 0) return rc;
+    int64_t kind_id = s.service_kind_id;
+    if (in->service_kind && *in->service_kind &&
+        (rc = rq_service_kind(c, a->client_id, s.agreement_id, in->service_kind, &kind_id, err)) != 0)
+        return rc;
+    int64_t worked = in->worked_at ? in->worked_at : now;
+    struct store_stmt *st;
+    rc = store_prepare(c,
+                       "INSERT INTO request_time_entries (id, request_id, client_id, user_id, minutes, billable, "
+                       "service_kind_id, note, worked_at, created_by, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+                       "$9, $10, $11)",
+                       &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, a->new_id);
+    store_bind_int64(st, 2, a->id);
+    store_bind_int64(st, 3, a->client_id);
+    store_bind_int64(st, 4, user);
+    store_bind_int64(st, 5, in->minutes);
+    store_bind_int64(st, 6, in->billable ? 1 : 0);
+    store_bind_int64(st, 7, kind_id);
+    store_bind_text(st, 8, in->note ? in->note : "", (size_t)-1);
+    store_bind_int64(st, 9, worked);
+    store_bind_int64(st, 10, a->ctx->actor->user_id);
+    store_bind_int64(st, 11, now);
+    if ((rc = ident_exec(c, &st, NULL, err)) != 0) return rc;
+    return ident_audit(c, a->ctx, a->client_id, "request.time", "request", a->id,
+                       json_pack("{s:o, s:o, s:i, s:b, s:s, s:I}", "entry_id", rq_id_json(a->new_id), "user_id",
+                                 rq_id_json(user), "minutes", in->minutes, "billable", in->billable, "service_kind",
+                                 rq_kind_code(c, a->ctx, kind_id), "worked_at", (json_int_t)worked),
+                       NULL, err);
+}
+
+int request_log_time(struct kf_ctx *ctx, int64_t client_id, int64_t id, const struct request_time_input *in,
+                     int64_t *entry_id_r, struct kf_err *err)
+{
+    int rc = ident_allow(ctx, ACT_REQUEST_LOG, client_id, 0, err);
+    if (rc) return rc;
+    if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    int64_t now = ident_now(ctx);
+    if (in->user_id < 0) return kf_fail(err, KF_E_INVALID, "user_id", "an active provider user is expected");
+    if (in->minutes < 1 || in->minutes > REQUEST_MINUTES_MAX)
+        return kf_fail(err, KF_E_INVALID, "minutes", "1 to %d minutes", REQUEST_MINUTES_MAX);
+    if (in->service_kind && strlen(in->service_kind) > 32)
+        return kf_fail(err, KF_E_INVALID, "service_kind", "a service kind the agreement includes is expected");
+    if ((rc = ident_check_text(in->note, "note", false, REQ_REASON_MAX, err)) != 0) return rc;
+    if (in->worked_at < 0 || in->worked_at > now)
+        return kf_fail(err, KF_E_INVALID, "worked_at", "when the work was done: not in the future");
+    struct log_args a = {.ctx = ctx, .client_id = client_id, .id = id, .new_id = id_new(now), .time = in};
+    rc = store_write(ctx->env->store, time_fn, &a, err);
+    if (rc == 0 && entry_id_r) *entry_id_r = a.new_id;
+    return rc;
+}
+
+int request_time_entries(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct request_time_entry **items_r,
+                         size_t *n_r, int64_t *total_minutes_r, int64_t *billable_minutes_r, struct kf_err *err)
+{
+    int rc = ident_allow(ctx, ACT_REQUEST_READ, client_id, 0, err);
+    if (rc) return rc;
+    if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    struct store_conn *c;
+    if ((rc = store_acquire(ctx->env->store, &c, err)) != 0) return rc;
+    if ((rc = rq_exists(c, client_id, id, err)) != 0) {
+        store_release(&c);
+        return rc;
+    }
+    struct store_stmt *st;
+    rc = store_prepare(c,
+                       "SELECT t.id, t.request_id, t.client_id, t.user_id, t.minutes, t.billable, k.code, t.note, "
+                       "t.worked_at, t.created_by, t.created FROM request_time_entries t JOIN service_kinds k ON "
+                       "k.id = t.service_kind_id WHERE t.request_id = $1 AND t.client_id = $2 ORDER BY t.id LIMIT $3",
+                       &st, err);
+    int64_t total = 0, billable = 0;
+    if (rc == 0) {
+        store_bind_int64(st, 1, id);
+        store_bind_int64(st, 2, client_id);
+        store_bind_int64(st, 3, REQUEST_LIST_MAX);
+        struct request_time_entry *items = arena_zalloc(ctx->arena, sizeof *items * REQUEST_LIST_MAX);
+        size_t n = 0;
+        while ((rc = store_step(st, err)) == STORE_ROW && n < REQUEST_LIST_MAX) {
+            struct request_time_entry *e = &items[n++];
+            e->id = store_col_int64(st, 0);
+            e->request_id = store_col_int64(st, 1);
+            e->client_id = store_col_int64(st, 2);
+            e->user_id = store_col_int64(st, 3);
+            e->minutes = (int)store_col_int64(st, 4);
+            e->billable = store_col_int64(st, 5) != 0;
+            e->service_kind = ident_col_strdup(ctx, st, 6);
+            e->note = ident_col_strdup(ctx, st, 7);
+            e->worked_at = store_col_int64(st, 8);
+            e->created_by = store_col_int64(st, 9);
+            e->created = store_col_int64(st, 10);
+            total += e->minutes;
+            if (e->billable) billable += e->minutes;
+        }
+        store_finalize(&st);
+        if (rc >= 0) {
+            rc = 0;
+            *items_r = items;
+            *n_r = n;
+        }
+    }
+    store_release(&c);
+    if (rc == 0 && total_minutes_r) *total_minutes_r = total;
+    if (rc == 0 && billable_minutes_r) *billable_minutes_r = billable;
     return rc;
 }

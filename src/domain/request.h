@@ -151,4 +151,64 @@ int request_history(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct re
 /* "SR-" and the sequence value, six digits at least. */
 void request_format_number(int64_t seq, char *buf, size_t cap);
 
+/* --- calls, remote sessions (C9.2.1) and time entries --------------------------------------- */
+
+#define REQUEST_SUMMARY_MAX 4000           /* bytes of a call's summary */
+#define REQUEST_CALL_MAX_S 86400           /* seconds of one call or session */
+#define REQUEST_MINUTES_MAX 1440           /* minutes of one time entry */
+
+struct request_call_input {
+    const char *kind;             /* "phone" or "remote" */
+    int64_t user_id;              /* the provider user who took it; 0: the actor */
+    int64_t started_at;           /* UTC ms, not after now */
+    int64_t duration_s;           /* 0..REQUEST_CALL_MAX_S */
+    const char *summary;          /* UTF-8, at most REQUEST_SUMMARY_MAX bytes; may be NULL */
+};
+
+struct request_call {
+    int64_t id, request_id, client_id;
+    const char *kind;
+    int64_t user_id, started_at, duration_s;
+    const char *summary;
+    int64_t created_by, created;
+};
+
+/* Logs a call or remote session (ACT_REQUEST_LOG: provider staff), in any status. KF_E_INVALID naming
+ * "kind", "user_id" (not an active provider user), "started_at" (not positive, or in the future),
+ * "duration_s", "summary". Audited "request.call" (without the summary). */
+int request_log_call(struct kf_ctx *ctx, int64_t client_id, int64_t id, const struct request_call_input *in,
+                     int64_t *call_id_r, struct kf_err *err);
+
+/* The calls of a request oldest first, at most REQUEST_LIST_MAX (ACT_REQUEST_READ). */
+int request_calls(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct request_call **items_r, size_t *n_r,
+                  struct kf_err *err);
+
+struct request_time_input {
+    int64_t user_id;              /* who worked; 0: the actor (a provider user) */
+    int minutes;                  /* 1..REQUEST_MINUTES_MAX */
+    bool billable;
+    const char *service_kind;     /* NULL/"": the request's; else one its agreement includes */
+    const char *note;             /* at most 400 bytes; may be NULL */
+    int64_t worked_at;            /* UTC ms, not after now; 0: now */
+};
+
+struct request_time_entry {
+    int64_t id, request_id, client_id, user_id;
+    int minutes;
+    bool billable;
+    const char *service_kind;
+    const char *note;
+    int64_t worked_at, created_by, created;
+};
+
+/* Logs time spent (ACT_REQUEST_LOG). KF_E_INVALID naming "user_id", "minutes", "service_kind",
+ * "note", "worked_at". Audited "request.time". */
+int request_log_time(struct kf_ctx *ctx, int64_t client_id, int64_t id, const struct request_time_input *in,
+                     int64_t *entry_id_r, struct kf_err *err);
+
+/* The time entries of a request oldest first, at most REQUEST_LIST_MAX (ACT_REQUEST_READ);
+ * *total_minutes_r and *billable_minutes_r (may be NULL) sum them. */
+int request_time_entries(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct request_time_entry **items_r,
+                         size_t *n_r, int64_t *total_minutes_r, int64_t *billable_minutes_r, struct kf_err *err);
+
 #endif

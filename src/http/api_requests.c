@@ -269,3 +269,100 @@ int api_request_history(struct http_req *req)
     }
     return http_reply_json(req, 200, json_pack("{s:o}", "items", arr));
 }
+
+/* --- calls, remote sessions (C9.2.1) and time entries ------------------------------------------ */
+
+static json_t *call_json(const struct request_call *k)
+{
+    return json_pack("{s:o,s:o,s:s,s:o,s:I,s:I,s:s,s:o,s:I}", "id", http_json_id(k->id), "request_id",
+                     http_json_id(k->request_id), "kind", k->kind ? k->kind : "", "user_id", rq_opt_id(k->user_id),
+                     "started_at", (json_int_t)k->started_at, "duration_s", (json_int_t)k->duration_s, "summary",
+                     k->summary ? k->summary : "", "created_by", rq_opt_id(k->created_by), "created",
+                     (json_int_t)k->created);
+}
+
+static json_t *time_json(const struct request_time_entry *e)
+{
+    return json_pack("{s:o,s:o,s:o,s:i,s:b,s:s,s:s,s:I,s:o,s:I}", "id", http_json_id(e->id), "request_id",
+                     http_json_id(e->request_id), "user_id", rq_opt_id(e->user_id), "minutes", e->minutes, "billable",
+                     e->billable, "service_kind", e->service_kind ? e->service_kind : "", "note",
+                     e->note ? e->note : "", "worked_at", (json_int_t)e->worked_at, "created_by",
+                     rq_opt_id(e->created_by), "created", (json_int_t)e->created);
+}
+
+/* POST /api/v1/requests/{id}/calls {"kind", "user_id", "started_at", "duration_s", "summary"} */
+int api_request_call_create(struct http_req *req)
+{
+    int64_t client_id, id, cid;
+    struct request_call_input in = {0};
+    int rc;
+    if ((rc = rq_target(req, &client_id, &id)) != 0) return rc;
+    if ((rc = http_json_string(req, "kind", true, API_SHORT_MAX, &in.kind)) != 0) return rc;
+    if ((rc = rq_body_id(req, "user_id", &in.user_id, NULL)) != 0) return rc;
+    if ((rc = http_json_int64(req, "started_at", true, 1, INT64_MAX, &in.started_at, NULL)) != 0) return rc;
+    if ((rc = http_json_int64(req, "duration_s", true, 0, REQUEST_CALL_MAX_S, &in.duration_s, NULL)) != 0) return rc;
+    if ((rc = http_json_string(req, "summary", false, REQUEST_SUMMARY_MAX, &in.summary)) != 0) return rc;
+    if ((rc = request_log_call(&req->ctx, client_id, id, &in, &cid, &req->err)) != 0) return rc;
+    struct request_call *items;
+    size_t n;
+    if ((rc = request_calls(&req->ctx, client_id, id, &items, &n, &req->err)) != 0) return rc;
+    for (size_t i = 0; i < n; i++)
+        if (items[i].id == cid) return http_reply_json(req, 201, call_json(&items[i]));
+    return kf_fail(&req->err, KF_E_INTERNAL, NULL, "the new call is not in the list");
+}
+
+int api_request_call_list(struct http_req *req)
+{
+    int64_t client_id, id;
+    int rc;
+    if ((rc = rq_target(req, &client_id, &id)) != 0) return rc;
+    struct request_call *items;
+    size_t n;
+    if ((rc = request_calls(&req->ctx, client_id, id, &items, &n, &req->err)) != 0) return rc;
+    json_t *arr = json_array();
+    int64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(arr, call_json(&items[i]));
+        total += items[i].duration_s;
+    }
+    return http_reply_json(req, 200, json_pack("{s:o,s:I}", "items", arr, "total_duration_s", (json_int_t)total));
+}
+
+/* POST /api/v1/requests/{id}/time-entries {"minutes", "billable", "service_kind", "note", "worked_at", "user_id"} */
+int api_request_time_create(struct http_req *req)
+{
+    int64_t client_id, id, eid, minutes = 0;
+    struct request_time_input in = {0};
+    int rc;
+    if ((rc = rq_target(req, &client_id, &id)) != 0) return rc;
+    if ((rc = http_json_int64(req, "minutes", true, 1, REQUEST_MINUTES_MAX, &minutes, NULL)) != 0) return rc;
+    in.minutes = (int)minutes;
+    json_t *b = req->json ? json_object_get(req->json, "billable") : NULL;
+    if (!b || !json_is_boolean(b)) return rq_bad(req, "billable", "must be true or false");
+    in.billable = json_is_true(b);
+    if ((rc = rq_body_id(req, "user_id", &in.user_id, NULL)) != 0) return rc;
+    if ((rc = http_json_string(req, "service_kind", false, API_SHORT_MAX, &in.service_kind)) != 0) return rc;
+    if ((rc = http_json_string(req, "note", false, API_TEXT_MAX, &in.note)) != 0) return rc;
+    if ((rc = http_json_int64(req, "worked_at", false, 1, INT64_MAX, &in.worked_at, NULL)) != 0) return rc;
+    if ((rc = request_log_time(&req->ctx, client_id, id, &in, &eid, &req->err)) != 0) return rc;
+    struct request_time_entry *items;
+    size_t n;
+    if ((rc = request_time_entries(&req->ctx, client_id, id, &items, &n, NULL, NULL, &req->err)) != 0) return rc;
+    for (size_t i = 0; i < n; i++)
+        if (items[i].id == eid) return http_reply_json(req, 201, time_json(&items[i]));
+    return kf_fail(&req->err, KF_E_INTERNAL, NULL, "the new time entry is not in the list");
+}
+
+int api_request_time_list(struct http_req *req)
+{
+    int64_t client_id, id, total = 0, billable = 0;
+    int rc;
+    if ((rc = rq_target(req, &client_id, &id)) != 0) return rc;
+    struct request_time_entry *items;
+    size_t n;
+    if ((rc = request_time_entries(&req->ctx, client_id, id, &items, &n, &total, &billable, &req->err)) != 0) return rc;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append_new(arr, time_json(&items[i]));
+    return http_reply_json(req, 200, json_pack("{s:o,s:I,s:I}", "items", arr, "total_minutes", (json_int_t)total,
+                                               "billable_minutes", (json_int_t)billable));
+}

@@ -99,6 +99,10 @@ int api_request_reply(struct http_req *req);
 int api_request_note(struct http_req *req);
 int api_request_messages(struct http_req *req);
 int api_request_history(struct http_req *req);
+int api_request_call_create(struct http_req *req);
+int api_request_call_list(struct http_req *req);
+int api_request_time_create(struct http_req *req);
+int api_request_time_list(struct http_req *req);
 
 /* page_static.c, page_auth.c, page_home.c: pages */
 int page_static(struct http_req *req);

@@ -109,6 +109,14 @@ const struct route routes[] = {
      "The conversation oldest first; internal notes for provider staff only."},
     {"GET", "/api/v1/requests/{id}/history", 0, "request.read", api_request_history,
      "What changed when: status, priority, assignee, team and service kind."},
+    {"GET", "/api/v1/requests/{id}/calls", 0, "request.read", api_request_call_list,
+     "Phone calls and remote sessions logged against a request, with their total duration."},
+    {"POST", "/api/v1/requests/{id}/calls", ROUTE_JSON_BODY, "request.log", api_request_call_create,
+     "Log a phone call or remote-assistance session: who, start, duration, summary."},
+    {"GET", "/api/v1/requests/{id}/time-entries", 0, "request.read", api_request_time_list,
+     "Time spent on a request, with total and billable minutes."},
+    {"POST", "/api/v1/requests/{id}/time-entries", ROUTE_JSON_BODY, "request.log", api_request_time_create,
+     "Log time spent on a request: minutes, billable or not, service kind."},
 
     /* business calendars (api_calendars.c; C3.1.1) */
     {"GET", "/api/v1/calendars", 0, "calendar.read", api_calendar_list, "The business calendars, by name."},

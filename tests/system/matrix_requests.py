@@ -4,7 +4,7 @@ kinds and outcomes). ROUTES: {(method, pattern): spec}; request(site, route, act
 request.read every provider role but finance and every client user; request.create and request.reply
 admin, agent, technician, supervisor and every client user; request.update and request.note admin,
 agent, technician, supervisor (never a client user, not even on their own client's request);
-request.assign admin, supervisor, agent.
+request.assign admin, supervisor, agent; request.log (calls, time entries) as request.update.
 
 Each tenant gets one active agreement (matrix_agreements' helpers) and one shared request, made by
 the site's administrator, for the cells that leave it usable (reads, edits, replies, notes,
@@ -28,6 +28,10 @@ ROUTES = {
     ("POST", "/api/v1/requests/{id}/notes"): dict(kind="client", allow=WORK),
     ("GET", "/api/v1/requests/{id}/messages"): dict(kind="client", allow=READ),
     ("GET", "/api/v1/requests/{id}/history"): dict(kind="client", allow=READ),
+    ("GET", "/api/v1/requests/{id}/calls"): dict(kind="client", allow=READ),
+    ("POST", "/api/v1/requests/{id}/calls"): dict(kind="client", allow=WORK),
+    ("GET", "/api/v1/requests/{id}/time-entries"): dict(kind="client", allow=READ),
+    ("POST", "/api/v1/requests/{id}/time-entries"): dict(kind="client", allow=WORK),
 }
 
 
@@ -79,5 +83,9 @@ def request(site, route, actor, t, n):
         ("POST", "/api/v1/requests/{id}/assign"): {"assignee_id": site.user_id["agent"]},
         ("POST", "/api/v1/requests/{id}/replies"): {"body": "矩阵回复-%d" % n},
         ("POST", "/api/v1/requests/{id}/notes"): {"body": "矩阵备注-%d" % n},
+        # any instant not in the future will do
+        ("POST", "/api/v1/requests/{id}/calls"): {"kind": "phone", "started_at": 1, "duration_s": 60,
+                                                  "summary": "矩阵通话-%d" % n},
+        ("POST", "/api/v1/requests/{id}/time-entries"): {"minutes": 15, "billable": True},
     }
     return method, path, bodies.get(route)

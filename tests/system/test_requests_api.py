@@ -270,3 +270,51 @@ def test_C5_2_internal_notes_appear_in_no_client_facing_response(kefu, tmp_path)
         ("status", "", "new"), ("status", "new", "open"), ("status", "open", "resolved"),
         ("status", "resolved", "closed"), ("status", "closed", "reopened")]
     assert ("priority", "P2", "P1") in [(e["kind"], e["from"], e["to"]) for e in h]
+
+
+def test_C9_2_1_calls_remote_sessions_and_time_entries(kefu, tmp_path):
+    srv, admin, ids = new_site(kefu, tmp_path)
+    A = ids["A"]
+    boss = login_as(srv, "boss-A")
+    activate(admin, boss, A)
+    tech_id = make_user(admin, "0", "tech.zhao", ["technician"])
+    tech = login_as(srv, "tech.zhao")
+    rid = admin.call("POST", "/api/v1/requests", body(A)).json["id"]
+    now = srv.get("/api/v1/test/clock").json["now_ms"]
+    r = tech.call("POST", rpath(rid, A, "/calls"), {"kind": "phone", "started_at": now - 600000, "duration_s": 420,
+                                                    "summary": "指导客户重启路由器"})
+    assert r.status == 201 and r.json["user_id"] == tech_id and r.json["duration_s"] == 420, r
+    r = tech.call("POST", rpath(rid, A, "/calls"), {"kind": "remote", "started_at": now - 300000, "duration_s": 1800})
+    assert r.status == 201 and r.json["kind"] == "remote", r
+    C = rpath(rid, A, "/calls")
+    kh.assert_error(tech.call("POST", C, {"kind": "fax", "started_at": now, "duration_s": 1}), 422, "invalid", "kind")
+    kh.assert_error(tech.call("POST", C, {"kind": "phone", "started_at": now + 60000, "duration_s": 1}), 422, "invalid",
+                    "started_at")
+    kh.assert_error(tech.call("POST", C, {"kind": "phone", "started_at": now, "duration_s": 86401}), 422, "invalid",
+                    "duration_s")
+    kh.assert_error(tech.call("POST", C, {"kind": "phone", "started_at": str(now), "duration_s": 1}), 422, "invalid",
+                    "started_at")
+    kh.assert_error(tech.call("POST", C, {"kind": "phone", "started_at": now, "duration_s": 1,
+                                          "user_id": ids["userA"]}), 422, "invalid", "user_id")
+    kh.assert_error(boss.call("POST", C, {"kind": "phone", "started_at": now, "duration_s": 1}), 403, "forbidden")
+    T = rpath(rid, A, "/time-entries")
+    r = tech.call("POST", T, {"minutes": 30, "billable": True, "note": "远程排障"})
+    assert r.status == 201 and r.json["service_kind"] == "technical_support" and r.json["billable"] is True, r
+    r = tech.call("POST", T, {"minutes": 45, "billable": False, "service_kind": "training"})
+    assert r.status == 201, r
+    kh.assert_error(tech.call("POST", T, {"minutes": 0, "billable": True}), 422, "invalid", "minutes")
+    kh.assert_error(tech.call("POST", T, {"minutes": 1441, "billable": True}), 422, "invalid", "minutes")
+    kh.assert_error(tech.call("POST", T, {"minutes": 10, "billable": "yes"}), 422, "invalid", "billable")
+    kh.assert_error(tech.call("POST", T, {"minutes": 10, "billable": True, "service_kind": "maintenance"}), 422,
+                    "invalid", "service_kind")
+    kh.assert_error(tech.call("POST", T, {"minutes": 10, "billable": True, "worked_at": now + 3600000}), 422,
+                    "invalid", "worked_at")
+    # the client's people read them; client B reaches nothing
+    r = boss.call("GET", C)
+    assert r.status == 200 and [c["kind"] for c in r.json["items"]] == ["phone", "remote"], r
+    assert r.json["total_duration_s"] == 2220
+    r = boss.call("GET", T)
+    assert r.status == 200 and r.json["total_minutes"] == 75 and r.json["billable_minutes"] == 30, r
+    other = login_as(srv, "boss-B")
+    kh.assert_error(other.call("GET", C), 404, "not_found")
+    kh.assert_error(other.call("GET", T), 404, "not_found")

@@ -69,6 +69,7 @@ static const char *const matrix[ACTION__COUNT][A__COUNT] = {
     [ACT_REQUEST_ASSIGN] = {"UUU", "FYY", "FFF", "FYY", "FFF", "FFF", "FFF", "FYY", "NFN", "NFN", "NFN", "YYY"},
     [ACT_REQUEST_REPLY] =  {"UUU", "FYY", "FFF", "FYY", "FYY", "FFF", "FFF", "FYY", "NYN", "NYN", "NYN", "YYY"},
     [ACT_REQUEST_NOTE] =   {"UUU", "FYY", "FFF", "FYY", "FYY", "FFF", "FFF", "FYY", "NFN", "NFN", "NFN", "YYY"},
+    [ACT_REQUEST_LOG] =    {"UUU", "FYY", "FFF", "FYY", "FYY", "FFF", "FFF", "FYY", "NFN", "NFN", "NFN", "YYY"},
 };
 
 static int expected_code(char cell)

@@ -1,8 +1,9 @@
 /* Service requests on both engines (issue 6): creation under an active agreement only, with the
  * channel and a service kind the agreement includes (C3.2.1, C2.1.1); SR-numbers unique and gap-free
  * under racing creations; idempotent resubmission; the status table; assignment; public replies and
- * internal notes that no client read ever selects (C5.2); the history the SLA computes from. Bad
- * input is refused with a field-level error and changes nothing. */
+ * internal notes that no client read ever selects (C5.2); the history the SLA computes from; calls,
+ * remote sessions and time entries (C9.2.1). Bad input is refused with a field-level error and
+ * changes nothing. */
 #include "identity_fixture.h"
 
 #include <pthread.h>
@@ -535,6 +536,75 @@ static void test_C5_2_client_users_list_and_read_only_their_own_client(void **st
     expect_refused(fx, request_list(&fx->ctx, &f, &items, &n, &next, &fx->err), KF_E_INVALID, "status");
 }
 
+/* --- calls, remote sessions (C9.2.1) and time entries ------------------------------------------ */
+
+static void test_C9_2_1_calls_remote_sessions_and_time_entries_are_logged_against_a_request(void **state)
+{
+    IFX(state);
+    make_active(fx, fx->client_a);
+    int64_t tech = make_user(fx, 0, "tech.zhao", ROLE_TECHNICIAN);
+    int64_t client_user = make_user(fx, fx->client_a, "client.zhou", ROLE_CLIENT_STAFF);
+    struct request_input in = basic();
+    int64_t id, call, entry;
+    T_OK(create_as_agent(fx, fx->client_a, &in, &id));
+    int64_t agent = make_user(fx, 0, "agent.sun", ROLE_AGENT);
+    ifx_as(fx, agent, 0, ROLE_AGENT);
+    clock_set(fx->clock, T0 + 3600000);
+    struct request_call_input c = {.kind = "phone", .started_at = T0 + 60000, .duration_s = 420,
+                                   .summary = "客户来电，指导重启路由器"};
+    T_OK(request_log_call(&fx->ctx, fx->client_a, id, &c, &call, &fx->err));
+    c = (struct request_call_input){.kind = "remote", .user_id = tech, .started_at = T0 + 600000, .duration_s = 1800};
+    T_OK(request_log_call(&fx->ctx, fx->client_a, id, &c, &call, &fx->err));
+    struct request_call_input bad = c;
+    bad.kind = "fax";
+    expect_refused(fx, request_log_call(&fx->ctx, fx->client_a, id, &bad, &call, &fx->err), KF_E_INVALID, "kind");
+    bad = c, bad.started_at = T0 + 2 * 3600000;
+    expect_refused(fx, request_log_call(&fx->ctx, fx->client_a, id, &bad, &call, &fx->err), KF_E_INVALID, "started_at");
+    bad = c, bad.duration_s = 86401;
+    expect_refused(fx, request_log_call(&fx->ctx, fx->client_a, id, &bad, &call, &fx->err), KF_E_INVALID, "duration_s");
+    bad = c, bad.user_id = client_user;
+    expect_refused(fx, request_log_call(&fx->ctx, fx->client_a, id, &bad, &call, &fx->err), KF_E_INVALID, "user_id");
+    struct request_time_input t = {.minutes = 30, .billable = true};
+    T_OK(request_log_time(&fx->ctx, fx->client_a, id, &t, &entry, &fx->err));
+    t = (struct request_time_input){.minutes = 45, .billable = false, .service_kind = "consulting", .user_id = tech,
+                                    .note = "现场勘察", .worked_at = T0 + 1800000};
+    T_OK(request_log_time(&fx->ctx, fx->client_a, id, &t, &entry, &fx->err));
+    struct request_time_input tb = t;
+    tb.minutes = 0;
+    expect_refused(fx, request_log_time(&fx->ctx, fx->client_a, id, &tb, &entry, &fx->err), KF_E_INVALID, "minutes");
+    tb = t, tb.minutes = 1441;
+    expect_refused(fx, request_log_time(&fx->ctx, fx->client_a, id, &tb, &entry, &fx->err), KF_E_INVALID, "minutes");
+    tb = t, tb.service_kind = "training";
+    expect_refused(fx, request_log_time(&fx->ctx, fx->client_a, id, &tb, &entry, &fx->err), KF_E_INVALID,
+                   "service_kind");
+    tb = t, tb.worked_at = T0 + 5 * 3600000;
+    expect_refused(fx, request_log_time(&fx->ctx, fx->client_a, id, &tb, &entry, &fx->err), KF_E_INVALID, "worked_at");
+    /* the client's people read them; they log none; another client's reach nothing */
+    ifx_as(fx, CSTAFF_A, fx->client_a, ROLE_CLIENT_STAFF);
+    struct request_call *calls;
+    struct request_time_entry *entries;
+    size_t n;
+    int64_t total, billable;
+    T_OK(request_calls(&fx->ctx, fx->client_a, id, &calls, &n, &fx->err));
+    assert_int_equal(n, 2);
+    assert_string_equal(calls[0].kind, "phone");
+    assert_true(calls[0].user_id == agent && calls[0].duration_s == 420);
+    assert_true(calls[1].user_id == tech);
+    T_OK(request_time_entries(&fx->ctx, fx->client_a, id, &entries, &n, &total, &billable, &fx->err));
+    assert_int_equal(n, 2);
+    assert_true(total == 75 && billable == 30);
+    assert_string_equal(entries[0].service_kind, "technical_support");
+    assert_string_equal(entries[1].service_kind, "consulting");
+    assert_true(entries[0].worked_at == T0 + 3600000);
+    expect_refused(fx, request_log_time(&fx->ctx, fx->client_a, id, &t, &entry, &fx->err), KF_E_FORBIDDEN, NULL);
+    ifx_as(fx, CSTAFF_B, fx->client_b, ROLE_CLIENT_STAFF);
+    expect_refused(fx, request_calls(&fx->ctx, fx->client_a, id, &calls, &n, &fx->err), KF_E_NOT_FOUND, NULL);
+    assert_int_equal(ifx_audit_count(fx, "request.call"), 2);
+    assert_int_equal(ifx_audit_count(fx, "request.time"), 2);
+    assert_int_equal(ifx_count(fx, "SELECT count(*) FROM request_calls WHERE client_id = $1", fx->client_a, 0), 2);
+    ifx_audit_verify_clean(fx);
+}
+
 #define BOTH(fn) HARNESS_BOTH_ENGINES(fn, ifx_setup_sqlite, ifx_setup_postgres, ifx_teardown)
 
 int main(void)
@@ -550,6 +620,7 @@ int main(void)
         BOTH(test_C5_2_internal_notes_are_never_selected_for_client_users),
         BOTH(test_C3_2_1_a_reply_of_the_client_side_ends_a_wait),
         BOTH(test_C5_2_client_users_list_and_read_only_their_own_client),
+        BOTH(test_C9_2_1_calls_remote_sessions_and_time_entries_are_logged_against_a_request),
     };
     return cmocka_run_group_tests(tests, NULL, group_teardown);
 }

@@ -70,3 +70,35 @@ CREATE TABLE request_events (
     at {{int64}} NOT NULL
 ) {{strict}};
 CREATE INDEX request_events_request ON request_events (client_id, request_id, id);
+
+-- Phone calls and remote-assistance sessions logged against a request (C9.2.1): who, when, how
+-- long, what was said; their durations feed billing later.
+CREATE TABLE request_calls (
+    id {{int64}} PRIMARY KEY,
+    request_id {{int64}} NOT NULL REFERENCES requests (id),
+    client_id {{int64}} NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('phone', 'remote')),
+    user_id {{int64}} NOT NULL,            -- the provider user who took the call or ran the session
+    started_at {{int64}} NOT NULL,
+    duration_s {{int64}} NOT NULL CHECK (duration_s BETWEEN 0 AND 86400),
+    summary TEXT NOT NULL,
+    created_by {{int64}} NOT NULL,
+    created {{int64}} NOT NULL
+) {{strict}};
+CREATE INDEX request_calls_request ON request_calls (client_id, request_id, id);
+
+-- Time spent on a request: minutes, billable or not, under which service kind (the input of billing).
+CREATE TABLE request_time_entries (
+    id {{int64}} PRIMARY KEY,
+    request_id {{int64}} NOT NULL REFERENCES requests (id),
+    client_id {{int64}} NOT NULL,
+    user_id {{int64}} NOT NULL,            -- who worked
+    minutes {{int64}} NOT NULL CHECK (minutes BETWEEN 1 AND 1440),
+    billable {{int64}} NOT NULL CHECK (billable IN (0, 1)),
+    service_kind_id {{int64}} NOT NULL REFERENCES service_kinds (id),
+    note TEXT NOT NULL,
+    worked_at {{int64}} NOT NULL,          -- when the work was done
+    created_by {{int64}} NOT NULL,
+    created {{int64}} NOT NULL
+) {{strict}};
+CREATE INDEX request_time_entries_request ON request_time_entries (client_id, request_id, id);
