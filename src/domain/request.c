@@ -12,7 +12,9 @@
  *    the same write: the SLA clocks compute from that history, never from the current row alone.
  *  - Internal notes: the reads for anyone without ACT_REQUEST_NOTE run a statement that selects only
  *    kind = 'public'; note texts never enter the audit trail, and notes are audited on the provider's
- *    chain, which client users cannot read (C5.2). Reply texts stay in their message rows too. */
+ *    chain, which client users cannot read (C5.2). Reply, subject and body texts stay in their rows
+ *    too: the trail records sizes, because what people write may name customers and a hash chain
+ *    cannot forget (C7.2.1 erasure). */
 #include "domain/request.h"
 
 #include <inttypes.h>
@@ -348,10 +350,11 @@ static int create_fn(struct store_conn *c, void *arg, struct kf_err *err)
     if ((rc = rq_event(c, a->ctx, a->client_id, a->id, "status", "", "new", "", now, err)) != 0 ||
         (rc = rq_event(c, a->ctx, a->client_id, a->id, "priority", "", prio, "", now, err)) != 0)
         return rc;
-    json_t *changes = json_pack("{s:s, s:o, s:o, s:s, s:s, s:s, s:s, s:I}", "number", number, "customer_id",
+    /* sizes, not texts: what people write may name customers, and the trail cannot forget */
+    json_t *changes = json_pack("{s:s, s:o, s:o, s:s, s:s, s:s, s:I, s:I}", "number", number, "customer_id",
                                 in->customer_id ? rq_id_json(in->customer_id) : json_null(), "agreement_id",
                                 rq_id_json(agreement_id), "service_kind", in->service_kind, "channel", a->channel,
-                                "priority", prio, "subject", in->subject, "body_bytes",
+                                "priority", prio, "subject_chars", (json_int_t)rq_chars(in->subject), "body_bytes",
                                 (json_int_t)(in->body ? strlen(in->body) : 0));
     if (key) json_object_set_new(changes, "idempotency_key", json_string(key));
     return ident_audit(c, a->ctx, a->client_id, "request.create", "request", a->id, changes, NULL, err);
@@ -544,7 +547,7 @@ static int update_fn(struct store_conn *c, void *arg, struct kf_err *err)
         }
         json_object_set_new(changes, "service_kind", json_pack("[s, s]", from, ch->service_kind));
     }
-    if (ch->subject) json_object_set_new(changes, "subject", json_string(ch->subject));
+    if (ch->subject) json_object_set_new(changes, "subject_chars", json_integer((json_int_t)rq_chars(ch->subject)));
     if (ch->body) json_object_set_new(changes, "body_bytes", json_integer((json_int_t)strlen(ch->body)));
     if (ch->reason && *ch->reason) json_object_set_new(changes, "reason", json_string(ch->reason));
     return ident_audit(c, a->ctx, a->client_id, "request.update", "request", a->id, changes, NULL, err);
