@@ -25,6 +25,7 @@
 #include "core/ids.h"
 #include "core/text.h"
 #include "domain/agreement.h"
+#include "domain/file.h"
 #include "domain/identity_internal.h"
 #include "store/store.h"
 
@@ -1120,4 +1121,34 @@ int request_time_entries(struct kf_ctx *ctx, int64_t client_id, int64_t id, stru
     if (rc == 0 && total_minutes_r) *total_minutes_r = total;
     if (rc == 0 && billable_minutes_r) *billable_minutes_r = billable;
     return rc;
+}
+
+/* --- attachments ----------------------------------------------------------------------------------- */
+
+int request_attach(struct kf_ctx *ctx, int64_t client_id, int64_t id, const char *name, const void *bytes, size_t len,
+                   size_t max_bytes, int64_t *file_id_r, struct kf_err *err)
+{
+    int rc = ident_allow(ctx, ACT_REQUEST_REPLY, client_id, 0, err);
+    if (rc) return rc;
+    if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    struct request r;
+    if ((rc = request_get(ctx, client_id, id, &r, err)) != 0) return rc;
+    /* checked on a read before the file's own write: a request closed in between may keep one more
+     * file, which is harmless (a file is no reply and changes no clock) */
+    if (strcmp(r.status, "closed") == 0)
+        return kf_fail(err, KF_E_CONFLICT, "status", "the request is closed: no more attachments");
+    struct file_limits lim = {.max_bytes = max_bytes};
+    return file_store(ctx, client_id, "request", id, name && *name ? name : "file", bytes, len,
+                      max_bytes ? &lim : NULL, file_id_r, err);
+}
+
+int request_attachments(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct file_meta **items_r, size_t *n_r,
+                        struct kf_err *err)
+{
+    int rc = ident_allow(ctx, ACT_REQUEST_READ, client_id, 0, err);
+    if (rc) return rc;
+    if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    struct request r;
+    if ((rc = request_get(ctx, client_id, id, &r, err)) != 0) return rc;
+    return file_list_for_owner(ctx, client_id, "request", id, items_r, n_r, err);
 }

@@ -211,4 +211,20 @@ int request_log_time(struct kf_ctx *ctx, int64_t client_id, int64_t id, const st
 int request_time_entries(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct request_time_entry **items_r,
                          size_t *n_r, int64_t *total_minutes_r, int64_t *billable_minutes_r, struct kf_err *err);
 
+/* --- attachments (file.h, owner kind "request") --------------------------------------------------- */
+
+struct file_meta;
+
+/* Attaches a file to a request: the actor needs ACT_REQUEST_REPLY (attachments are public, seen by
+ * the client and the customer — never attach internal material) and file.h's ACT_FILE_UPLOAD; a
+ * closed request takes none (KF_E_CONFLICT, field "status"). file_store checks size, type and name
+ * and audits "file.store"; its errors pass through (KF_E_TOO_LARGE, KF_E_FILE_TYPE, KF_E_LIMIT,
+ * KF_E_INVALID, all on field "file" or "name"). `max_bytes` 0: file.h's default. */
+int request_attach(struct kf_ctx *ctx, int64_t client_id, int64_t id, const char *name, const void *bytes, size_t len,
+                   size_t max_bytes, int64_t *file_id_r, struct kf_err *err);
+
+/* The files attached to a request, oldest first (ACT_REQUEST_READ). */
+int request_attachments(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct file_meta **items_r, size_t *n_r,
+                        struct kf_err *err);
+
 #endif

@@ -11,6 +11,7 @@
 
 #include "core/arena.h"
 #include "core/ids.h"
+#include "domain/file.h"
 #include "domain/request.h"
 #include "http/api_common.h"
 #include "http/handlers.h"
@@ -365,4 +366,45 @@ int api_request_time_list(struct http_req *req)
     for (size_t i = 0; i < n; i++) json_array_append_new(arr, time_json(&items[i]));
     return http_reply_json(req, 200, json_pack("{s:o,s:I,s:I}", "items", arr, "total_minutes", (json_int_t)total,
                                                "billable_minutes", (json_int_t)billable));
+}
+
+/* --- attachments ------------------------------------------------------------------------------------ */
+
+static json_t *attachment_json(struct http_req *req, const struct file_meta *m)
+{
+    const char *download = arena_printf(req->arena, "/files/%lld?client_id=%lld", (long long)m->id,
+                                        (long long)m->client_id);
+    return json_pack("{s:o,s:s,s:s,s:I,s:s,s:o,s:I,s:s}", "id", http_json_id(m->id), "name", m->name ? m->name : "",
+                     "media_type", m->media_type ? m->media_type : "", "size", (json_int_t)m->size, "sha256",
+                     m->sha256, "uploaded_by", rq_opt_id(m->uploaded_by), "created", (json_int_t)m->created,
+                     "download", download);
+}
+
+/* POST /api/v1/requests/{id}/attachments?client_id= (multipart/form-data, field `file`). */
+int api_request_attach(struct http_req *req)
+{
+    int64_t client_id, id, fid;
+    int rc;
+    if ((rc = rq_target(req, &client_id, &id)) != 0) return rc;
+    if (!req->upload.field || strcmp(req->upload.field, "file") != 0) return rq_bad(req, "file", "is required");
+    rc = request_attach(&req->ctx, client_id, id, req->upload.filename, req->upload.data, req->upload.len,
+                        req->server_max_upload, &fid, &req->err);
+    if (rc) return rc;
+    struct file_meta m;
+    if ((rc = file_get_meta(&req->ctx, client_id, fid, &m, &req->err)) != 0) return rc;
+    return http_reply_json(req, 201, attachment_json(req, &m));
+}
+
+/* GET /api/v1/requests/{id}/attachments?client_id= */
+int api_request_attachments(struct http_req *req)
+{
+    int64_t client_id, id;
+    int rc;
+    if ((rc = rq_target(req, &client_id, &id)) != 0) return rc;
+    struct file_meta *items;
+    size_t n;
+    if ((rc = request_attachments(&req->ctx, client_id, id, &items, &n, &req->err)) != 0) return rc;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append_new(arr, attachment_json(req, &items[i]));
+    return http_reply_json(req, 200, json_pack("{s:o}", "items", arr));
 }

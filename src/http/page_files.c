@@ -8,6 +8,7 @@
 #include "domain/file.h"
 #include "domain/org.h"
 #include "domain/policy.h"
+#include "domain/request.h"
 #include "http/api_common.h"
 #include "http/handlers.h"
 #include "http/page.h"
@@ -44,13 +45,18 @@ int page_org_file_upload(struct http_req *req)
     return page_org_render(req, id, status, d);
 }
 
-/* Who may read a file: the reader of the record it is attached to. Unknown owner kinds are not
+/* Who may read a file: the reader of the record it is attached to (an organisation, a service
+ * request). Unknown owner kinds are not
  * served here (404) until their capability adds its check. */
 static int file_owner_readable(struct http_req *req, const struct file_meta *m)
 {
     if (strcmp(m->owner_kind, "organization") == 0) {
         struct org o;
         return org_get(&req->ctx, m->owner_id, &o, &req->err);
+    }
+    if (strcmp(m->owner_kind, "request") == 0) {
+        struct request r;
+        return request_get(&req->ctx, m->client_id, m->owner_id, &r, &req->err);
     }
     return kf_fail(&req->err, KF_E_NOT_FOUND, "id", "no such file");
 }

@@ -117,6 +117,10 @@ const struct route routes[] = {
      "Time spent on a request, with total and billable minutes."},
     {"POST", "/api/v1/requests/{id}/time-entries", ROUTE_JSON_BODY, "request.log", api_request_time_create,
      "Log time spent on a request: minutes, billable or not, service kind."},
+    {"GET", "/api/v1/requests/{id}/attachments", 0, "request.read", api_request_attachments,
+     "The files attached to a request (public: seen by the client and the customer)."},
+    {"POST", "/api/v1/requests/{id}/attachments", ROUTE_FORM_BODY | ROUTE_UPLOAD, "request.reply", api_request_attach,
+     "Attach a file to a request (multipart/form-data, field file): size, type and name checked."},
 
     /* business calendars (api_calendars.c; C3.1.1) */
     {"GET", "/api/v1/calendars", 0, "calendar.read", api_calendar_list, "The business calendars, by name."},

@@ -10,6 +10,7 @@ Each tenant gets one active agreement (matrix_agreements' helpers) and one share
 the site's administrator, for the cells that leave it usable (reads, edits, replies, notes,
 assignment); a status cell gets a fresh request of its own. Client B's request subject is one of
 its secrets: it must reach no client A user and no hidden answer."""
+import matrix_admin
 import matrix_agreements
 
 PROVIDER = {"admin", "account_manager", "agent", "technician", "trainer", "finance", "supervisor"}
@@ -32,6 +33,9 @@ ROUTES = {
     ("POST", "/api/v1/requests/{id}/calls"): dict(kind="client", allow=WORK),
     ("GET", "/api/v1/requests/{id}/time-entries"): dict(kind="client", allow=READ),
     ("POST", "/api/v1/requests/{id}/time-entries"): dict(kind="client", allow=WORK),
+    ("GET", "/api/v1/requests/{id}/attachments"): dict(kind="client", allow=READ),
+    # request.reply and file.upload both: a client_supervisor may reply but uploads nothing
+    ("POST", "/api/v1/requests/{id}/attachments"): dict(kind="client", allow=WORK | {"client_admin", "client_staff"}),
 }
 
 
@@ -88,4 +92,7 @@ def request(site, route, actor, t, n):
                                                   "summary": "矩阵通话-%d" % n},
         ("POST", "/api/v1/requests/{id}/time-entries"): {"minutes": 15, "billable": True},
     }
+    if route == ("POST", "/api/v1/requests/{id}/attachments"):
+        # a small PNG of its own per cell (a new one each time: the bytes differ by n)
+        return method, path, matrix_admin.Multipart({}, {"file": ("截图-%d.png" % n, matrix_admin.png(seed=n), "image/png")})
     return method, path, bodies.get(route)

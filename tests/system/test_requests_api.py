@@ -318,3 +318,54 @@ def test_C9_2_1_calls_remote_sessions_and_time_entries(kefu, tmp_path):
     other = login_as(srv, "boss-B")
     kh.assert_error(other.call("GET", C), 404, "not_found")
     kh.assert_error(other.call("GET", T), 404, "not_found")
+
+
+def test_C3_2_1_C5_2_attachments_sniffed_limited_sanitised_and_scoped(kefu, tmp_path):
+    """Attachments through the shared file facility: an executable disguised as an image, a file over
+    the limit, an empty one and a path in the name are handled; another client reaches nothing."""
+    from matrix_admin import Multipart, png
+    from test_admin_api import Actor
+    from test_identity_api import make_site
+    max_upload = 4096
+    srv = kefu(args=["--max-upload", str(max_upload)])
+    session, ids = make_site(srv, tmp_path)
+    admin = Actor.__new__(Actor)
+    admin.__dict__.update(session.__dict__)
+    A = ids["A"]
+    boss = login_as(srv, "boss-A")
+    activate(admin, boss, A)
+    rid = boss.call("POST", "/api/v1/requests", body(A)).json["id"]
+    P = rpath(rid, A, "/attachments")
+
+    def upload(actor, name, data, ctype="image/png"):
+        ct, raw = Multipart({}, {"file": (name, data, ctype)}).multipart
+        return srv.request("POST", P, body=raw, headers={"Cookie": actor.cookie, "X-CSRF-Token": actor.csrf,
+                                                         "Content-Type": ct})
+
+    picture = png(3, 2, seed=42)
+    r = upload(boss, "../../etc/截图.png", picture)
+    assert r.status == 201, r
+    assert r.json["name"] == "截图.png" and r.json["media_type"] == "image/png" and r.json["size"] == len(picture)
+    fid = r.json["id"]
+    elf = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 8 + b"\x02\x00\x3e\x00\x01\x00\x00\x00" + b"\x00" * 200
+    kh.assert_error(upload(boss, "photo.png", elf), 415, "file_type", "file")
+    kh.assert_error(upload(boss, "big.png", picture + b"\x00" * (max_upload + 10)), 413, "too_large")
+    kh.assert_error(upload(boss, "empty.png", b""), 422, "invalid", "file")
+    r = srv.request("POST", P, json={"file": "x"}, headers={"Cookie": boss.cookie, "X-CSRF-Token": boss.csrf})
+    assert r.status == 415, r
+    items = boss.call("GET", P).json["items"]
+    assert [i["id"] for i in items] == [fid]
+    # downloads for whoever reads the request; another client's people get 404
+    dl = srv.get(items[0]["download"], headers={"Cookie": boss.cookie})
+    assert dl.status == 200 and dl.body == picture
+    other = login_as(srv, "boss-B")
+    kh.assert_error(other.call("GET", P), 404, "not_found")
+    assert srv.get(items[0]["download"], headers={"Cookie": other.cookie}).status == 404
+    assert upload(other, "x.png", png(seed=3)).status == 404
+    # closed: no more attachments
+    agent_id = make_user(admin, "0", "agent.li", ["agent"])
+    assert agent_id
+    agent = login_as(srv, "agent.li")
+    assert agent.call("POST", rpath(rid, A, "/status"), {"status": "closed"}).status == 200
+    kh.assert_error(upload(agent, "late.png", png(seed=4)), 409, "conflict", "status")
+    assert len(boss.call("GET", P).json["items"]) == 1
