@@ -5,12 +5,14 @@
  * remote sessions and time entries (C9.2.1). Bad input is refused with a field-level error and
  * changes nothing. */
 #include "identity_fixture.h"
+#include "file_samples.h"
 
 #include <pthread.h>
 #include <unicode/uclean.h>
 
 #include "domain/agreement.h"
 #include "domain/customer.h"
+#include "domain/file.h"
 #include "domain/request.h"
 #include "domain/user.h"
 
@@ -22,6 +24,7 @@
 
 static int group_teardown(void **state)
 {
+    file_sniff_shutdown();
     lookalike_shutdown();
     u_cleanup();
     return 0;
@@ -605,6 +608,45 @@ static void test_C9_2_1_calls_remote_sessions_and_time_entries_are_logged_agains
     ifx_audit_verify_clean(fx);
 }
 
+/* --- attachments --------------------------------------------------------------------------------- */
+
+static void test_C5_2_attachments_go_through_the_file_facility_scoped_to_the_request(void **state)
+{
+    IFX(state);
+    make_active(fx, fx->client_a);
+    struct request_input in = basic();
+    int64_t id, fid;
+    T_OK(create_as_agent(fx, fx->client_a, &in, &id));
+    ifx_as(fx, CSTAFF_A, fx->client_a, ROLE_CLIENT_STAFF);
+    T_OK(request_attach(&fx->ctx, fx->client_a, id, "../../屏幕截图.png", sample_a_png, sample_a_png_len, 0, &fid,
+                        &fx->err));
+    struct file_meta *items;
+    size_t n;
+    T_OK(request_attachments(&fx->ctx, fx->client_a, id, &items, &n, &fx->err));
+    assert_int_equal(n, 1);
+    assert_true(items[0].id == fid);
+    assert_string_equal(items[0].name, "屏幕截图.png");
+    assert_string_equal(items[0].owner_kind, "request");
+    /* a supervisor of the client replies but uploads nothing; another client reaches nothing */
+    ifx_as(fx, 705, fx->client_a, ROLE_CLIENT_SUPERVISOR);
+    expect_refused(fx, request_attach(&fx->ctx, fx->client_a, id, "a.png", sample_a_png, sample_a_png_len, 0, &fid,
+                                      &fx->err), KF_E_FORBIDDEN, NULL);
+    ifx_as(fx, CSTAFF_B, fx->client_b, ROLE_CLIENT_STAFF);
+    expect_refused(fx, request_attachments(&fx->ctx, fx->client_a, id, &items, &n, &fx->err), KF_E_NOT_FOUND, NULL);
+    expect_refused(fx, request_attach(&fx->ctx, fx->client_b, id, "a.png", sample_a_png, sample_a_png_len, 0, &fid,
+                                      &fx->err), KF_E_NOT_FOUND, NULL);
+    /* a disguised executable is refused by the facility; a closed request takes none */
+    static const unsigned char elf[32] = {0x7f, 'E', 'L', 'F', 2, 1, 1, 0};
+    ifx_as(fx, CSTAFF_A, fx->client_a, ROLE_CLIENT_STAFF);
+    expect_refused(fx, request_attach(&fx->ctx, fx->client_a, id, "photo.png", elf, sizeof elf, 0, &fid, &fx->err),
+                   KF_E_FILE_TYPE, "file");
+    ifx_as(fx, AGENT_ID, 0, ROLE_AGENT);
+    T_OK(request_set_status(&fx->ctx, fx->client_a, id, "closed", NULL, &fx->err));
+    expect_refused(fx, request_attach(&fx->ctx, fx->client_a, id, "b.png", sample_a_png, sample_a_png_len, 0, &fid,
+                                      &fx->err), KF_E_CONFLICT, "status");
+    assert_int_equal(ifx_count(fx, "SELECT count(*) FROM files WHERE client_id = $1", fx->client_a, 0), 1);
+}
+
 #define BOTH(fn) HARNESS_BOTH_ENGINES(fn, ifx_setup_sqlite, ifx_setup_postgres, ifx_teardown)
 
 int main(void)
@@ -621,6 +663,7 @@ int main(void)
         BOTH(test_C3_2_1_a_reply_of_the_client_side_ends_a_wait),
         BOTH(test_C5_2_client_users_list_and_read_only_their_own_client),
         BOTH(test_C9_2_1_calls_remote_sessions_and_time_entries_are_logged_against_a_request),
+        BOTH(test_C5_2_attachments_go_through_the_file_facility_scoped_to_the_request),
     };
     return cmocka_run_group_tests(tests, NULL, group_teardown);
 }
