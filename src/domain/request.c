@@ -390,10 +390,13 @@ int request_create(struct kf_ctx *ctx, int64_t client_id, const struct request_i
 
 /* --- reads -------------------------------------------------------------------------------------- */
 
-#define RQ_COLS                                                                                               \
+#define RQ_COLS_BODY(body)                                                                                    \
     "r.id, r.client_id, r.number, r.customer_id, r.agreement_id, k.code, r.channel, r.priority, r.subject, "  \
-    "r.body, r.status, r.assignee_id, r.team_id, r.first_response_at, r.resolved_at, r.closed_at, "           \
+    body ", r.status, r.assignee_id, r.team_id, r.first_response_at, r.resolved_at, r.closed_at, "           \
     "r.created_by, r.created, r.updated"
+#define RQ_COLS RQ_COLS_BODY("r.body")
+/* lists leave the body out: up to 64 KiB a row, and a queue shows subjects */
+#define RQ_LIST_COLS RQ_COLS_BODY("''")
 
 static void rq_from_row(const struct kf_ctx *ctx, struct store_stmt *st, struct request *r)
 {
@@ -459,7 +462,7 @@ int request_list(struct kf_ctx *ctx, const struct request_filter *f, struct requ
     if ((rc = store_acquire(ctx->env->store, &c, err)) != 0) return rc;
     struct store_stmt *st;
     rc = store_prepare(c,
-                       "SELECT " RQ_COLS " FROM requests r JOIN service_kinds k ON k.id = r.service_kind_id "
+                       "SELECT " RQ_LIST_COLS " FROM requests r JOIN service_kinds k ON k.id = r.service_kind_id "
                        "WHERE (r.client_id = $1 OR $1 = 0) AND (r.status = $2 OR $2 = '') AND (r.priority = $3 OR "
                        "$3 = 0) AND (r.assignee_id = $4 OR $4 = 0) AND r.id < $5 ORDER BY r.id DESC LIMIT $6",
                        &st, err);

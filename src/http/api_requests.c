@@ -62,7 +62,8 @@ static json_t *rq_opt_time(int64_t t)
     return t ? json_integer(t) : json_null();
 }
 
-static json_t *request_json(const struct request *r)
+/* A request; `with_body` false for list items (the domain leaves lists' bodies out). */
+static json_t *request_json(const struct request *r, bool with_body)
 {
     char prio[8];
     snprintf(prio, sizeof prio, "P%d", r->priority);
@@ -72,6 +73,7 @@ static json_t *request_json(const struct request *r)
                           r->service_kind ? r->service_kind : "", "channel", r->channel ? r->channel : "", "priority",
                           prio, "subject", r->subject ? r->subject : "", "body", r->body ? r->body : "", "status",
                           r->status ? r->status : "");
+    if (!with_body) json_object_del(o, "body");
     json_object_set_new(o, "assignee_id", rq_opt_id(r->assignee_id));
     json_object_set_new(o, "team_id", rq_opt_id(r->team_id));
     json_object_set_new(o, "first_response_at", rq_opt_time(r->first_response_at));
@@ -96,7 +98,7 @@ static int rq_reply_one(struct http_req *req, int status, int64_t client_id, int
     struct request r;
     int rc = request_get(&req->ctx, client_id, id, &r, &req->err);
     if (rc) return rc;
-    return http_reply_json(req, status, request_json(&r));
+    return http_reply_json(req, status, request_json(&r, true));
 }
 
 /* {id} and ?client_id= of the routes on one request. */
@@ -150,7 +152,7 @@ int api_request_list(struct http_req *req)
     int64_t next = 0;
     if ((rc = request_list(&req->ctx, &f, &items, &n, &next, &req->err)) != 0) return rc;
     json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++) json_array_append_new(arr, request_json(&items[i]));
+    for (size_t i = 0; i < n; i++) json_array_append_new(arr, request_json(&items[i], false));
     return http_reply_json(req, 200, api_page_json(arr, next));
 }
 
