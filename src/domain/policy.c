@@ -25,6 +25,7 @@
 #define P_ADM ROLE_ADMIN
 #define P_AM ROLE_ACCOUNT_MANAGER
 #define P_STAFF_READ (ROLE_ADMIN | ROLE_ACCOUNT_MANAGER | ROLE_AGENT | ROLE_TECHNICIAN | ROLE_TRAINER | ROLE_SUPERVISOR)
+#define P_WORK (ROLE_ADMIN | ROLE_AGENT | ROLE_TECHNICIAN | ROLE_SUPERVISOR)
 #define C_ALL ROLES_CLIENT
 #define C_ADM ROLE_CLIENT_ADMIN
 #define C_STAFF ROLE_CLIENT_STAFF
@@ -81,6 +82,16 @@ static const struct grant grants[ACTION__COUNT] = {
     [ACT_NOTICE_SEND] = {"notice.send", P_ADM | P_AM, 0, C_ADM, 0},
     [ACT_NOTICE_ACKNOWLEDGE] = {"notice.acknowledge", P_ADM | P_AM, 0, C_ADM, 0},
     [ACT_ANNOUNCEMENT_SEND] = {"announcement.send", P_ADM | P_AM, 0, 0, 0},
+    /* requests (issue 6): the people who work them act across clients in the provider scope; finance
+     * bills from time entries later, not from conversations. A client's people raise, read and reply
+     * to their own client's requests; internal notes are the provider's alone (C5.2) */
+    [ACT_REQUEST_READ] = {"request.read", P_STAFF_READ, 0, C_ALL, 0},
+    [ACT_REQUEST_CREATE] = {"request.create", P_WORK, 0, C_ALL, 0},
+    [ACT_REQUEST_UPDATE] = {"request.update", P_WORK, 0, 0, 0},
+    [ACT_REQUEST_ASSIGN] = {"request.assign", P_ADM | ROLE_SUPERVISOR | ROLE_AGENT, 0, 0, 0},
+    [ACT_REQUEST_REPLY] = {"request.reply", P_WORK, 0, C_ALL, 0},
+    [ACT_REQUEST_NOTE] = {"request.note", P_WORK, 0, 0, 0},
+    [ACT_REQUEST_LOG] = {"request.log", P_WORK, 0, 0, 0},
 };
 
 const char *policy_action_name(enum action act)

@@ -43,6 +43,13 @@ enum action {
     ACT_NOTICE_SEND,          /* send a notice or a correction for one's side, record its delivery */
     ACT_NOTICE_ACKNOWLEDGE,   /* acknowledge a notice to one's side (the domain checks the side) */
     ACT_ANNOUNCEMENT_SEND,    /* service update announcements to clients (C8.2.1) */
+    ACT_REQUEST_READ,         /* service requests and their public conversation (issue 6) */
+    ACT_REQUEST_CREATE,       /* raise a request under the client's active agreement */
+    ACT_REQUEST_UPDATE,       /* edit a request's fields, change its status (provider staff) */
+    ACT_REQUEST_ASSIGN,       /* set a request's assignee and team */
+    ACT_REQUEST_REPLY,        /* a public reply, seen by the client and the customer */
+    ACT_REQUEST_NOTE,         /* internal notes: written and read by provider staff only */
+    ACT_REQUEST_LOG,          /* log calls, remote sessions (C9.2.1) and time entries on a request */
     ACTION__COUNT
 };
 

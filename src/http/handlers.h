@@ -128,6 +128,24 @@ int api_agreement_change_list(struct http_req *req);
 int api_agreement_change_withdraw(struct http_req *req);
 int api_agreement_terms(struct http_req *req);
 
+/* api_requests.c */
+int api_request_list(struct http_req *req);
+int api_request_create(struct http_req *req);
+int api_request_get(struct http_req *req);
+int api_request_update(struct http_req *req);
+int api_request_status(struct http_req *req);
+int api_request_assign(struct http_req *req);
+int api_request_reply(struct http_req *req);
+int api_request_note(struct http_req *req);
+int api_request_messages(struct http_req *req);
+int api_request_history(struct http_req *req);
+int api_request_call_create(struct http_req *req);
+int api_request_call_list(struct http_req *req);
+int api_request_time_create(struct http_req *req);
+int api_request_time_list(struct http_req *req);
+int api_request_attach(struct http_req *req);
+int api_request_attachments(struct http_req *req);
+
 /* page_static.c, page_auth.c, page_home.c: pages */
 int page_static(struct http_req *req);
 int page_login(struct http_req *req);

@@ -9,6 +9,7 @@
 #include "domain/file.h"
 #include "domain/org.h"
 #include "domain/policy.h"
+#include "domain/request.h"
 #include "http/api_common.h"
 #include "http/handlers.h"
 #include "http/page.h"
@@ -45,7 +46,8 @@ int page_org_file_upload(struct http_req *req)
     return page_org_render(req, id, status, d);
 }
 
-/* Who may read a file: the reader of the record it is attached to. Unknown owner kinds are not
+/* Who may read a file: the reader of the record it is attached to (an organisation, a service
+ * request). Unknown owner kinds are not
  * served here (404) until their capability adds its check. */
 static int file_owner_readable(struct http_req *req, const struct file_meta *m)
 {
@@ -57,6 +59,10 @@ static int file_owner_readable(struct http_req *req, const struct file_meta *m)
         /* an agreement's attachments: whoever reads the agreement (C1.3.2, C10.3.2 after its end too) */
         struct agreement g;
         return agreement_get(&req->ctx, m->client_id, m->owner_id, &g, &req->err);
+    }
+    if (strcmp(m->owner_kind, "request") == 0) {
+        struct request r;
+        return request_get(&req->ctx, m->client_id, m->owner_id, &r, &req->err);
     }
     return kf_fail(&req->err, KF_E_NOT_FOUND, "id", "no such file");
 }

@@ -20,6 +20,7 @@ import matrix_agreements
 import matrix_calendars
 import matrix_customers
 import matrix_notices
+import matrix_requests
 
 from conftest import key_file_for, run_kefu
 
@@ -123,7 +124,8 @@ ROUTES = {
     ("POST", "/api/v1/test/notify"): dict(kind="public"),
 }
 # page groups keep their rows and request builders in modules of their own (matrix_*.py)
-for _group in (matrix_account, matrix_admin, matrix_customers, matrix_agreements, matrix_calendars, matrix_notices):
+for _group in (matrix_account, matrix_admin, matrix_customers, matrix_agreements, matrix_calendars, matrix_notices,
+               matrix_requests):
     ROUTES.update(_group.ROUTES)
 STATUS = {"ok": None, "unauth": 401, "forbidden": 403, "hidden": 404}
 
@@ -289,7 +291,8 @@ class Site:
         method, pattern = route
         cid = self.client.get(t)
         n = self.unique()
-        for group in (matrix_account, matrix_admin, matrix_customers, matrix_agreements, matrix_calendars, matrix_notices):
+        for group in (matrix_account, matrix_admin, matrix_customers, matrix_agreements, matrix_calendars, matrix_notices,
+                      matrix_requests):
             if route in group.ROUTES:
                 return group.request(self, route, actor, t, n)
         if pattern in ("/api/v1/auth/login", "/login") and method == "POST":

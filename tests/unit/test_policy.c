@@ -66,6 +66,14 @@ static const char *const matrix[ACTION__COUNT][A__COUNT] = {
     [ACT_NOTICE_SEND] =    {"UUU", "FYY", "FYY", "FFF", "FFF", "FFF", "FFF", "FFF", "NYN", "NFN", "NFN", "YYY"},
     [ACT_NOTICE_ACKNOWLEDGE] = {"UUU", "FYY", "FYY", "FFF", "FFF", "FFF", "FFF", "FFF", "NYN", "NFN", "NFN", "YYY"},
     [ACT_ANNOUNCEMENT_SEND] = {"UUU", "FYY", "FYY", "FFF", "FFF", "FFF", "FFF", "FFF", "NFN", "NFN", "NFN", "YYY"},
+    /* requests (issue 6, C5.2): internal notes never reach a client user, not even their own client's */
+    [ACT_REQUEST_READ] =   {"UUU", "FYY", "FYY", "FYY", "FYY", "FYY", "FFF", "FYY", "NYN", "NYN", "NYN", "YYY"},
+    [ACT_REQUEST_CREATE] = {"UUU", "FYY", "FFF", "FYY", "FYY", "FFF", "FFF", "FYY", "NYN", "NYN", "NYN", "YYY"},
+    [ACT_REQUEST_UPDATE] = {"UUU", "FYY", "FFF", "FYY", "FYY", "FFF", "FFF", "FYY", "NFN", "NFN", "NFN", "YYY"},
+    [ACT_REQUEST_ASSIGN] = {"UUU", "FYY", "FFF", "FYY", "FFF", "FFF", "FFF", "FYY", "NFN", "NFN", "NFN", "YYY"},
+    [ACT_REQUEST_REPLY] =  {"UUU", "FYY", "FFF", "FYY", "FYY", "FFF", "FFF", "FYY", "NYN", "NYN", "NYN", "YYY"},
+    [ACT_REQUEST_NOTE] =   {"UUU", "FYY", "FFF", "FYY", "FYY", "FFF", "FFF", "FYY", "NFN", "NFN", "NFN", "YYY"},
+    [ACT_REQUEST_LOG] =    {"UUU", "FYY", "FFF", "FYY", "FYY", "FFF", "FFF", "FYY", "NFN", "NFN", "NFN", "YYY"},
 };
 
 static int expected_code(char cell)

@@ -1,0 +1,1157 @@
+/* Service requests (request.h): creation under an active agreement with its gap-free number and
+ * idempotency key, edits, the status table, assignment, the conversation and the history.
+ *
+ * DESIGN — invariants:
+ *  - Creation locks the one request_numbers row first (a no-op UPDATE), then checks the idempotency
+ *    key, then draws the number. Concurrent creations queue on that row, so the second of two
+ *    submissions with the same key sees the first's row (READ COMMITTED) and writes nothing, and a
+ *    rolled-back creation rolls its increment back: numbers are unique and gap-free.
+ *  - Every change is one conditional UPDATE on the status it read (`… AND status = $n`) inside the
+ *    write, so two racing transitions cannot both pass; the loser is KF_E_CONFLICT.
+ *  - Each change of status, priority, assignee, team or service kind adds a request_events row in
+ *    the same write: the SLA clocks compute from that history, never from the current row alone.
+ *  - Internal notes: the reads for anyone without ACT_REQUEST_NOTE run a statement that selects only
+ *    kind = 'public'; note texts never enter the audit trail, and notes are audited on the provider's
+ *    chain, which client users cannot read (C5.2). Reply, subject and body texts stay in their rows
+ *    too: the trail records sizes, because what people write may name customers and a hash chain
+ *    cannot forget (C7.2.1 erasure). */
+#include "domain/request.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/ids.h"
+#include "core/text.h"
+#include "domain/agreement.h"
+#include "domain/file.h"
+#include "domain/identity_internal.h"
+#include "store/store.h"
+
+#define REQ_REASON_MAX 400
+
+static const char *const channels[] = {"phone", "web", "email", "api", "onsite", "remote", NULL};
+static const char *const statuses[] = {"new", "open", "waiting_customer", "waiting_client", "resolved",
+                                       "closed", "reopened", NULL};
+
+/* The transition table: from (row) → the statuses it may move to. */
+static const struct {
+    const char *from;
+    const char *const to[7];
+} transitions[] = {
+    {"new", {"open", "waiting_customer", "waiting_client", "resolved", "closed", NULL}},
+    {"open", {"waiting_customer", "waiting_client", "resolved", "closed", NULL}},
+    {"waiting_customer", {"open", "waiting_client", "resolved", "closed", NULL}},
+    {"waiting_client", {"open", "waiting_customer", "resolved", "closed", NULL}},
+    {"resolved", {"closed", "reopened", NULL}},
+    {"closed", {"reopened", NULL}},
+    {"reopened", {"open", "waiting_customer", "waiting_client", "resolved", "closed", NULL}},
+};
+
+static bool rq_in(const char *s, const char *const *list)
+{
+    for (; s && *list; list++)
+        if (strcmp(s, *list) == 0) return true;
+    return false;
+}
+
+bool request_transition_allowed(const char *from, const char *to)
+{
+    if (!from || !to) return false;
+    for (size_t i = 0; i < sizeof transitions / sizeof transitions[0]; i++)
+        if (strcmp(transitions[i].from, from) == 0) return rq_in(to, transitions[i].to);
+    return false;
+}
+
+void request_format_number(int64_t seq, char *buf, size_t cap)
+{
+    snprintf(buf, cap, REQUEST_NUMBER_PREFIX "%06" PRId64, seq);
+}
+
+/* --- input checks (pure) ---------------------------------------------------------------------- */
+
+static size_t rq_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80) n++;
+    return n;
+}
+
+static int rq_check_subject(const char *s, struct kf_err *err)
+{
+    size_t len = s ? strlen(s) : 0;
+    if (len == 0 || !text_is_utf8(s, len) || rq_chars(s) > REQUEST_SUBJECT_MAX)
+        return kf_fail(err, KF_E_INVALID, "subject", "a subject of 1 to %d characters", REQUEST_SUBJECT_MAX);
+    for (const char *p = s; *p; p++)
+        if ((unsigned char)*p < 0x20) return kf_fail(err, KF_E_INVALID, "subject", "one line without control characters");
+    return 0;
+}
+
+static int rq_check_body(const char *s, bool required, const char *field, struct kf_err *err)
+{
+    size_t len = s ? strlen(s) : 0;
+    if (required && len == 0) return kf_fail(err, KF_E_INVALID, field, "text is required");
+    if (len > REQUEST_BODY_MAX) return kf_fail(err, KF_E_INVALID, field, "at most 64 KiB");
+    if (len && !text_is_utf8(s, len)) return kf_fail(err, KF_E_INVALID, field, "not UTF-8");
+    return 0;
+}
+
+static int rq_check_priority(int p, struct kf_err *err)
+{
+    if (p < 1 || p > 4) return kf_fail(err, KF_E_INVALID, "priority", "P1 to P4");
+    return 0;
+}
+
+static int rq_check_key(const char *k, struct kf_err *err)
+{
+    size_t len = k ? strlen(k) : 0;
+    if (len == 0) return 0;
+    if (len > REQUEST_KEY_MAX) return kf_fail(err, KF_E_INVALID, "idempotency_key", "at most %d bytes", REQUEST_KEY_MAX);
+    for (size_t i = 0; i < len; i++)
+        if (k[i] < 0x21 || k[i] > 0x7e)
+            return kf_fail(err, KF_E_INVALID, "idempotency_key", "printable ASCII without spaces");
+    return 0;
+}
+
+/* --- statement helpers -------------------------------------------------------------------------- */
+
+static json_t *rq_id_json(int64_t id)
+{
+    char t[24];
+    snprintf(t, sizeof t, "%" PRId64, id);
+    return json_string(t);
+}
+
+/* Appends a history row. */
+static int rq_event(struct store_conn *c, const struct kf_ctx *ctx, int64_t client_id, int64_t request_id,
+                    const char *kind, const char *from, const char *to, const char *reason, int64_t now,
+                    struct kf_err *err)
+{
+    struct store_stmt *st;
+    int rc = store_prepare(c,
+                           "INSERT INTO request_events (id, request_id, client_id, kind, from_value, to_value, reason, "
+                           "actor_id, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                           &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, id_new(now));
+    store_bind_int64(st, 2, request_id);
+    store_bind_int64(st, 3, client_id);
+    store_bind_text(st, 4, kind, (size_t)-1);
+    store_bind_text(st, 5, from ? from : "", (size_t)-1);
+    store_bind_text(st, 6, to ? to : "", (size_t)-1);
+    store_bind_text(st, 7, reason ? reason : "", (size_t)-1);
+    store_bind_int64(st, 8, ctx->actor ? ctx->actor->user_id : 0);
+    store_bind_int64(st, 9, now);
+    return ident_exec(c, &st, NULL, err);
+}
+
+/* The state a write decides on, read after the row is locked. */
+struct rq_state {
+    char status[24];
+    int priority;
+    int64_t agreement_id, service_kind_id, assignee_id, team_id, first_response_at;
+};
+
+/* Locks request `id` of the client (PostgreSQL row lock; SQLite has one writer) and reads its state;
+ * KF_E_NOT_FOUND when the client has no such request. */
+static int rq_lock(struct store_conn *c, int64_t client_id, int64_t id, struct rq_state *s, struct kf_err *err)
+{
+    struct store_stmt *st;
+    int rc = store_prepare(c, "UPDATE requests SET updated = updated WHERE id = $1 AND client_id = $2", &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, id);
+    store_bind_int64(st, 2, client_id);
+    int64_t n = 0;
+    if ((rc = ident_exec(c, &st, &n, err)) != 0) return rc;
+    if (n != 1) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    rc = store_prepare(c,
+                       "SELECT status, priority, agreement_id, service_kind_id, assignee_id, team_id, "
+                       "first_response_at FROM requests WHERE id = $1 AND client_id = $2",
+                       &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, id);
+    store_bind_int64(st, 2, client_id);
+    rc = store_step(st, err);
+    if (rc == STORE_ROW) {
+        snprintf(s->status, sizeof s->status, "%s", store_col_text(st, 0, NULL));
+        s->priority = (int)store_col_int64(st, 1);
+        s->agreement_id = store_col_int64(st, 2);
+        s->service_kind_id = store_col_int64(st, 3);
+        s->assignee_id = store_col_int64(st, 4);
+        s->team_id = store_col_int64(st, 5);
+        s->first_response_at = store_col_int64(st, 6);
+        rc = 0;
+    } else if (rc == STORE_DONE) {
+        rc = kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    }
+    store_finalize(&st);
+    return rc;
+}
+
+/* The id of service kind `code` when agreement `agreement_id` of the client includes it, else
+ * KF_E_INVALID (field "service_kind"). */
+static int rq_service_kind(struct store_conn *c, int64_t client_id, int64_t agreement_id, const char *code,
+                           int64_t *kind_id_r, struct kf_err *err)
+{
+    struct store_stmt *st;
+    int rc = store_prepare(c,
+                           "SELECT s.kind_id FROM agreement_services s JOIN service_kinds k ON k.id = s.kind_id "
+                           "WHERE s.agreement_id = $1 AND s.client_id = $2 AND k.code = $3",
+                           &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, agreement_id);
+    store_bind_int64(st, 2, client_id);
+    store_bind_text(st, 3, code ? code : "", (size_t)-1);
+    rc = store_step(st, err);
+    if (rc == STORE_ROW) *kind_id_r = store_col_int64(st, 0), rc = 0;
+    else if (rc == STORE_DONE)
+        rc = kf_fail(err, KF_E_INVALID, "service_kind", "a service kind the agreement includes is expected");
+    store_finalize(&st);
+    return rc;
+}
+
+/* The code of a service kind ("" when unknown), in the arena. */
+static const char *rq_kind_code(struct store_conn *c, const struct kf_ctx *ctx, int64_t kind_id)
+{
+    struct store_stmt *st;
+    struct kf_err ignored = {0};
+    if (store_prepare(c, "SELECT code FROM service_kinds WHERE id = $1", &st, &ignored) != 0) return "";
+    store_bind_int64(st, 1, kind_id);
+    const char *code = store_step(st, &ignored) == STORE_ROW ? ident_col_strdup(ctx, st, 0) : "";
+    store_finalize(&st);
+    return code;
+}
+
+/* KF_E_INVALID (field `field`) unless `user_id` is a provider user who may still log in. */
+static int rq_provider_user(struct store_conn *c, int64_t user_id, const char *field, struct kf_err *err)
+{
+    struct store_stmt *st;
+    int rc = store_prepare(c, "SELECT 1 FROM users WHERE id = $1 AND client_id = 0 AND disabled = 0", &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, user_id);
+    rc = store_step(st, err);
+    store_finalize(&st);
+    if (rc < 0) return rc;
+    return rc == STORE_ROW ? 0 : kf_fail(err, KF_E_INVALID, field, "an active provider user is expected");
+}
+
+/* --- creation (C3.2.1, C2.1.1) ------------------------------------------------------------------ */
+
+struct create_args {
+    struct kf_ctx *ctx;
+    int64_t client_id;
+    const struct request_input *in;
+    const char *channel;
+    int priority;
+    int64_t id;
+    bool existing;
+};
+
+/* Chooses the agreement (the given one, else the client's newest active) and checks it is in force. */
+static int rq_agreement(struct store_conn *c, const struct create_args *a, int64_t now, int64_t *agreement_r,
+                        struct kf_err *err)
+{
+    int64_t aid = a->in->agreement_id;
+    if (aid <= 0) {
+        struct store_stmt *st;
+        int rc = store_prepare(c,
+                               "SELECT id FROM agreements WHERE client_id = $1 AND status = 'active' ORDER BY id DESC "
+                               "LIMIT 1",
+                               &st, err);
+        if (rc) return rc;
+        store_bind_int64(st, 1, a->client_id);
+        rc = store_step(st, err);
+        if (rc == STORE_ROW) aid = store_col_int64(st, 0);
+        store_finalize(&st);
+        if (rc < 0) return rc;
+        if (aid <= 0)
+            return kf_fail(err, KF_E_CONFLICT, "agreement", "the client has no agreement in force: no new requests");
+    }
+    int rc = agreement_check_active(c, a->client_id, aid, now, err);
+    if (rc == KF_E_NOT_FOUND) return kf_fail(err, KF_E_INVALID, "agreement_id", "no such agreement of this client");
+    if (rc) return rc;
+    *agreement_r = aid;
+    return 0;
+}
+
+static int create_fn(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    struct create_args *a = arg;
+    const struct request_input *in = a->in;
+    int64_t now = ident_now(a->ctx);
+    struct store_stmt *st;
+    /* the number row first: concurrent creations (and duplicate submissions) queue here */
+    int rc = store_prepare(c, "UPDATE request_numbers SET last_seq = last_seq WHERE name = 'SR'", &st, err);
+    if (rc) return rc;
+    if ((rc = ident_exec(c, &st, NULL, err)) != 0) return rc;
+    const char *key = in->idempotency_key && *in->idempotency_key ? in->idempotency_key : NULL;
+    if (key) {
+        if ((rc = store_prepare(c, "SELECT id FROM requests WHERE client_id = $1 AND idempotency_key = $2", &st,
+                                err)) != 0)
+            return rc;
+        store_bind_int64(st, 1, a->client_id);
+        store_bind_text(st, 2, key, (size_t)-1);
+        rc = store_step(st, err);
+        if (rc == STORE_ROW) a->id = store_col_int64(st, 0), a->existing = true;
+        store_finalize(&st);
+        if (rc < 0) return rc;
+        if (a->existing) return 0; /* the same submission again: nothing is written */
+    }
+    if (in->customer_id) {
+        if ((rc = store_prepare(c, "SELECT 1 FROM customers WHERE id = $1 AND client_id = $2 AND deleted = 0", &st,
+                                err)) != 0)
+            return rc;
+        store_bind_int64(st, 1, in->customer_id);
+        store_bind_int64(st, 2, a->client_id);
+        rc = store_step(st, err);
+        store_finalize(&st);
+        if (rc < 0) return rc;
+        if (rc == STORE_DONE) return kf_fail(err, KF_E_INVALID, "customer_id", "no such customer of this client");
+    }
+    int64_t agreement_id = 0, kind_id = 0, seq = 0;
+    if ((rc = rq_agreement(c, a, now, &agreement_id, err)) != 0) return rc;
+    if ((rc = rq_service_kind(c, a->client_id, agreement_id, in->service_kind, &kind_id, err)) != 0) return rc;
+    if ((rc = store_prepare(c, "UPDATE request_numbers SET last_seq = last_seq + 1 WHERE name = 'SR' RETURNING last_seq",
+                            &st, err)) != 0)
+        return rc;
+    rc = store_step(st, err);
+    if (rc == STORE_ROW) seq = store_col_int64(st, 0);
+    store_finalize(&st);
+    if (rc < 0) return rc;
+    if (seq <= 0) return kf_fail(err, KF_E_INTERNAL, NULL, "no request number");
+    char number[32];
+    request_format_number(seq, number, sizeof number);
+    rc = store_prepare(c,
+                       "INSERT INTO requests (id, client_id, number, seq, customer_id, agreement_id, service_kind_id, "
+                       "channel, priority, subject, body, status, idempotency_key, created_by, created, updated) "
+                       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'new', $12, $13, $14, $14)",
+                       &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, a->id);
+    store_bind_int64(st, 2, a->client_id);
+    store_bind_text(st, 3, number, (size_t)-1);
+    store_bind_int64(st, 4, seq);
+    if (in->customer_id) store_bind_int64(st, 5, in->customer_id);
+    else store_bind_null(st, 5);
+    store_bind_int64(st, 6, agreement_id);
+    store_bind_int64(st, 7, kind_id);
+    store_bind_text(st, 8, a->channel, (size_t)-1);
+    store_bind_int64(st, 9, a->priority);
+    store_bind_text(st, 10, in->subject, (size_t)-1);
+    store_bind_text(st, 11, in->body ? in->body : "", (size_t)-1);
+    if (key) store_bind_text(st, 12, key, (size_t)-1);
+    else store_bind_null(st, 12);
+    store_bind_int64(st, 13, a->ctx->actor->user_id);
+    store_bind_int64(st, 14, now);
+    if ((rc = ident_exec(c, &st, NULL, err)) != 0) return rc;
+    char prio[4];
+    snprintf(prio, sizeof prio, "P%d", a->priority);
+    if ((rc = rq_event(c, a->ctx, a->client_id, a->id, "status", "", "new", "", now, err)) != 0 ||
+        (rc = rq_event(c, a->ctx, a->client_id, a->id, "priority", "", prio, "", now, err)) != 0)
+        return rc;
+    /* sizes, not texts: what people write may name customers, and the trail cannot forget */
+    json_t *changes = json_pack("{s:s, s:o, s:o, s:s, s:s, s:s, s:I, s:I}", "number", number, "customer_id",
+                                in->customer_id ? rq_id_json(in->customer_id) : json_null(), "agreement_id",
+                                rq_id_json(agreement_id), "service_kind", in->service_kind, "channel", a->channel,
+                                "priority", prio, "subject_chars", (json_int_t)rq_chars(in->subject), "body_bytes",
+                                (json_int_t)(in->body ? strlen(in->body) : 0));
+    if (key) json_object_set_new(changes, "idempotency_key", json_string(key));
+    return ident_audit(c, a->ctx, a->client_id, "request.create", "request", a->id, changes, NULL, err);
+}
+
+int request_create(struct kf_ctx *ctx, int64_t client_id, const struct request_input *in, int64_t *id_r,
+                   bool *existing_r, struct kf_err *err)
+{
+    int rc = ident_allow(ctx, ACT_REQUEST_CREATE, client_id, 0, err);
+    if (rc) return rc;
+    if (client_id <= 0) return kf_fail(err, KF_E_INVALID, "client_id", "a client is required");
+    const char *channel = in->channel && *in->channel ? in->channel
+                          : ctx->actor && ctx->actor->kind == ACTOR_TOKEN ? "api"
+                                                                          : "web";
+    if (!rq_in(channel, channels))
+        return kf_fail(err, KF_E_INVALID, "channel", "phone, web, email, api, onsite or remote");
+    int priority = in->priority ? in->priority : 3;
+    if ((rc = rq_check_priority(priority, err)) != 0 || (rc = rq_check_subject(in->subject, err)) != 0 ||
+        (rc = rq_check_body(in->body, false, "body", err)) != 0 || (rc = rq_check_key(in->idempotency_key, err)) != 0)
+        return rc;
+    if (!in->service_kind || !*in->service_kind || strlen(in->service_kind) > 32)
+        return kf_fail(err, KF_E_INVALID, "service_kind", "a service kind the agreement includes is expected");
+    if (in->customer_id < 0) return kf_fail(err, KF_E_INVALID, "customer_id", "no such customer of this client");
+    struct create_args a = {.ctx = ctx, .client_id = client_id, .in = in, .channel = channel, .priority = priority,
+                            .id = id_new(ident_now(ctx))};
+    rc = store_write(ctx->env->store, create_fn, &a, err);
+    if (rc) return rc;
+    if (id_r) *id_r = a.id;
+    if (existing_r) *existing_r = a.existing;
+    return 0;
+}
+
+/* --- reads -------------------------------------------------------------------------------------- */
+
+#define RQ_COLS_BODY(body)                                                                                    \
+    "r.id, r.client_id, r.number, r.customer_id, r.agreement_id, k.code, r.channel, r.priority, r.subject, "  \
+    body ", r.status, r.assignee_id, r.team_id, r.first_response_at, r.resolved_at, r.closed_at, "           \
+    "r.created_by, r.created, r.updated"
+#define RQ_COLS RQ_COLS_BODY("r.body")
+/* lists leave the body out: up to 64 KiB a row, and a queue shows subjects */
+#define RQ_LIST_COLS RQ_COLS_BODY("''")
+
+static void rq_from_row(const struct kf_ctx *ctx, struct store_stmt *st, struct request *r)
+{
+    memset(r, 0, sizeof *r);
+    r->id = store_col_int64(st, 0);
+    r->client_id = store_col_int64(st, 1);
+    r->number = ident_col_strdup(ctx, st, 2);
+    r->customer_id = store_col_int64(st, 3);
+    r->agreement_id = store_col_int64(st, 4);
+    r->service_kind = ident_col_strdup(ctx, st, 5);
+    r->channel = ident_col_strdup(ctx, st, 6);
+    r->priority = (int)store_col_int64(st, 7);
+    r->subject = ident_col_strdup(ctx, st, 8);
+    r->body = ident_col_strdup(ctx, st, 9);
+    r->status = ident_col_strdup(ctx, st, 10);
+    r->assignee_id = store_col_int64(st, 11);
+    r->team_id = store_col_int64(st, 12);
+    r->first_response_at = store_col_int64(st, 13);
+    r->resolved_at = store_col_int64(st, 14);
+    r->closed_at = store_col_int64(st, 15);
+    r->created_by = store_col_int64(st, 16);
+    r->created = store_col_int64(st, 17);
+    r->updated = store_col_int64(st, 18);
+}
+
+int request_get(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct request *out, struct kf_err *err)
+{
+    int rc = ident_allow(ctx, ACT_REQUEST_READ, client_id, 0, err);
+    if (rc) return rc;
+    if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    struct store_conn *c;
+    if ((rc = store_acquire(ctx->env->store, &c, err)) != 0) return rc;
+    struct store_stmt *st;
+    rc = store_prepare(c,
+                       "SELECT " RQ_COLS " FROM requests r JOIN service_kinds k ON k.id = r.service_kind_id "
+                       "WHERE r.id = $1 AND r.client_id = $2",
+                       &st, err);
+    if (rc == 0) {
+        store_bind_int64(st, 1, id);
+        store_bind_int64(st, 2, client_id);
+        rc = store_step(st, err);
+        if (rc == STORE_ROW) rq_from_row(ctx, st, out), rc = 0;
+        else if (rc == STORE_DONE) rc = kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+        store_finalize(&st);
+    }
+    store_release(&c);
+    return rc;
+}
+
+int request_list(struct kf_ctx *ctx, const struct request_filter *f, struct request **items_r, size_t *n_r,
+                 int64_t *next_r, struct kf_err *err)
+{
+    int64_t own = ctx->actor ? ctx->actor->client_id : 0;
+    int64_t client_id = own ? own : f->client_id; /* a client user lists their own client's, always */
+    if (own && f->client_id && f->client_id != own) client_id = f->client_id; /* refused just below */
+    int rc = ident_allow(ctx, ACT_REQUEST_READ, client_id ? client_id : INT64_MAX, 0, err);
+    if (rc) return rc;
+    if (f->status && *f->status && !rq_in(f->status, statuses))
+        return kf_fail(err, KF_E_INVALID, "status", "unknown status");
+    if (f->priority && (rc = rq_check_priority(f->priority, err)) != 0) return rc;
+    int limit = f->limit >= 1 && f->limit <= REQUEST_LIST_MAX ? f->limit : 50;
+    struct store_conn *c;
+    if ((rc = store_acquire(ctx->env->store, &c, err)) != 0) return rc;
+    struct store_stmt *st;
+    rc = store_prepare(c,
+                       "SELECT " RQ_LIST_COLS " FROM requests r JOIN service_kinds k ON k.id = r.service_kind_id "
+                       "WHERE (r.client_id = $1 OR $1 = 0) AND (r.status = $2 OR $2 = '') AND (r.priority = $3 OR "
+                       "$3 = 0) AND (r.assignee_id = $4 OR $4 = 0) AND r.id < $5 ORDER BY r.id DESC LIMIT $6",
+                       &st, err);
+    if (rc == 0) {
+        store_bind_int64(st, 1, client_id);
+        store_bind_text(st, 2, f->status ? f->status : "", (size_t)-1);
+        store_bind_int64(st, 3, f->priority);
+        store_bind_int64(st, 4, f->assignee_id);
+        store_bind_int64(st, 5, f->after_id > 0 ? f->after_id : INT64_MAX);
+        store_bind_int64(st, 6, limit);
+        struct request *items = arena_zalloc(ctx->arena, sizeof *items * (size_t)limit);
+        size_t n = 0;
+        while ((rc = store_step(st, err)) == STORE_ROW && n < (size_t)limit) rq_from_row(ctx, st, &items[n++]);
+        store_finalize(&st);
+        if (rc >= 0) {
+            rc = 0;
+            *items_r = items;
+            *n_r = n;
+            if (next_r) *next_r = n == (size_t)limit ? items[n - 1].id : 0;
+        }
+    }
+    store_release(&c);
+    return rc;
+}
+
+/* --- edits --------------------------------------------------------------------------------------- */
+
+struct update_args {
+    struct kf_ctx *ctx;
+    int64_t client_id, id;
+    const struct request_change *ch;
+    const char *to;          /* request_set_status */
+    int64_t assignee_id, team_id;
+};
+
+static int update_fn(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    struct update_args *a = arg;
+    const struct request_change *ch = a->ch;
+    int64_t now = ident_now(a->ctx);
+    struct rq_state s;
+    int rc = rq_lock(c, a->client_id, a->id, &s, err);
+    if (rc) return rc;
+    if (strcmp(s.status, "closed") == 0)
+        return kf_fail(err, KF_E_CONFLICT, "status", "the request is closed: reopen it first");
+    int64_t kind_id = s.service_kind_id;
+    if (ch->service_kind && (rc = rq_service_kind(c, a->client_id, s.agreement_id, ch->service_kind, &kind_id, err)))
+        return rc;
+    int priority = ch->priority ? ch->priority : s.priority;
+    struct store_stmt *st;
+    rc = store_prepare(c,
+                       "UPDATE requests SET subject = COALESCE($3, subject), body = COALESCE($4, body), priority = $5, "
+                       "service_kind_id = $6, updated = $7 WHERE id = $1 AND client_id = $2 AND status = $8",
+                       &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, a->id);
+    store_bind_int64(st, 2, a->client_id);
+    if (ch->subject) store_bind_text(st, 3, ch->subject, (size_t)-1);
+    else store_bind_null(st, 3);
+    if (ch->body) store_bind_text(st, 4, ch->body, (size_t)-1);
+    else store_bind_null(st, 4);
+    store_bind_int64(st, 5, priority);
+    store_bind_int64(st, 6, kind_id);
+    store_bind_int64(st, 7, now);
+    store_bind_text(st, 8, s.status, (size_t)-1);
+    int64_t n = 0;
+    if ((rc = ident_exec(c, &st, &n, err)) != 0) return rc;
+    if (n != 1) return kf_fail(err, KF_E_CONFLICT, "status", "the request changed meanwhile");
+    json_t *changes = json_object();
+    if (priority != s.priority) {
+        char from[4], to[4];
+        snprintf(from, sizeof from, "P%d", s.priority);
+        snprintf(to, sizeof to, "P%d", priority);
+        if ((rc = rq_event(c, a->ctx, a->client_id, a->id, "priority", from, to, ch->reason, now, err)) != 0) {
+            json_decref(changes);
+            return rc;
+        }
+        json_object_set_new(changes, "priority", json_pack("[s, s]", from, to));
+    }
+    if (kind_id != s.service_kind_id) {
+        const char *from = rq_kind_code(c, a->ctx, s.service_kind_id);
+        if ((rc = rq_event(c, a->ctx, a->client_id, a->id, "service_kind", from, ch->service_kind, ch->reason, now,
+                           err)) != 0) {
+            json_decref(changes);
+            return rc;
+        }
+        json_object_set_new(changes, "service_kind", json_pack("[s, s]", from, ch->service_kind));
+    }
+    if (ch->subject) json_object_set_new(changes, "subject_chars", json_integer((json_int_t)rq_chars(ch->subject)));
+    if (ch->body) json_object_set_new(changes, "body_bytes", json_integer((json_int_t)strlen(ch->body)));
+    if (ch->reason && *ch->reason) json_object_set_new(changes, "reason", json_string(ch->reason));
+    return ident_audit(c, a->ctx, a->client_id, "request.update", "request", a->id, changes, NULL, err);
+}
+
+int request_update(struct kf_ctx *ctx, int64_t client_id, int64_t id, const struct request_change *ch,
+                   struct kf_err *err)
+{
+    int rc = ident_allow(ctx, ACT_REQUEST_UPDATE, client_id, 0, err);
+    if (rc) return rc;
+    if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    if ((ch->subject && (rc = rq_check_subject(ch->subject, err)) != 0) ||
+        (ch->body && (rc = rq_check_body(ch->body, false, "body", err)) != 0) ||
+        (ch->priority && (rc = rq_check_priority(ch->priority, err)) != 0))
+        return rc;
+    if (ch->service_kind && (!*ch->service_kind || strlen(ch->service_kind) > 32))
+        return kf_fail(err, KF_E_INVALID, "service_kind", "a service kind the agreement includes is expected");
+    if (ch->reason && (rc = ident_check_text(ch->reason, "reason", false, REQ_REASON_MAX, err)) != 0) return rc;
+    struct update_args a = {.ctx = ctx, .client_id = client_id, .id = id, .ch = ch};
+    return store_write(ctx->env->store, update_fn, &a, err);
+}
+
+/* Moves the locked request from `from` to `to` with its timestamps and history row. */
+static int rq_move(struct store_conn *c, const struct kf_ctx *ctx, int64_t client_id, int64_t id, const char *from,
+                   const char *to, const char *reason, int64_t now, struct kf_err *err)
+{
+    struct store_stmt *st;
+    int rc = store_prepare(c,
+                           "UPDATE requests SET status = $3, updated = $4, "
+                           "resolved_at = CASE WHEN $3 = 'resolved' THEN $4 WHEN $3 = 'reopened' THEN NULL "
+                           "ELSE resolved_at END, "
+                           "closed_at = CASE WHEN $3 = 'closed' THEN $4 WHEN $3 = 'reopened' THEN NULL "
+                           "ELSE closed_at END "
+                           "WHERE id = $1 AND client_id = $2 AND status = $5",
+                           &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, id);
+    store_bind_int64(st, 2, client_id);
+    store_bind_text(st, 3, to, (size_t)-1);
+    store_bind_int64(st, 4, now);
+    store_bind_text(st, 5, from, (size_t)-1);
+    int64_t n = 0;
+    if ((rc = ident_exec(c, &st, &n, err)) != 0) return rc;
+    if (n != 1) return kf_fail(err, KF_E_CONFLICT, "status", "the request changed meanwhile");
+    return rq_event(c, ctx, client_id, id, "status", from, to, reason, now, err);
+}
+
+static int status_fn(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    struct update_args *a = arg;
+    int64_t now = ident_now(a->ctx);
+    struct rq_state s;
+    int rc = rq_lock(c, a->client_id, a->id, &s, err);
+    if (rc) return rc;
+    if (!request_transition_allowed(s.status, a->to))
+        return kf_fail(err, KF_E_CONFLICT, "status", "a request that is %s cannot become %s", s.status, a->to);
+    const char *reason = a->ch ? a->ch->reason : NULL;
+    if ((rc = rq_move(c, a->ctx, a->client_id, a->id, s.status, a->to, reason, now, err)) != 0) return rc;
+    return ident_audit(c, a->ctx, a->client_id, "request.status", "request", a->id,
+                       json_pack("{s:s, s:s, s:s}", "from", s.status, "to", a->to, "reason", reason ? reason : ""),
+                       NULL, err);
+}
+
+int request_set_status(struct kf_ctx *ctx, int64_t client_id, int64_t id, const char *to, const char *reason,
+                       struct kf_err *err)
+{
+    int rc = ident_allow(ctx, ACT_REQUEST_UPDATE, client_id, 0, err);
+    if (rc) return rc;
+    if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    if (!rq_in(to, statuses) || strcmp(to, "new") == 0)
+        return kf_fail(err, KF_E_INVALID, "status", "open, waiting_customer, waiting_client, resolved, closed or reopened");
+    if (reason && (rc = ident_check_text(reason, "reason", false, REQ_REASON_MAX, err)) != 0) return rc;
+    struct request_change ch = {.reason = reason};
+    struct update_args a = {.ctx = ctx, .client_id = client_id, .id = id, .ch = &ch, .to = to};
+    return store_write(ctx->env->store, status_fn, &a, err);
+}
+
+static int assign_fn(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    struct update_args *a = arg;
+    int64_t now = ident_now(a->ctx);
+    struct rq_state s;
+    int rc = rq_lock(c, a->client_id, a->id, &s, err);
+    if (rc) return rc;
+    if (strcmp(s.status, "closed") == 0)
+        return kf_fail(err, KF_E_CONFLICT, "status", "the request is closed: reopen it first");
+    struct store_stmt *st;
+    if (a->assignee_id && (rc = rq_provider_user(c, a->assignee_id, "assignee_id", err)) != 0) return rc;
+    if (a->team_id) {
+        if ((rc = store_prepare(c, "SELECT 1 FROM teams WHERE id = $1", &st, err)) != 0) return rc;
+        store_bind_int64(st, 1, a->team_id);
+        rc = store_step(st, err);
+        store_finalize(&st);
+        if (rc < 0) return rc;
+        if (rc == STORE_DONE) return kf_fail(err, KF_E_INVALID, "team_id", "no such team");
+    }
+    if ((rc = store_prepare(c,
+                            "UPDATE requests SET assignee_id = $3, team_id = $4, updated = $5 WHERE id = $1 AND "
+                            "client_id = $2",
+                            &st, err)) != 0)
+        return rc;
+    store_bind_int64(st, 1, a->id);
+    store_bind_int64(st, 2, a->client_id);
+    if (a->assignee_id) store_bind_int64(st, 3, a->assignee_id);
+    else store_bind_null(st, 3);
+    if (a->team_id) store_bind_int64(st, 4, a->team_id);
+    else store_bind_null(st, 4);
+    store_bind_int64(st, 5, now);
+    if ((rc = ident_exec(c, &st, NULL, err)) != 0) return rc;
+    char from[24] = "", to[24] = "";
+    if (a->assignee_id != s.assignee_id) {
+        if (s.assignee_id) snprintf(from, sizeof from, "%" PRId64, s.assignee_id);
+        if (a->assignee_id) snprintf(to, sizeof to, "%" PRId64, a->assignee_id);
+        if ((rc = rq_event(c, a->ctx, a->client_id, a->id, "assignee", from, to, "", now, err)) != 0) return rc;
+    }
+    if (a->team_id != s.team_id) {
+        from[0] = to[0] = '\0';
+        if (s.team_id) snprintf(from, sizeof from, "%" PRId64, s.team_id);
+        if (a->team_id) snprintf(to, sizeof to, "%" PRId64, a->team_id);
+        if ((rc = rq_event(c, a->ctx, a->client_id, a->id, "team", from, to, "", now, err)) != 0) return rc;
+    }
+    return ident_audit(c, a->ctx, a->client_id, "request.assign", "request", a->id,
+                       json_pack("{s:o, s:o}", "assignee_id", a->assignee_id ? rq_id_json(a->assignee_id) : json_null(),
+                                 "team_id", a->team_id ? rq_id_json(a->team_id) : json_null()),
+                       NULL, err);
+}
+
+int request_assign(struct kf_ctx *ctx, int64_t client_id, int64_t id, int64_t assignee_id, int64_t team_id,
+                   struct kf_err *err)
+{
+    int rc = ident_allow(ctx, ACT_REQUEST_ASSIGN, client_id, 0, err);
+    if (rc) return rc;
+    if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    if (assignee_id < 0) return kf_fail(err, KF_E_INVALID, "assignee_id", "an active provider user is expected");
+    if (team_id < 0) return kf_fail(err, KF_E_INVALID, "team_id", "no such team");
+    struct update_args a = {.ctx = ctx, .client_id = client_id, .id = id, .assignee_id = assignee_id, .team_id = team_id};
+    return store_write(ctx->env->store, assign_fn, &a, err);
+}
+
+/* --- the conversation ---------------------------------------------------------------------------- */
+
+struct message_args {
+    struct kf_ctx *ctx;
+    int64_t client_id, id;
+    const char *body;
+    bool internal;
+    int64_t message_id;
+};
+
+static int message_fn(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    struct message_args *a = arg;
+    int64_t now = ident_now(a->ctx);
+    bool provider = a->ctx->actor->client_id == 0;
+    struct rq_state s;
+    int rc = rq_lock(c, a->client_id, a->id, &s, err);
+    if (rc) return rc;
+    if (!a->internal && strcmp(s.status, "closed") == 0)
+        return kf_fail(err, KF_E_CONFLICT, "status", "the request is closed: no more replies");
+    struct store_stmt *st;
+    rc = store_prepare(c,
+                       "INSERT INTO request_messages (id, request_id, client_id, kind, author_id, author_side, body, "
+                       "created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                       &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, a->message_id);
+    store_bind_int64(st, 2, a->id);
+    store_bind_int64(st, 3, a->client_id);
+    store_bind_text(st, 4, a->internal ? "internal" : "public", (size_t)-1);
+    store_bind_int64(st, 5, a->ctx->actor->user_id);
+    store_bind_text(st, 6, provider ? "provider" : "client", (size_t)-1);
+    store_bind_text(st, 7, a->body, (size_t)-1);
+    store_bind_int64(st, 8, now);
+    if ((rc = ident_exec(c, &st, NULL, err)) != 0) return rc;
+    json_t *changes = json_pack("{s:o, s:I}", "message_id", rq_id_json(a->message_id), "body_bytes",
+                                (json_int_t)strlen(a->body));
+    if (a->internal) /* the provider's chain: client users read their own chain only */
+        return ident_audit(c, a->ctx, 0, "request.note", "request", a->id, changes, NULL, err);
+    if (provider && !s.first_response_at) {
+        rc = store_prepare(c,
+                           "UPDATE requests SET first_response_at = $3, updated = $3 WHERE id = $1 AND client_id = $2 "
+                           "AND first_response_at IS NULL",
+                           &st, err);
+        if (rc == 0) {
+            store_bind_int64(st, 1, a->id);
+            store_bind_int64(st, 2, a->client_id);
+            store_bind_int64(st, 3, now);
+            rc = ident_exec(c, &st, NULL, err);
+        }
+        if (rc) {
+            json_decref(changes);
+            return rc;
+        }
+        json_object_set_new(changes, "first_response_at", json_integer(now));
+    }
+    /* the provider's first answer opens a new request; the client side's answer ends a wait on it */
+    const char *to = NULL;
+    if (provider && strcmp(s.status, "new") == 0) to = "open";
+    if (!provider && (strcmp(s.status, "waiting_customer") == 0 || strcmp(s.status, "waiting_client") == 0))
+        to = "open";
+    if (to && (rc = rq_move(c, a->ctx, a->client_id, a->id, s.status, to, "reply", now, err)) != 0) {
+        json_decref(changes);
+        return rc;
+    }
+    if (to) json_object_set_new(changes, "status", json_pack("[s, s]", s.status, to));
+    return ident_audit(c, a->ctx, a->client_id, "request.reply", "request", a->id, changes, NULL, err);
+}
+
+static int rq_message(struct kf_ctx *ctx, enum action act, int64_t client_id, int64_t id, const char *body,
+                      bool internal, int64_t *message_id_r, struct kf_err *err)
+{
+    int rc = ident_allow(ctx, act, client_id, 0, err);
+    if (rc) return rc;
+    if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    if ((rc = rq_check_body(body, true, "body", err)) != 0) return rc;
+    struct message_args a = {ctx, client_id, id, body, internal, id_new(ident_now(ctx))};
+    rc = store_write(ctx->env->store, message_fn, &a, err);
+    if (rc == 0 && message_id_r) *message_id_r = a.message_id;
+    return rc;
+}
+
+int request_reply(struct kf_ctx *ctx, int64_t client_id, int64_t id, const char *body, int64_t *message_id_r,
+                  struct kf_err *err)
+{
+    return rq_message(ctx, ACT_REQUEST_REPLY, client_id, id, body, false, message_id_r, err);
+}
+
+int request_note(struct kf_ctx *ctx, int64_t client_id, int64_t id, const char *body, int64_t *message_id_r,
+                 struct kf_err *err)
+{
+    return rq_message(ctx, ACT_REQUEST_NOTE, client_id, id, body, true, message_id_r, err);
+}
+
+/* The request exists for this client (on a read connection). */
+static int rq_exists(struct store_conn *c, int64_t client_id, int64_t id, struct kf_err *err)
+{
+    struct store_stmt *st;
+    int rc = store_prepare(c, "SELECT 1 FROM requests WHERE id = $1 AND client_id = $2", &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, id);
+    store_bind_int64(st, 2, client_id);
+    rc = store_step(st, err);
+    store_finalize(&st);
+    if (rc < 0) return rc;
+    return rc == STORE_ROW ? 0 : kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+}
+
+int request_messages(struct kf_ctx *ctx, int64_t client_id, int64_t id, int64_t after_id, int limit,
+                     struct request_message **items_r, size_t *n_r, int64_t *next_r, struct kf_err *err)
+{
+    int rc = ident_allow(ctx, ACT_REQUEST_READ, client_id, 0, err);
+    if (rc) return rc;
+    if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    struct kf_err ignored = {0};
+    bool staff = ident_allow(ctx, ACT_REQUEST_NOTE, client_id, 0, &ignored) == 0;
+    if (limit < 1 || limit > REQUEST_LIST_MAX) limit = 50;
+    struct store_conn *c;
+    if ((rc = store_acquire(ctx->env->store, &c, err)) != 0) return rc;
+    if ((rc = rq_exists(c, client_id, id, err)) != 0) {
+        store_release(&c);
+        return rc;
+    }
+    /* two statements, not one with a flag: for a client user internal rows are never selected */
+    static const char *const sql_staff =
+        "SELECT id, request_id, client_id, kind, author_id, author_side, body, created FROM request_messages "
+        "WHERE request_id = $1 AND client_id = $2 AND id > $3 ORDER BY id LIMIT $4";
+    static const char *const sql_public =
+        "SELECT id, request_id, client_id, kind, author_id, author_side, body, created FROM request_messages "
+        "WHERE request_id = $1 AND client_id = $2 AND kind = 'public' AND id > $3 ORDER BY id LIMIT $4";
+    struct store_stmt *st;
+    rc = store_prepare(c, staff ? sql_staff : sql_public, &st, err);
+    if (rc == 0) {
+        store_bind_int64(st, 1, id);
+        store_bind_int64(st, 2, client_id);
+        store_bind_int64(st, 3, after_id > 0 ? after_id : 0);
+        store_bind_int64(st, 4, limit);
+        struct request_message *items = arena_zalloc(ctx->arena, sizeof *items * (size_t)limit);
+        size_t n = 0;
+        while ((rc = store_step(st, err)) == STORE_ROW && n < (size_t)limit) {
+            struct request_message *m = &items[n++];
+            m->id = store_col_int64(st, 0);
+            m->request_id = store_col_int64(st, 1);
+            m->client_id = store_col_int64(st, 2);
+            m->kind = ident_col_strdup(ctx, st, 3);
+            m->author_id = store_col_int64(st, 4);
+            m->author_side = ident_col_strdup(ctx, st, 5);
+            m->body = ident_col_strdup(ctx, st, 6);
+            m->created = store_col_int64(st, 7);
+        }
+        store_finalize(&st);
+        if (rc >= 0) {
+            rc = 0;
+            *items_r = items;
+            *n_r = n;
+            if (next_r) *next_r = n == (size_t)limit ? items[n - 1].id : 0;
+        }
+    }
+    store_release(&c);
+    return rc;
+}
+
+int request_history(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct request_event **items_r, size_t *n_r,
+                    struct kf_err *err)
+{
+    int rc = ident_allow(ctx, ACT_REQUEST_READ, client_id, 0, err);
+    if (rc) return rc;
+    if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    struct store_conn *c;
+    if ((rc = store_acquire(ctx->env->store, &c, err)) != 0) return rc;
+    if ((rc = rq_exists(c, client_id, id, err)) != 0) {
+        store_release(&c);
+        return rc;
+    }
+    struct store_stmt *st;
+    rc = store_prepare(c,
+                       "SELECT id, kind, from_value, to_value, reason, actor_id, at FROM request_events WHERE "
+                       "request_id = $1 AND client_id = $2 ORDER BY id LIMIT $3",
+                       &st, err);
+    if (rc == 0) {
+        store_bind_int64(st, 1, id);
+        store_bind_int64(st, 2, client_id);
+        store_bind_int64(st, 3, REQUEST_LIST_MAX);
+        struct request_event *items = arena_zalloc(ctx->arena, sizeof *items * REQUEST_LIST_MAX);
+        size_t n = 0;
+        while ((rc = store_step(st, err)) == STORE_ROW && n < REQUEST_LIST_MAX) {
+            struct request_event *e = &items[n++];
+            e->id = store_col_int64(st, 0);
+            e->kind = ident_col_strdup(ctx, st, 1);
+            e->from_value = ident_col_strdup(ctx, st, 2);
+            e->to_value = ident_col_strdup(ctx, st, 3);
+            e->reason = ident_col_strdup(ctx, st, 4);
+            e->actor_id = store_col_int64(st, 5);
+            e->at = store_col_int64(st, 6);
+        }
+        store_finalize(&st);
+        if (rc >= 0) {
+            rc = 0;
+            *items_r = items;
+            *n_r = n;
+        }
+    }
+    store_release(&c);
+    return rc;
+}
+
+/* --- calls, remote sessions (C9.2.1) and time entries ---------------------------------------- */
+
+struct log_args {
+    struct kf_ctx *ctx;
+    int64_t client_id, id, new_id;
+    const struct request_call_input *call;
+    const struct request_time_input *time;
+};
+
+static int call_fn(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    struct log_args *a = arg;
+    const struct request_call_input *in = a->call;
+    int64_t now = ident_now(a->ctx);
+    int64_t user = in->user_id ? in->user_id : a->ctx->actor->user_id;
+    struct rq_state s;
+    int rc = rq_lock(c, a->client_id, a->id, &s, err);
+    if (rc) return rc;
+    if ((rc = rq_provider_user(c, user, "user_id", err)) != 0) return rc;
+    struct store_stmt *st;
+    rc = store_prepare(c,
+                       "INSERT INTO request_calls (id, request_id, client_id, kind, user_id, started_at, duration_s, "
+                       "summary, created_by, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                       &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, a->new_id);
+    store_bind_int64(st, 2, a->id);
+    store_bind_int64(st, 3, a->client_id);
+    store_bind_text(st, 4, in->kind, (size_t)-1);
+    store_bind_int64(st, 5, user);
+    store_bind_int64(st, 6, in->started_at);
+    store_bind_int64(st, 7, in->duration_s);
+    store_bind_text(st, 8, in->summary ? in->summary : "", (size_t)-1);
+    store_bind_int64(st, 9, a->ctx->actor->user_id);
+    store_bind_int64(st, 10, now);
+    if ((rc = ident_exec(c, &st, NULL, err)) != 0) return rc;
+    return ident_audit(c, a->ctx, a->client_id, "request.call", "request", a->id,
+                       json_pack("{s:o, s:s, s:o, s:I, s:I}", "call_id", rq_id_json(a->new_id), "kind", in->kind,
+                                 "user_id", rq_id_json(user), "started_at", (json_int_t)in->started_at, "duration_s",
+                                 (json_int_t)in->duration_s),
+                       NULL, err);
+}
+
+int request_log_call(struct kf_ctx *ctx, int64_t client_id, int64_t id, const struct request_call_input *in,
+                     int64_t *call_id_r, struct kf_err *err)
+{
+    int rc = ident_allow(ctx, ACT_REQUEST_LOG, client_id, 0, err);
+    if (rc) return rc;
+    if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    int64_t now = ident_now(ctx);
+    if (!in->kind || (strcmp(in->kind, "phone") && strcmp(in->kind, "remote")))
+        return kf_fail(err, KF_E_INVALID, "kind", "phone or remote");
+    if (in->user_id < 0) return kf_fail(err, KF_E_INVALID, "user_id", "an active provider user is expected");
+    if (in->started_at <= 0 || in->started_at > now)
+        return kf_fail(err, KF_E_INVALID, "started_at", "when it started: not in the future");
+    if (in->duration_s < 0 || in->duration_s > REQUEST_CALL_MAX_S)
+        return kf_fail(err, KF_E_INVALID, "duration_s", "0 to %d seconds", REQUEST_CALL_MAX_S);
+    if ((rc = rq_check_body(in->summary, false, "summary", err)) != 0) return rc;
+    if (in->summary && strlen(in->summary) > REQUEST_SUMMARY_MAX)
+        return kf_fail(err, KF_E_INVALID, "summary", "at most %d bytes", REQUEST_SUMMARY_MAX);
+    struct log_args a = {.ctx = ctx, .client_id = client_id, .id = id, .new_id = id_new(now), .call = in};
+    rc = store_write(ctx->env->store, call_fn, &a, err);
+    if (rc == 0 && call_id_r) *call_id_r = a.new_id;
+    return rc;
+}
+
+int request_calls(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct request_call **items_r, size_t *n_r,
+                  struct kf_err *err)
+{
+    int rc = ident_allow(ctx, ACT_REQUEST_READ, client_id, 0, err);
+    if (rc) return rc;
+    if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    struct store_conn *c;
+    if ((rc = store_acquire(ctx->env->store, &c, err)) != 0) return rc;
+    if ((rc = rq_exists(c, client_id, id, err)) != 0) {
+        store_release(&c);
+        return rc;
+    }
+    struct store_stmt *st;
+    rc = store_prepare(c,
+                       "SELECT id, request_id, client_id, kind, user_id, started_at, duration_s, summary, created_by, "
+                       "created FROM request_calls WHERE request_id = $1 AND client_id = $2 ORDER BY id LIMIT $3",
+                       &st, err);
+    if (rc == 0) {
+        store_bind_int64(st, 1, id);
+        store_bind_int64(st, 2, client_id);
+        store_bind_int64(st, 3, REQUEST_LIST_MAX);
+        struct request_call *items = arena_zalloc(ctx->arena, sizeof *items * REQUEST_LIST_MAX);
+        size_t n = 0;
+        while ((rc = store_step(st, err)) == STORE_ROW && n < REQUEST_LIST_MAX) {
+            struct request_call *k = &items[n++];
+            k->id = store_col_int64(st, 0);
+            k->request_id = store_col_int64(st, 1);
+            k->client_id = store_col_int64(st, 2);
+            k->kind = ident_col_strdup(ctx, st, 3);
+            k->user_id = store_col_int64(st, 4);
+            k->started_at = store_col_int64(st, 5);
+            k->duration_s = store_col_int64(st, 6);
+            k->summary = ident_col_strdup(ctx, st, 7);
+            k->created_by = store_col_int64(st, 8);
+            k->created = store_col_int64(st, 9);
+        }
+        store_finalize(&st);
+        if (rc >= 0) {
+            rc = 0;
+            *items_r = items;
+            *n_r = n;
+        }
+    }
+    store_release(&c);
+    return rc;
+}
+
+static int time_fn(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    struct log_args *a = arg;
+    const struct request_time_input *in = a->time;
+    int64_t now = ident_now(a->ctx);
+    int64_t user = in->user_id ? in->user_id : a->ctx->actor->user_id;
+    struct rq_state s;
+    int rc = rq_lock(c, a->client_id, a->id, &s, err);
+    if (rc) return rc;
+    if ((rc = rq_provider_user(c, user, "user_id", err)) != 0) return rc;
+    int64_t kind_id = s.service_kind_id;
+    if (in->service_kind && *in->service_kind &&
+        (rc = rq_service_kind(c, a->client_id, s.agreement_id, in->service_kind, &kind_id, err)) != 0)
+        return rc;
+    int64_t worked = in->worked_at ? in->worked_at : now;
+    struct store_stmt *st;
+    rc = store_prepare(c,
+                       "INSERT INTO request_time_entries (id, request_id, client_id, user_id, minutes, billable, "
+                       "service_kind_id, note, worked_at, created_by, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+                       "$9, $10, $11)",
+                       &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, a->new_id);
+    store_bind_int64(st, 2, a->id);
+    store_bind_int64(st, 3, a->client_id);
+    store_bind_int64(st, 4, user);
+    store_bind_int64(st, 5, in->minutes);
+    store_bind_int64(st, 6, in->billable ? 1 : 0);
+    store_bind_int64(st, 7, kind_id);
+    store_bind_text(st, 8, in->note ? in->note : "", (size_t)-1);
+    store_bind_int64(st, 9, worked);
+    store_bind_int64(st, 10, a->ctx->actor->user_id);
+    store_bind_int64(st, 11, now);
+    if ((rc = ident_exec(c, &st, NULL, err)) != 0) return rc;
+    return ident_audit(c, a->ctx, a->client_id, "request.time", "request", a->id,
+                       json_pack("{s:o, s:o, s:i, s:b, s:s, s:I}", "entry_id", rq_id_json(a->new_id), "user_id",
+                                 rq_id_json(user), "minutes", in->minutes, "billable", in->billable, "service_kind",
+                                 rq_kind_code(c, a->ctx, kind_id), "worked_at", (json_int_t)worked),
+                       NULL, err);
+}
+
+int request_log_time(struct kf_ctx *ctx, int64_t client_id, int64_t id, const struct request_time_input *in,
+                     int64_t *entry_id_r, struct kf_err *err)
+{
+    int rc = ident_allow(ctx, ACT_REQUEST_LOG, client_id, 0, err);
+    if (rc) return rc;
+    if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    int64_t now = ident_now(ctx);
+    if (in->user_id < 0) return kf_fail(err, KF_E_INVALID, "user_id", "an active provider user is expected");
+    if (in->minutes < 1 || in->minutes > REQUEST_MINUTES_MAX)
+        return kf_fail(err, KF_E_INVALID, "minutes", "1 to %d minutes", REQUEST_MINUTES_MAX);
+    if (in->service_kind && strlen(in->service_kind) > 32)
+        return kf_fail(err, KF_E_INVALID, "service_kind", "a service kind the agreement includes is expected");
+    if ((rc = ident_check_text(in->note, "note", false, REQ_REASON_MAX, err)) != 0) return rc;
+    if (in->worked_at < 0 || in->worked_at > now)
+        return kf_fail(err, KF_E_INVALID, "worked_at", "when the work was done: not in the future");
+    struct log_args a = {.ctx = ctx, .client_id = client_id, .id = id, .new_id = id_new(now), .time = in};
+    rc = store_write(ctx->env->store, time_fn, &a, err);
+    if (rc == 0 && entry_id_r) *entry_id_r = a.new_id;
+    return rc;
+}
+
+int request_time_entries(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct request_time_entry **items_r,
+                         size_t *n_r, int64_t *total_minutes_r, int64_t *billable_minutes_r, struct kf_err *err)
+{
+    int rc = ident_allow(ctx, ACT_REQUEST_READ, client_id, 0, err);
+    if (rc) return rc;
+    if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    struct store_conn *c;
+    if ((rc = store_acquire(ctx->env->store, &c, err)) != 0) return rc;
+    if ((rc = rq_exists(c, client_id, id, err)) != 0) {
+        store_release(&c);
+        return rc;
+    }
+    struct store_stmt *st;
+    rc = store_prepare(c,
+                       "SELECT t.id, t.request_id, t.client_id, t.user_id, t.minutes, t.billable, k.code, t.note, "
+                       "t.worked_at, t.created_by, t.created FROM request_time_entries t JOIN service_kinds k ON "
+                       "k.id = t.service_kind_id WHERE t.request_id = $1 AND t.client_id = $2 ORDER BY t.id LIMIT $3",
+                       &st, err);
+    int64_t total = 0, billable = 0;
+    if (rc == 0) {
+        store_bind_int64(st, 1, id);
+        store_bind_int64(st, 2, client_id);
+        store_bind_int64(st, 3, REQUEST_LIST_MAX);
+        struct request_time_entry *items = arena_zalloc(ctx->arena, sizeof *items * REQUEST_LIST_MAX);
+        size_t n = 0;
+        while ((rc = store_step(st, err)) == STORE_ROW && n < REQUEST_LIST_MAX) {
+            struct request_time_entry *e = &items[n++];
+            e->id = store_col_int64(st, 0);
+            e->request_id = store_col_int64(st, 1);
+            e->client_id = store_col_int64(st, 2);
+            e->user_id = store_col_int64(st, 3);
+            e->minutes = (int)store_col_int64(st, 4);
+            e->billable = store_col_int64(st, 5) != 0;
+            e->service_kind = ident_col_strdup(ctx, st, 6);
+            e->note = ident_col_strdup(ctx, st, 7);
+            e->worked_at = store_col_int64(st, 8);
+            e->created_by = store_col_int64(st, 9);
+            e->created = store_col_int64(st, 10);
+            total += e->minutes;
+            if (e->billable) billable += e->minutes;
+        }
+        store_finalize(&st);
+        if (rc >= 0) {
+            rc = 0;
+            *items_r = items;
+            *n_r = n;
+        }
+    }
+    store_release(&c);
+    if (rc == 0 && total_minutes_r) *total_minutes_r = total;
+    if (rc == 0 && billable_minutes_r) *billable_minutes_r = billable;
+    return rc;
+}
+
+/* --- attachments ----------------------------------------------------------------------------------- */
+
+int request_attach(struct kf_ctx *ctx, int64_t client_id, int64_t id, const char *name, const void *bytes, size_t len,
+                   size_t max_bytes, int64_t *file_id_r, struct kf_err *err)
+{
+    int rc = ident_allow(ctx, ACT_REQUEST_REPLY, client_id, 0, err);
+    if (rc) return rc;
+    if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    struct request r;
+    if ((rc = request_get(ctx, client_id, id, &r, err)) != 0) return rc;
+    /* checked on a read before the file's own write: a request closed in between may keep one more
+     * file, which is harmless (a file is no reply and changes no clock) */
+    if (strcmp(r.status, "closed") == 0)
+        return kf_fail(err, KF_E_CONFLICT, "status", "the request is closed: no more attachments");
+    struct file_limits lim = {.max_bytes = max_bytes};
+    return file_store(ctx, client_id, "request", id, name && *name ? name : "file", bytes, len,
+                      max_bytes ? &lim : NULL, file_id_r, err);
+}
+
+int request_attachments(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct file_meta **items_r, size_t *n_r,
+                        struct kf_err *err)
+{
+    int rc = ident_allow(ctx, ACT_REQUEST_READ, client_id, 0, err);
+    if (rc) return rc;
+    if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    struct request r;
+    if ((rc = request_get(ctx, client_id, id, &r, err)) != 0) return rc;
+    return file_list_for_owner(ctx, client_id, "request", id, items_r, n_r, err);
+}

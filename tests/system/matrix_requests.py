@@ -1,0 +1,98 @@
+"""The route matrix's rows for the service-requests API (issue 6; see test_route_matrix.py for the
+kinds and outcomes). ROUTES: {(method, pattern): spec}; request(site, route, actor, t, n) builds
+(method, path, body) for one cell. The allow sets are the domain's grants (src/domain/policy.c):
+request.read every provider role but finance and every client user; request.create and request.reply
+admin, agent, technician, supervisor and every client user; request.update and request.note admin,
+agent, technician, supervisor (never a client user, not even on their own client's request);
+request.assign admin, supervisor, agent; request.log (calls, time entries) as request.update.
+
+Each tenant gets one active agreement (matrix_agreements' helpers) and one shared request, made by
+the site's administrator, for the cells that leave it usable (reads, edits, replies, notes,
+assignment); a status cell gets a fresh request of its own. Client B's request subject is one of
+its secrets: it must reach no client A user and no hidden answer."""
+import matrix_admin
+import matrix_agreements
+
+PROVIDER = {"admin", "account_manager", "agent", "technician", "trainer", "finance", "supervisor"}
+CLIENTS = {"client_admin", "client_staff", "client_supervisor"}
+READ = (PROVIDER - {"finance"}) | CLIENTS
+WORK = {"admin", "agent", "technician", "supervisor"}
+
+ROUTES = {
+    ("GET", "/api/v1/requests"): dict(kind="client", allow=READ),
+    ("POST", "/api/v1/requests"): dict(kind="client", allow=WORK | CLIENTS),
+    ("GET", "/api/v1/requests/{id}"): dict(kind="client", allow=READ),
+    ("PATCH", "/api/v1/requests/{id}"): dict(kind="client", allow=WORK),
+    ("POST", "/api/v1/requests/{id}/status"): dict(kind="client", allow=WORK),
+    ("POST", "/api/v1/requests/{id}/assign"): dict(kind="client", allow={"admin", "supervisor", "agent"}),
+    ("POST", "/api/v1/requests/{id}/replies"): dict(kind="client", allow=WORK | CLIENTS),
+    ("POST", "/api/v1/requests/{id}/notes"): dict(kind="client", allow=WORK),
+    ("GET", "/api/v1/requests/{id}/messages"): dict(kind="client", allow=READ),
+    ("GET", "/api/v1/requests/{id}/history"): dict(kind="client", allow=READ),
+    ("GET", "/api/v1/requests/{id}/calls"): dict(kind="client", allow=READ),
+    ("POST", "/api/v1/requests/{id}/calls"): dict(kind="client", allow=WORK),
+    ("GET", "/api/v1/requests/{id}/time-entries"): dict(kind="client", allow=READ),
+    ("POST", "/api/v1/requests/{id}/time-entries"): dict(kind="client", allow=WORK),
+    ("GET", "/api/v1/requests/{id}/attachments"): dict(kind="client", allow=READ),
+    # request.reply and file.upload both: a client_supervisor may reply but uploads nothing
+    ("POST", "/api/v1/requests/{id}/attachments"): dict(kind="client", allow=WORK | {"client_admin", "client_staff"}),
+}
+
+
+def _agreement(site, t):
+    cache = site.__dict__.setdefault("_request_agreements", {})
+    if t not in cache:
+        cache[t] = matrix_agreements._fresh(site, t, 0, "active")
+    return cache[t]
+
+
+def new_body(site, t, n):
+    return {"client_id": site.client[t], "agreement_id": _agreement(site, t), "service_kind": "technical_support",
+            "priority": "P2", "channel": "phone", "subject": "矩阵工单-%d" % n, "body": "矩阵测试"}
+
+
+def _fresh(site, t, n):
+    r = site.call(site.admin, "POST", "/api/v1/requests", new_body(site, t, n))
+    assert r.status == 201, r
+    return r.json["id"]
+
+
+def _shared(site, t):
+    cache = site.__dict__.setdefault("_request_shared", {})
+    if t not in cache:
+        body = new_body(site, t, 0)
+        body["subject"] = "工单%s秘密" % ("A" if t == "own" else "B")
+        r = site.call(site.admin, "POST", "/api/v1/requests", body)
+        assert r.status == 201, r
+        site.secret[t].append(body["subject"])
+        cache[t] = r.json["id"]
+    return cache[t]
+
+
+def request(site, route, actor, t, n):
+    method, pattern = route
+    cid = site.client[t]
+    if pattern == "/api/v1/requests":
+        if method == "GET":
+            return method, pattern + "?client_id=%s" % cid, None
+        return method, pattern, new_body(site, t, n)
+    if pattern.endswith("/status"):
+        rid = _fresh(site, t, n)
+    else:
+        rid = _shared(site, t)
+    path = pattern.replace("{id}", rid) + "?client_id=%s" % cid
+    bodies = {
+        ("PATCH", "/api/v1/requests/{id}"): {"body": "矩阵更新-%d" % n, "priority": "P2"},
+        ("POST", "/api/v1/requests/{id}/status"): {"status": "open"},
+        ("POST", "/api/v1/requests/{id}/assign"): {"assignee_id": site.user_id["agent"]},
+        ("POST", "/api/v1/requests/{id}/replies"): {"body": "矩阵回复-%d" % n},
+        ("POST", "/api/v1/requests/{id}/notes"): {"body": "矩阵备注-%d" % n},
+        # any instant not in the future will do
+        ("POST", "/api/v1/requests/{id}/calls"): {"kind": "phone", "started_at": 1, "duration_s": 60,
+                                                  "summary": "矩阵通话-%d" % n},
+        ("POST", "/api/v1/requests/{id}/time-entries"): {"minutes": 15, "billable": True},
+    }
+    if route == ("POST", "/api/v1/requests/{id}/attachments"):
+        # a small PNG of its own per cell (a new one each time: the bytes differ by n)
+        return method, path, matrix_admin.Multipart({}, {"file": ("截图-%d.png" % n, matrix_admin.png(seed=n), "image/png")})
+    return method, path, bodies.get(route)
