@@ -203,7 +203,7 @@ static char *ch_services_json(struct kf_ctx *ctx, const struct agreement_change_
         const struct agreement_service_input *s = &in->services[i];
         json_t *t = json_object();
         for (int p = 0; p < AGREEMENT_PRIORITIES; p++) {
-            char key[8];
+            char key[16];
             snprintf(key, sizeof key, "P%d", p + 1);
             json_object_set_new(t, key, json_pack("{s:I, s:I}", "first_response", (json_int_t)s->targets.response[p],
                                                   "resolution", (json_int_t)s->targets.resolution[p]));
