@@ -492,11 +492,13 @@ static void form_model(struct http_req *req, json_t *d, const struct service_kin
     }
     json_object_set_new(d, "services", arr);
     json_t *parties = json_array();
-    for (size_t i = 0; party_fields[i]; i++)
-        json_array_append_new(parties, json_pack("{s:s,s:s,s:O}", "name", party_fields[i], "label_key",
+    for (size_t i = 0; party_fields[i]; i++) {
+        json_t *kept_value = json_object_get(form, party_fields[i]);
+        /* "o" takes the reference: a borrowed kept value gets its own, a new "" is handed over */
+        json_array_append_new(parties, json_pack("{s:s,s:s,s:o}", "name", party_fields[i], "label_key",
                                                  arena_printf(req->arena, "agreements.field.%s", party_fields[i]), "value",
-                                                 json_object_get(form, party_fields[i]) ? json_object_get(form, party_fields[i])
-                                                                                        : json_string("")));
+                                                 kept_value ? json_incref(kept_value) : json_string("")));
+    }
     /* each row carries its own error text, so the template needs no per-field markup */
     json_t *errors = json_object_get(d, "errors");
     size_t i;
