@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/arena.h"
 #include "domain/agreement.h"
+#include "domain/request_sla.h"
 #include "domain/agreement_change.h"
 #include "domain/audit.h"
 #include "domain/org.h"
@@ -191,10 +192,11 @@ static int cmd_serve(int argc, char **argv)
      * instant comes, also when a test moves the fake clock (the periodic jobs stay unscheduled in
      * test mode, so tests that count jobs_run see only their own; POST /api/v1/test/jobs adds one) */
     agreement_jobs_register();
+    request_sla_jobs_register();
     if (cfg.test_mode) {
         api_test_register_jobs();
     } else if (audit_jobs_schedule(&env, &err) != 0 || session_jobs_schedule(&env, &err) != 0 ||
-               agreement_jobs_schedule(&env, &err) != 0) {
+               agreement_jobs_schedule(&env, &err) != 0 || request_sla_jobs_schedule(&env, &err) != 0) {
         report("jobs", &err);
         goto out;
     }

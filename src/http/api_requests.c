@@ -14,6 +14,7 @@
 #include "domain/file.h"
 #include "domain/request.h"
 #include "http/api_common.h"
+#include "http/api_request_sla.h"
 #include "http/handlers.h"
 #include "http/request.h"
 
@@ -98,7 +99,9 @@ static int rq_reply_one(struct http_req *req, int status, int64_t client_id, int
     struct request r;
     int rc = request_get(&req->ctx, client_id, id, &r, &req->err);
     if (rc) return rc;
-    return http_reply_json(req, status, request_json(&r, true));
+    json_t *o = request_json(&r, true);
+    if ((rc = api_request_sla_add(req, o, client_id, id)) != 0) return json_decref(o), rc; /* SLA clocks */
+    return http_reply_json(req, status, o);
 }
 
 /* {id} and ?client_id= of the routes on one request. */
@@ -153,6 +156,7 @@ int api_request_list(struct http_req *req)
     if ((rc = request_list(&req->ctx, &f, &items, &n, &next, &req->err)) != 0) return rc;
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) json_array_append_new(arr, request_json(&items[i], false));
+    if ((rc = api_request_sla_add_many(req, arr, items, n)) != 0) return json_decref(arr), rc; /* SLA clocks */
     return http_reply_json(req, 200, api_page_json(arr, next));
 }
 

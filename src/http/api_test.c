@@ -198,10 +198,12 @@ int api_test_job_create(struct http_req *req)
      * agreements' expiry and reminders, which a test walking a term creates with the period it wants */
     const char *kind = NULL;
     if ((rc = http_json_string(req, "kind", false, 64, &kind)) != 0) return rc;
-    if (kind && strcmp(kind, "test.record") != 0 && strcmp(kind, "agreement.expire") != 0)
-        return kf_fail(&req->err, KF_E_INVALID, "kind", "kind is test.record or agreement.expire");
+    if (kind && strcmp(kind, "test.record") != 0 && strcmp(kind, "agreement.expire") != 0 &&
+        strcmp(kind, "request.sla") != 0)
+        return kf_fail(&req->err, KF_E_INVALID, "kind", "kind is test.record, agreement.expire or request.sla");
     j->spec.kind = kind && strcmp(kind, "agreement.expire") == 0 ? "agreement.expire" : "test.record";
     if (strcmp(j->spec.kind, "agreement.expire") == 0) j->spec.unique_key = "test:agreement.expire";
+    if (kind && strcmp(kind, "request.sla") == 0) j->spec.kind = "request.sla", j->spec.unique_key = "test:request.sla";
     j->spec.max_attempts = (int)max_attempts;
     j->spec.payload = arena_printf(req->arena, "{\"fail_times\":%lld}", (long long)fail_times);
     req->write_arg = j;

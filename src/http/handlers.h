@@ -146,6 +146,9 @@ int api_request_time_list(struct http_req *req);
 int api_request_attach(struct http_req *req);
 int api_request_attachments(struct http_req *req);
 
+/* api_request_sla.c: SLA breach records of requests (docs/requests.md "SLA clocks") */
+int api_request_breaches(struct http_req *req);
+
 /* page_static.c, page_auth.c, page_home.c: pages */
 int page_static(struct http_req *req);
 int page_login(struct http_req *req);

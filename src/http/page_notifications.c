@@ -24,6 +24,10 @@ static const struct {
 } notify_params[] = {
     {"notify.token_created", {"token_id"}},
     {"notify.agreement_renewal_due", {"contract_number", "days"}},
+    {"notify.request_sla_warning_first_response", {"number"}},
+    {"notify.request_sla_warning_resolution", {"number"}},
+    {"notify.request_sla_breach_first_response", {"number"}},
+    {"notify.request_sla_breach_resolution", {"number"}},
 };
 
 static int name_cmp(const void *a, const void *b)

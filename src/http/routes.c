@@ -149,6 +149,8 @@ const struct route routes[] = {
      "The files attached to a request (public: seen by the client and the customer)."},
     {"POST", "/api/v1/requests/{id}/attachments", ROUTE_FORM_BODY | ROUTE_UPLOAD, "request.reply", api_request_attach,
      "Attach a file to a request (multipart/form-data, field file): size, type and name checked."},
+    {"GET", "/api/v1/requests/{id}/breaches", 0, "request.read", api_request_breaches,
+     "A request's SLA breach records (kind=warning: its warnings; all: both): target, due, by how much, paused time."},
 
     /* business calendars (api_calendars.c; C3.1.1) */
     {"GET", "/api/v1/calendars", 0, "calendar.read", api_calendar_list, "The business calendars, by name."},

@@ -34,6 +34,7 @@ ROUTES = {
     ("GET", "/api/v1/requests/{id}/time-entries"): dict(kind="client", allow=READ),
     ("POST", "/api/v1/requests/{id}/time-entries"): dict(kind="client", allow=WORK),
     ("GET", "/api/v1/requests/{id}/attachments"): dict(kind="client", allow=READ),
+    ("GET", "/api/v1/requests/{id}/breaches"): dict(kind="client", allow=READ),
     # request.reply and file.upload both: a client_supervisor may reply but uploads nothing
     ("POST", "/api/v1/requests/{id}/attachments"): dict(kind="client", allow=WORK | {"client_admin", "client_staff"}),
 }

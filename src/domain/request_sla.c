@@ -1,0 +1,544 @@
+/* SLA clocks of service requests (request_sla.h): the facts sla.h evaluates, read from a request's
+ * history and the terms in force at its creation; the request.sla job's warnings and breach records.
+ *
+ * DESIGN — invariants:
+ *  - Nothing about a clock is stored but its alerts. Due, warning instant, counted and paused time
+ *    are recomputed from the request's row (created, priority, first_response_at), its status
+ *    history (request_events) and the terms at creation, every time they are asked for — so a
+ *    priority change is a new target over the same history (creation instant, same pauses), never a
+ *    clock restarted from now, and no write of request.c has a cached due time to keep in step.
+ *  - The terms are those in force at creation (agreement_terms_at(created)): the target of the
+ *    request's service kind and current priority, and the calendar in force then. A later service
+ *    change does not move the clocks of requests raised before it.
+ *  - First response: starts at creation, never pauses, stops at first_response_at — or, for a
+ *    request resolved or closed without a public reply, at that first resolution or closure.
+ *  - Resolution: cycle 0 starts at creation. Every status row to waiting_customer (cause customer)
+ *    or waiting_client (cause client) opens a pause that the next status row closes; the first move
+ *    to resolved or closed stops the clock. A move to reopened starts the next cycle: a fresh clock
+ *    from the reopening instant with the whole target (remediation, C5.1.2, gets the agreed time
+ *    again), its own pauses and its own alerts. Earlier cycles' records stay; nothing is erased.
+ *  - Alerts: a warning for a clock that is unanswered past 75 % and not yet due, a breach for one
+ *    past due (running, or answered late); each at most once per (request, clock, cycle, kind) —
+ *    the unique index, and the check inside the write after the request row is locked, make the
+ *    at-least-once scheduler harmless. A clock found already due gets its breach and no warning. */
+#include "domain/request_sla.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/clock.h"
+#include "core/ids.h"
+#include "domain/agreement.h"
+#include "domain/calendar_store.h"
+#include "domain/identity_internal.h"
+#include "domain/notify.h"
+#include "domain/request.h"
+#include "jobs/scheduler.h"
+#include "store/store.h"
+
+#define RS_CACHE_MAX 8               /* calendars kept by one cache */
+#define RS_BATCH 100                 /* requests the job reads at a time */
+#define RS_RECIPIENTS_MAX 64         /* assignee and supervisors notified of one alert */
+#define RS_CLOSED_HORIZON_MS (24LL * 3600 * 1000)   /* closed requests the job still looks at */
+
+struct request_sla_cache {
+    int64_t ids[RS_CACHE_MAX];
+    struct calendar *cals[RS_CACHE_MAX];
+    size_t n;
+};
+
+void request_sla_cache_free(struct request_sla_cache **cache)
+{
+    if (!cache || !*cache) return;
+    for (size_t i = 0; i < (*cache)->n; i++) calendar_free(&(*cache)->cals[i]);
+    free(*cache);
+    *cache = NULL;
+}
+
+/* The calendar `id`, from the cache or loaded into it (without a cache: *owned_r must be freed). */
+static int rs_calendar(struct store_conn *c, struct request_sla_cache **cache, int64_t id, struct calendar **cal_r,
+                       struct calendar **owned_r, struct kf_err *err)
+{
+    *owned_r = NULL;
+    if (cache && *cache)
+        for (size_t i = 0; i < (*cache)->n; i++)
+            if ((*cache)->ids[i] == id) return *cal_r = (*cache)->cals[i], 0;
+    struct calendar *cal = NULL;
+    int rc = calendar_store_load_conn(c, id, &cal, err);
+    if (rc) return rc;
+    if (cache && !*cache) *cache = calloc(1, sizeof **cache);
+    if (cache && *cache && (*cache)->n < RS_CACHE_MAX) {
+        (*cache)->ids[(*cache)->n] = id;
+        (*cache)->cals[(*cache)->n++] = cal;
+    } else {
+        *owned_r = cal;
+    }
+    *cal_r = cal;
+    return 0;
+}
+
+/* The facts of the two clocks, from the history oldest first. */
+struct rs_facts {
+    int64_t created, first_response_at, agreement_id;
+    int priority;
+    const char *service_kind;
+    int64_t fr_stop;                 /* first response */
+    int cycle;                       /* resolution */
+    int64_t res_start, res_stop;
+    struct sla_pause *pauses;
+    size_t n_pauses;
+};
+
+static bool rs_waiting(const char *status, enum sla_pause_cause *cause)
+{
+    if (strcmp(status, "waiting_customer") == 0) return *cause = SLA_PAUSE_CUSTOMER, true;
+    if (strcmp(status, "waiting_client") == 0) return *cause = SLA_PAUSE_CLIENT, true;
+    return false;
+}
+
+/* One status row of the history at `at` moving to `to`. */
+static void rs_step(struct rs_facts *f, int64_t at, const char *to)
+{
+    bool answer = strcmp(to, "resolved") == 0 || strcmp(to, "closed") == 0;
+    if (answer && f->fr_stop == 0) f->fr_stop = at;
+    if (strcmp(to, "reopened") == 0) {
+        f->cycle++;
+        f->res_start = at;
+        f->res_stop = 0;
+        f->n_pauses = 0;
+        return;
+    }
+    if (f->res_stop) return; /* after the stop only a reopening matters */
+    if (f->n_pauses && f->pauses[f->n_pauses - 1].to_ms == 0) {
+        struct sla_pause *p = &f->pauses[f->n_pauses - 1];
+        if (at > p->from_ms) p->to_ms = at;
+        else f->n_pauses--; /* left at the instant it began: no pause at all */
+    }
+    enum sla_pause_cause cause;
+    if (answer) {
+        f->res_stop = at;
+    } else if (rs_waiting(to, &cause) && f->n_pauses < SLA_PAUSES_MAX) {
+        /* past SLA_PAUSES_MAX pauses the time counts as running: never in the provider's favour */
+        f->pauses[f->n_pauses++] = (struct sla_pause){.from_ms = at, .to_ms = 0, .cause = cause};
+    }
+}
+
+static int rs_read_facts(struct store_conn *c, struct kf_ctx *ctx, int64_t client_id, int64_t id, struct rs_facts *f,
+                         struct kf_err *err)
+{
+    struct store_stmt *st;
+    int rc = store_prepare(c,
+                           "SELECT r.created, r.first_response_at, r.agreement_id, r.priority, k.code FROM requests r "
+                           "JOIN service_kinds k ON k.id = r.service_kind_id WHERE r.id = $1 AND r.client_id = $2",
+                           &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, id);
+    store_bind_int64(st, 2, client_id);
+    rc = store_step(st, err);
+    if (rc == STORE_ROW) {
+        f->created = store_col_int64(st, 0);
+        f->first_response_at = store_col_int64(st, 1);
+        f->agreement_id = store_col_int64(st, 2);
+        f->priority = (int)store_col_int64(st, 3);
+        f->service_kind = ident_col_strdup(ctx, st, 4);
+        rc = 0;
+    } else if (rc == STORE_DONE) {
+        rc = kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    }
+    store_finalize(&st);
+    if (rc) return rc;
+    f->res_start = f->created;
+    f->pauses = arena_zalloc(ctx->arena, SLA_PAUSES_MAX * sizeof *f->pauses);
+    rc = store_prepare(c,
+                       "SELECT at, to_value FROM request_events WHERE client_id = $1 AND request_id = $2 AND "
+                       "kind = 'status' AND from_value <> '' ORDER BY id LIMIT $3",
+                       &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, client_id);
+    store_bind_int64(st, 2, id);
+    store_bind_int64(st, 3, REQUEST_SLA_EVENTS_MAX);
+    while ((rc = store_step(st, err)) == STORE_ROW) {
+        int64_t at = store_col_int64(st, 0);
+        const char *to = store_col_text(st, 1, NULL);
+        rs_step(f, at < f->created ? f->created : at, to ? to : "");
+    }
+    store_finalize(&st);
+    if (rc < 0) return rc;
+    if (f->first_response_at) f->fr_stop = f->first_response_at;
+    return 0;
+}
+
+static const char *rs_state(const struct sla_clock *k)
+{
+    if (k->stopped) return k->breached ? "missed" : "met";
+    if (k->breached) return "breached";
+    if (k->paused) return "paused";
+    if (k->warned) return "warning";
+    return "running";
+}
+
+static int rs_eval(const struct calendar *cal, const char *name, int cycle, int64_t target, int64_t start,
+                   int64_t stop, const struct sla_pause *pauses, size_t n, int64_t now, struct request_sla_clock *out,
+                   struct kf_err *err)
+{
+    struct sla_clock_input in = {.cal = cal, .start_ms = start, .target_minutes = target, .pauses = n ? pauses : NULL,
+                                 .n_pauses = n, .stop_ms = stop};
+    *out = (struct request_sla_clock){.name = name, .cycle = cycle, .target_minutes = target, .start_ms = start,
+                                      .stop_ms = stop};
+    int rc = sla_clock_eval(&in, now < start ? start : now, &out->clock, err);
+    if (rc) return rc;
+    out->state = rs_state(&out->clock);
+    return 0;
+}
+
+int request_sla_compute(struct store_conn *c, struct kf_ctx *ctx, int64_t client_id, int64_t id, int64_t now,
+                        struct request_sla_cache **cache, struct request_sla *out, struct kf_err *err)
+{
+    struct rs_facts f = {0};
+    int rc = rs_read_facts(c, ctx, client_id, id, &f, err);
+    if (rc) return rc;
+    struct agreement_terms terms;
+    if ((rc = agreement_terms_at(c, ctx, client_id, f.agreement_id, f.created, &terms, err)) != 0) return rc;
+    const struct agreement_service *svc = NULL;
+    for (size_t i = 0; i < terms.n_services && !svc; i++)
+        if (terms.services[i].kind && strcmp(terms.services[i].kind, f.service_kind) == 0) svc = &terms.services[i];
+    if (!svc || f.priority < 1 || f.priority > 4)
+        return kf_fail(err, KF_E_NOT_FOUND, "service_kind", "no target for this service kind in the terms at creation");
+    struct calendar *cal, *owned;
+    if ((rc = rs_calendar(c, cache, terms.calendar_id, &cal, &owned, err)) != 0) return rc;
+    *out = (struct request_sla){.request_id = id, .client_id = client_id, .priority = f.priority,
+                                .calendar_id = terms.calendar_id, .at = now};
+    rc = rs_eval(cal, "first_response", 0, svc->targets.response[f.priority - 1], f.created, f.fr_stop, NULL, 0, now,
+                 &out->first_response, err);
+    if (rc == 0) {
+        int64_t stop = f.res_stop && f.res_stop <= now ? f.res_stop : 0;
+        rc = rs_eval(cal, "resolution", f.cycle, svc->targets.resolution[f.priority - 1], f.res_start, stop, f.pauses,
+                     f.n_pauses, now, &out->resolution, err);
+    }
+    calendar_free(&owned);
+    return rc;
+}
+
+int request_sla_get(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct request_sla *out, struct kf_err *err)
+{
+    int rc = ident_allow(ctx, ACT_REQUEST_READ, client_id, 0, err);
+    if (rc) return rc;
+    if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    struct store_conn *c;
+    if ((rc = store_acquire(ctx->env->store, &c, err)) != 0) return rc;
+    rc = request_sla_compute(c, ctx, client_id, id, ident_now(ctx), NULL, out, err);
+    store_release(&c);
+    return rc;
+}
+
+int request_sla_many(struct kf_ctx *ctx, const struct request *items, size_t n, struct request_sla *out, bool *ok,
+                     struct kf_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        ok[i] = false;
+        int rc = ident_allow(ctx, ACT_REQUEST_READ, items[i].client_id, 0, err);
+        if (rc) return rc;
+    }
+    if (n == 0) return 0;
+    struct store_conn *c;
+    int rc = store_acquire(ctx->env->store, &c, err);
+    if (rc) return rc;
+    struct request_sla_cache *cache = NULL;
+    int64_t now = ident_now(ctx);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = request_sla_compute(c, ctx, items[i].client_id, items[i].id, now, &cache, &out[i], err);
+        if (rc == 0) ok[i] = true;
+        else if (rc == KF_E_INVALID || rc == KF_E_NOT_FOUND) rc = 0, kf_err_clear(err);
+    }
+    request_sla_cache_free(&cache);
+    store_release(&c);
+    return rc;
+}
+
+/* --- alerts ----------------------------------------------------------------------------------------- */
+
+#define RS_ALERT_COLS                                                                                            \
+    "id, request_id, client_id, clock, cycle, kind, priority, target_minutes, due_at, warn_at, detected_at, "   \
+    "counted_ms, overdue_ms, late_ms, paused_customer_ms, paused_client_ms"
+
+int request_sla_alerts(struct kf_ctx *ctx, int64_t client_id, int64_t id, const char *kind,
+                       struct request_sla_alert **items_r, size_t *n_r, struct kf_err *err)
+{
+    *items_r = NULL;
+    *n_r = 0;
+    int rc = ident_allow(ctx, ACT_REQUEST_READ, client_id, 0, err);
+    if (rc) return rc;
+    if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    if (kind && strcmp(kind, "warning") != 0 && strcmp(kind, "breach") != 0)
+        return kf_fail(err, KF_E_INVALID, "kind", "warning or breach");
+    struct store_conn *c;
+    if ((rc = store_acquire(ctx->env->store, &c, err)) != 0) return rc;
+    struct store_stmt *st;
+    rc = store_prepare(c, "SELECT 1 FROM requests WHERE id = $1 AND client_id = $2", &st, err);
+    if (rc == 0) {
+        store_bind_int64(st, 1, id);
+        store_bind_int64(st, 2, client_id);
+        rc = store_step(st, err);
+        store_finalize(&st);
+        rc = rc == STORE_ROW ? 0 : rc < 0 ? rc : kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    }
+    if (rc == 0)
+        rc = store_prepare(c,
+                           "SELECT " RS_ALERT_COLS " FROM request_sla_alerts WHERE client_id = $1 AND request_id = $2 "
+                           "AND ($3 = '' OR kind = $3) ORDER BY id LIMIT 1000",
+                           &st, err);
+    if (rc == 0) {
+        store_bind_int64(st, 1, client_id);
+        store_bind_int64(st, 2, id);
+        store_bind_text(st, 3, kind ? kind : "", (size_t)-1);
+        size_t cap = 16, n = 0;
+        struct request_sla_alert *items = arena_zalloc(ctx->arena, cap * sizeof *items);
+        while ((rc = store_step(st, err)) == STORE_ROW) {
+            if (n == cap) {
+                struct request_sla_alert *grown = arena_zalloc(ctx->arena, 2 * cap * sizeof *items);
+                memcpy(grown, items, n * sizeof *items);
+                items = grown, cap *= 2;
+            }
+            struct request_sla_alert *a = &items[n++];
+            a->id = store_col_int64(st, 0);
+            a->request_id = store_col_int64(st, 1);
+            a->client_id = store_col_int64(st, 2);
+            a->clock = ident_col_strdup(ctx, st, 3);
+            a->cycle = (int)store_col_int64(st, 4);
+            a->kind = ident_col_strdup(ctx, st, 5);
+            a->priority = (int)store_col_int64(st, 6);
+            a->target_minutes = store_col_int64(st, 7);
+            a->due_at = store_col_int64(st, 8);
+            a->warn_at = store_col_int64(st, 9);
+            a->detected_at = store_col_int64(st, 10);
+            a->counted_ms = store_col_int64(st, 11);
+            a->overdue_ms = store_col_int64(st, 12);
+            a->late_ms = store_col_int64(st, 13);
+            a->paused_customer_ms = store_col_int64(st, 14);
+            a->paused_client_ms = store_col_int64(st, 15);
+        }
+        store_finalize(&st);
+        if (rc == STORE_DONE) rc = 0, *items_r = items, *n_r = n;
+    }
+    store_release(&c);
+    return rc;
+}
+
+/* --- the job ------------------------------------------------------------------------------------------ */
+
+struct rs_due_args {
+    struct kf_ctx *ctx;
+    int64_t id, client_id, now;
+    int warned, breached;
+    int64_t recipients[RS_RECIPIENTS_MAX];
+    size_t n_recipients;
+};
+
+/* 1 when the alert exists, 0 when not, or an error. */
+static int rs_alert_exists(struct store_conn *c, const struct rs_due_args *a, const char *clock, int cycle,
+                           const char *kind, struct kf_err *err)
+{
+    struct store_stmt *st;
+    int rc = store_prepare(c,
+                           "SELECT 1 FROM request_sla_alerts WHERE client_id = $1 AND request_id = $2 AND clock = $3 "
+                           "AND cycle = $4 AND kind = $5",
+                           &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, a->client_id);
+    store_bind_int64(st, 2, a->id);
+    store_bind_text(st, 3, clock, (size_t)-1);
+    store_bind_int64(st, 4, cycle);
+    store_bind_text(st, 5, kind, (size_t)-1);
+    rc = store_step(st, err);
+    store_finalize(&st);
+    return rc < 0 ? rc : rc == STORE_ROW;
+}
+
+/* The assignee and the provider's supervisors (each once). */
+static int rs_recipients(struct store_conn *c, struct rs_due_args *a, int64_t assignee, struct kf_err *err)
+{
+    if (a->n_recipients) return 0;
+    if (assignee) a->recipients[a->n_recipients++] = assignee;
+    struct store_stmt *st;
+    int rc = store_prepare(c,
+                           "SELECT id FROM users WHERE client_id = 0 AND disabled = 0 AND (roles & $1) <> 0 ORDER BY id "
+                           "LIMIT $2",
+                           &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, ROLE_SUPERVISOR);
+    store_bind_int64(st, 2, RS_RECIPIENTS_MAX);
+    while ((rc = store_step(st, err)) == STORE_ROW && a->n_recipients < RS_RECIPIENTS_MAX) {
+        int64_t u = store_col_int64(st, 0);
+        if (u != assignee) a->recipients[a->n_recipients++] = u;
+    }
+    store_finalize(&st);
+    return rc < 0 ? rc : 0;
+}
+
+static int rs_alert(struct store_conn *c, struct rs_due_args *a, const struct request_sla *s,
+                    const struct request_sla_clock *k, const char *kind, const char *number, int64_t assignee,
+                    struct kf_err *err)
+{
+    const struct sla_clock *v = &k->clock;
+    struct store_stmt *st;
+    int rc = store_prepare(c,
+                           "INSERT INTO request_sla_alerts (" RS_ALERT_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+                           "$9, $10, $11, $12, $13, $14, $15, $16)",
+                           &st, err);
+    if (rc) return rc;
+    int64_t alert_id = id_new(a->now);
+    bool breach = strcmp(kind, "breach") == 0;
+    store_bind_int64(st, 1, alert_id);
+    store_bind_int64(st, 2, a->id);
+    store_bind_int64(st, 3, a->client_id);
+    store_bind_text(st, 4, k->name, (size_t)-1);
+    store_bind_int64(st, 5, k->cycle);
+    store_bind_text(st, 6, kind, (size_t)-1);
+    store_bind_int64(st, 7, s->priority);
+    store_bind_int64(st, 8, k->target_minutes);
+    store_bind_int64(st, 9, v->due_ms);
+    store_bind_int64(st, 10, v->warn_ms);
+    store_bind_int64(st, 11, a->now);
+    store_bind_int64(st, 12, v->counted_ms);
+    store_bind_int64(st, 13, breach ? v->overdue_ms : 0);
+    store_bind_int64(st, 14, breach ? v->late_ms : 0);
+    store_bind_int64(st, 15, v->paused_ms[SLA_PAUSE_CUSTOMER]);
+    store_bind_int64(st, 16, v->paused_ms[SLA_PAUSE_CLIENT]);
+    if ((rc = ident_exec(c, &st, NULL, err)) != 0) return rc;
+    if ((rc = rs_recipients(c, a, assignee, err)) != 0) return rc;
+    char idtext[24], link[96];
+    snprintf(idtext, sizeof idtext, "%" PRId64, a->id);
+    snprintf(link, sizeof link, "/requests/%" PRId64 "?client_id=%" PRId64, a->id, a->client_id);
+    const char *key = breach ? (strcmp(k->name, "first_response") == 0 ? "notify.request_sla_breach_first_response"
+                                                                         : "notify.request_sla_breach_resolution")
+                             : (strcmp(k->name, "first_response") == 0 ? "notify.request_sla_warning_first_response"
+                                                                         : "notify.request_sla_warning_resolution");
+    json_t *params = json_pack("{s:s, s:s, s:s, s:I}", "request_id", idtext, "number", number, "clock", k->name,
+                               "due_at", (json_int_t)v->due_ms);
+    for (size_t i = 0; i < a->n_recipients && rc == 0; i++) {
+        rc = notify_enqueue(c, a->ctx, 0, a->recipients[i], key, params, link, NULL, err);
+        if (rc == KF_E_NOT_FOUND) rc = 0, kf_err_clear(err); /* an assignee since removed: the rest still hear */
+    }
+    json_decref(params);
+    if (rc) return rc;
+    if (breach) a->breached++;
+    else a->warned++;
+    return ident_audit(c, a->ctx, a->client_id, breach ? "request.sla_breach" : "request.sla_warning", "request", a->id,
+                       json_pack("{s:s, s:i, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I}", "clock", k->name, "cycle",
+                                 k->cycle, "priority", s->priority == 1 ? "P1" : s->priority == 2 ? "P2"
+                                                                          : s->priority == 3 ? "P3" : "P4",
+                                 "target_minutes", (int)k->target_minutes, "due_at", (json_int_t)v->due_ms,
+                                 "overdue_ms", (json_int_t)(breach ? v->overdue_ms : 0), "late_ms",
+                                 (json_int_t)(breach ? v->late_ms : 0), "paused_customer_ms",
+                                 (json_int_t)v->paused_ms[SLA_PAUSE_CUSTOMER], "paused_client_ms",
+                                 (json_int_t)v->paused_ms[SLA_PAUSE_CLIENT], "alert_id", (json_int_t)alert_id),
+                       NULL, err);
+}
+
+static int rs_check_clock(struct store_conn *c, struct rs_due_args *a, const struct request_sla *s,
+                          const struct request_sla_clock *k, const char *number, int64_t assignee, struct kf_err *err)
+{
+    const struct sla_clock *v = &k->clock;
+    const char *kind = NULL;
+    if (v->breached) kind = "breach";
+    else if (v->warned && !v->stopped) kind = "warning";
+    if (!kind) return 0;
+    int rc = rs_alert_exists(c, a, k->name, k->cycle, kind, err);
+    if (rc) return rc < 0 ? rc : 0;
+    return rs_alert(c, a, s, k, kind, number, assignee, err);
+}
+
+static int rs_due_fn(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    struct rs_due_args *a = arg;
+    a->warned = a->breached = 0;
+    a->n_recipients = 0;
+    /* the request row first: two runners of the job queue here, the second sees the first's alerts */
+    struct store_stmt *st;
+    int rc = store_prepare(c, "UPDATE requests SET updated = updated WHERE id = $1 AND client_id = $2", &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, a->id);
+    store_bind_int64(st, 2, a->client_id);
+    if ((rc = ident_exec(c, &st, NULL, err)) != 0) return rc;
+    if ((rc = store_prepare(c, "SELECT number, assignee_id FROM requests WHERE id = $1 AND client_id = $2", &st, err)) !=
+        0)
+        return rc;
+    store_bind_int64(st, 1, a->id);
+    store_bind_int64(st, 2, a->client_id);
+    if ((rc = store_step(st, err)) != STORE_ROW) {
+        store_finalize(&st);
+        return rc < 0 ? rc : 0;
+    }
+    const char *number = ident_col_strdup(a->ctx, st, 0);
+    int64_t assignee = store_col_int64(st, 1);
+    store_finalize(&st);
+    struct request_sla s;
+    rc = request_sla_compute(c, a->ctx, a->client_id, a->id, a->now, NULL, &s, err);
+    if (rc == KF_E_NOT_FOUND || rc == KF_E_INVALID) return kf_err_clear(err), 0; /* no clock to watch */
+    if (rc) return rc;
+    if ((rc = rs_check_clock(c, a, &s, &s.first_response, number, assignee, err)) != 0) return rc;
+    return rs_check_clock(c, a, &s, &s.resolution, number, assignee, err);
+}
+
+int request_sla_due(struct kf_ctx *ctx, int64_t now, int *warned_r, int *breached_r, struct kf_err *err)
+{
+    int rc = ident_allow(ctx, ACT_REQUEST_UPDATE, INT64_MAX, 0, err);
+    if (rc) return rc;
+    int64_t after = 0;
+    for (;;) {
+        int64_t ids[RS_BATCH], clients[RS_BATCH];
+        size_t n = 0;
+        struct store_conn *c;
+        if ((rc = store_acquire(ctx->env->store, &c, err)) != 0) return rc;
+        struct store_stmt *st;
+        if ((rc = store_prepare(c,
+                                "SELECT id, client_id FROM requests WHERE (closed_at IS NULL OR closed_at >= $1) AND "
+                                "id > $2 ORDER BY id LIMIT $3",
+                                &st, err)) == 0) {
+            store_bind_int64(st, 1, now - RS_CLOSED_HORIZON_MS);
+            store_bind_int64(st, 2, after);
+            store_bind_int64(st, 3, RS_BATCH);
+            while ((rc = store_step(st, err)) == STORE_ROW && n < RS_BATCH) {
+                ids[n] = store_col_int64(st, 0);
+                clients[n++] = store_col_int64(st, 1);
+            }
+            store_finalize(&st);
+        }
+        store_release(&c);
+        if (rc < 0) return rc;
+        for (size_t i = 0; i < n; i++) {
+            struct rs_due_args *a = arena_zalloc(ctx->arena, sizeof *a);
+            *a = (struct rs_due_args){.ctx = ctx, .id = ids[i], .client_id = clients[i], .now = now};
+            if ((rc = store_write(ctx->env->store, rs_due_fn, a, err)) != 0) return rc;
+            if (warned_r) *warned_r += a->warned;
+            if (breached_r) *breached_r += a->breached;
+            if (a->warned || a->breached)
+                for (size_t k = 0; k < a->n_recipients; k++) notify_published(ctx, 0, a->recipients[k]);
+            after = ids[i];
+        }
+        if (n < RS_BATCH) return 0;
+    }
+}
+
+int request_sla_job(struct kf_ctx *ctx, const struct job_run *run, struct kf_err *err)
+{
+    (void)run;
+    /* the scheduler's context has no actor: the job acts as kefu itself */
+    static const struct actor system = {.kind = ACTOR_SYSTEM};
+    struct kf_ctx job = *ctx;
+    if (!job.actor) job.actor = &system;
+    return request_sla_due(&job, clock_now_ms(ctx->env->clock), NULL, NULL, err);
+}
+
+void request_sla_jobs_register(void)
+{
+    jobs_register(REQUEST_SLA_JOB_KIND, request_sla_job);
+}
+
+int request_sla_jobs_schedule(const struct kf_env *env, struct kf_err *err)
+{
+    return jobs_ensure_periodic(env, REQUEST_SLA_JOB_KIND, request_sla_job, REQUEST_SLA_JOB_PERIOD_MS, err);
+}
