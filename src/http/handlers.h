@@ -145,6 +145,8 @@ int api_request_time_create(struct http_req *req);
 int api_request_time_list(struct http_req *req);
 int api_request_attach(struct http_req *req);
 int api_request_attachments(struct http_req *req);
+int api_request_accept(struct http_req *req);
+int api_request_reject(struct http_req *req);
 
 /* page_static.c, page_auth.c, page_home.c: pages */
 int page_static(struct http_req *req);

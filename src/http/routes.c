@@ -149,6 +149,11 @@ const struct route routes[] = {
      "The files attached to a request (public: seen by the client and the customer)."},
     {"POST", "/api/v1/requests/{id}/attachments", ROUTE_FORM_BODY | ROUTE_UPLOAD, "request.reply", api_request_attach,
      "Attach a file to a request (multipart/form-data, field file): size, type and name checked."},
+    /* acceptance and remediation (api_requests.c; request_accept.h; C5.1.2) */
+    {"POST", "/api/v1/requests/{id}/accept", 0, "request.accept", api_request_accept,
+     "Accept a resolution for the client: the request closes."},
+    {"POST", "/api/v1/requests/{id}/reject", ROUTE_JSON_BODY, "request.accept", api_request_reject,
+     "Reject a resolution with a reason: the request reopens as remediation (counted)."},
 
     /* business calendars (api_calendars.c; C3.1.1) */
     {"GET", "/api/v1/calendars", 0, "calendar.read", api_calendar_list, "The business calendars, by name."},
