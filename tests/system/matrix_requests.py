@@ -36,6 +36,9 @@ ROUTES = {
     ("GET", "/api/v1/requests/{id}/attachments"): dict(kind="client", allow=READ),
     # request.reply and file.upload both: a client_supervisor may reply but uploads nothing
     ("POST", "/api/v1/requests/{id}/attachments"): dict(kind="client", allow=WORK | {"client_admin", "client_staff"}),
+    # C5.1.2 (request_accept.h): the client's admin and staff decide on a resolution, never the provider
+    ("POST", "/api/v1/requests/{id}/accept"): dict(kind="client", allow={"client_admin", "client_staff"}),
+    ("POST", "/api/v1/requests/{id}/reject"): dict(kind="client", allow={"client_admin", "client_staff"}),
 }
 
 
@@ -69,6 +72,15 @@ def _shared(site, t):
     return cache[t]
 
 
+def _resolved(site, t, n):
+    """A fresh request of its own, resolved: each accept or reject cell decides once."""
+    rid = _fresh(site, t, n)
+    r = site.call(site.admin, "POST", "/api/v1/requests/%s/status?client_id=%s" % (rid, site.client[t]),
+                  {"status": "resolved"})
+    assert r.status == 200, r
+    return rid
+
+
 def request(site, route, actor, t, n):
     method, pattern = route
     cid = site.client[t]
@@ -78,6 +90,8 @@ def request(site, route, actor, t, n):
         return method, pattern, new_body(site, t, n)
     if pattern.endswith("/status"):
         rid = _fresh(site, t, n)
+    elif pattern.endswith("/accept") or pattern.endswith("/reject"):
+        rid = _resolved(site, t, n)
     else:
         rid = _shared(site, t)
     path = pattern.replace("{id}", rid) + "?client_id=%s" % cid
@@ -91,6 +105,7 @@ def request(site, route, actor, t, n):
         ("POST", "/api/v1/requests/{id}/calls"): {"kind": "phone", "started_at": 1, "duration_s": 60,
                                                   "summary": "矩阵通话-%d" % n},
         ("POST", "/api/v1/requests/{id}/time-entries"): {"minutes": 15, "billable": True},
+        ("POST", "/api/v1/requests/{id}/reject"): {"reason": "矩阵拒绝-%d" % n},
     }
     if route == ("POST", "/api/v1/requests/{id}/attachments"):
         # a small PNG of its own per cell (a new one each time: the bytes differ by n)
