@@ -11,6 +11,7 @@
 
 #include "core/arena.h"
 #include "core/ids.h"
+#include "domain/canned.h"
 #include "domain/file.h"
 #include "domain/request.h"
 #include "domain/request_accept.h"
@@ -215,7 +216,17 @@ static int rq_post_message(struct http_req *req, bool internal)
     const char *body;
     int rc;
     if ((rc = rq_target(req, &client_id, &id)) != 0) return rc;
-    if ((rc = http_json_string(req, "body", true, REQUEST_BODY_MAX, &body)) != 0) return rc;
+    /* a reply may be a team's canned reply, filled for this request (canned.h), instead of a body */
+    int64_t canned_id = 0;
+    bool canned = false;
+    if (!internal && (rc = rq_body_id(req, "canned_reply_id", &canned_id, &canned)) != 0) return rc;
+    if (canned && canned_id) {
+        if (req->json && json_object_get(req->json, "body"))
+            return rq_bad(req, "body", "must be absent with canned_reply_id");
+        if ((rc = canned_render(&req->ctx, canned_id, client_id, id, &body, &req->err)) != 0) return rc;
+    } else if ((rc = http_json_string(req, "body", true, REQUEST_BODY_MAX, &body)) != 0) {
+        return rc;
+    }
     rc = internal ? request_note(&req->ctx, client_id, id, body, &mid, &req->err)
                   : request_reply(&req->ctx, client_id, id, body, &mid, &req->err);
     if (rc) return rc;

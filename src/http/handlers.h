@@ -148,6 +148,14 @@ int api_request_attachments(struct http_req *req);
 int api_request_accept(struct http_req *req);
 int api_request_reject(struct http_req *req);
 
+/* api_canned.c */
+int api_canned_list(struct http_req *req);
+int api_canned_create(struct http_req *req);
+int api_canned_get(struct http_req *req);
+int api_canned_update(struct http_req *req);
+int api_canned_delete(struct http_req *req);
+int api_canned_preview(struct http_req *req);
+
 /* page_static.c, page_auth.c, page_home.c: pages */
 int page_static(struct http_req *req);
 int page_login(struct http_req *req);

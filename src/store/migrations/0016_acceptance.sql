@@ -21,3 +21,18 @@ CREATE TABLE request_acceptances (
 ) {{strict}};
 CREATE INDEX request_acceptances_request ON request_acceptances (client_id, request_id, id);
 CREATE INDEX request_acceptances_client ON request_acceptances (client_id, at);
+
+-- Canned replies per provider team (issue 6 item 1): a title and a Markdown body with variables
+-- ({{request_number}}, {{subject}}, {{customer_name}}, {{agent_name}}) that canned.h fills for one
+-- request. Provider objects like teams: no client's data is stored here.
+CREATE TABLE canned_replies (
+    id {{int64}} PRIMARY KEY,
+    team_id {{int64}} NOT NULL REFERENCES teams (id),
+    title TEXT NOT NULL,                   -- 1..100 characters, unique in the team
+    title_key TEXT NOT NULL,               -- the title normalised (NFKC, case folded): the uniqueness key
+    body TEXT NOT NULL,                    -- Markdown with variables, 1 byte .. 16 KiB
+    created_by {{int64}} NOT NULL,
+    created {{int64}} NOT NULL,
+    updated {{int64}} NOT NULL
+) {{strict}};
+CREATE UNIQUE INDEX canned_replies_title ON canned_replies (team_id, title_key);
