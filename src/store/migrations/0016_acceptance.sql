@@ -23,7 +23,7 @@ CREATE INDEX request_acceptances_request ON request_acceptances (client_id, requ
 CREATE INDEX request_acceptances_client ON request_acceptances (client_id, at);
 
 -- Canned replies per provider team (issue 6 item 1): a title and a Markdown body with variables
--- ({{request_number}}, {{subject}}, {{customer_name}}, {{agent_name}}) that canned.h fills for one
+-- (request_number, subject, customer_name, agent_name in double braces) that canned.h fills for one
 -- request. Provider objects like teams: no client's data is stored here.
 CREATE TABLE canned_replies (
     id {{int64}} PRIMARY KEY,
