@@ -33,7 +33,15 @@ def test_canned_replies_with_variables_answer_a_request(kefu, tmp_path):
     assert r.status == 201 and r.json["body"] == text and r.json["team_id"] == team, r
     cid = r.json["id"]
     # bad input: nothing stored
+    r = srv.request("POST", base, body=b'{"title": ',
+                    headers={"Cookie": agent.cookie, "X-CSRF-Token": agent.csrf, "Content-Type": "application/json"})
+    kh.assert_error(r, 400, "bad_json")
     kh.assert_error(agent.call("POST", base, {"title": "上门预约", "body": "again"}), 409, "conflict", "title")
+    # the same title in full-width capitals is the same title (NFKC, case folded)
+    r = agent.call("POST", base, {"title": "Remote", "body": "远程协助 {{request_number}}"})
+    assert r.status == 201, r
+    remote = r.json["id"]
+    kh.assert_error(agent.call("POST", base, {"title": "ＲＥＭＯＴＥ", "body": "同名"}), 409, "conflict", "title")
     kh.assert_error(agent.call("POST", base, {"title": "", "body": "x"}), 422, "invalid", "title")
     kh.assert_error(agent.call("POST", base, {"title": 7, "body": "x"}), 422, "invalid", "title")
     kh.assert_error(agent.call("POST", base, {"title": "大", "body": "x" * (16 * 1024 + 1)}), 422, "invalid", "body")
@@ -42,7 +50,7 @@ def test_canned_replies_with_variables_answer_a_request(kefu, tmp_path):
     kh.assert_error(boss.call("GET", base), 404, "not_found")
     kh.assert_error(agent.call("GET", "/api/v1/teams/999/canned-replies"), 404, "not_found")
     r = agent.call("GET", base)
-    assert r.status == 200 and [c["id"] for c in r.json["items"]] == [cid], r
+    assert r.status == 200 and sorted(c["id"] for c in r.json["items"]) == sorted([cid, remote]), r
     # the preview and the reply fill the variables
     want = "您好,关于「打印机无法连接网络」(工单 %s),工程师agent.wang下午联系您。" % req["number"]
     r = agent.call("GET", "/api/v1/canned-replies/%s/preview?request_id=%s&client_id=%s" % (cid, req["id"], A))

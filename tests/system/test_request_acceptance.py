@@ -69,6 +69,9 @@ def test_C5_1_2_reject_reopens_as_remediation_then_accept_closes_and_history_sta
     q = resolved(admin, A)
     rid = q["id"]
     # bad input first: no reason, empty, oversized, wrong type, another client's user; nothing changes
+    r = srv.request("POST", rpath(rid, A, "/reject"), body=b'{"reason": ',
+                    headers={"Cookie": staff.cookie, "X-CSRF-Token": staff.csrf, "Content-Type": "application/json"})
+    kh.assert_error(r, 400, "bad_json")
     kh.assert_error(staff.call("POST", rpath(rid, A, "/reject"), {}), 422, "invalid", "reason")
     kh.assert_error(staff.call("POST", rpath(rid, A, "/reject"), {"reason": ""}), 422, "invalid", "reason")
     kh.assert_error(staff.call("POST", rpath(rid, A, "/reject"), {"reason": "x" * 4001}), 422, "invalid", "reason")
