@@ -44,7 +44,7 @@ int request_reject_as_customer(struct kf_ctx *ctx, int64_t client_id, int64_t id
 
 /* Accepts by silence every resolved request whose acceptance window (acceptance_days × 24 h of the
  * terms in force at its resolution) has passed by `now`: each in its own write, idempotent, across
- * clients (a system actor; others KF_E_FORBIDDEN). *accepted_r (may be NULL) counts them. */
+ * clients (a system actor: ACT_REQUEST_ACCEPT_CUSTOMER, which no role holds). *accepted_r (may be NULL) counts them. */
 int request_acceptance_due(struct kf_ctx *ctx, int64_t now, int *accepted_r, struct kf_err *err);
 
 /* The job function behind "request.acceptance" (request_acceptance_due at the clock's now). */

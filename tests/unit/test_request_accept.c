@@ -233,6 +233,8 @@ static void test_C5_1_2_silence_past_the_window_accepts(void **state)
     assert_string_equal(status_of(fx, fx->client_a, id, &r), "resolved");
     /* only kefu itself runs it */
     ifx_as(fx, CADM_A, fx->client_a, ROLE_CLIENT_ADMIN);
+    expect_refused(fx, request_acceptance_due(&fx->ctx, resolved_at + 3 * DAY, &n, &fx->err), KF_E_NOT_FOUND, NULL);
+    ifx_as(fx, AGENT_ID, 0, ROLE_ADMIN | ROLE_SUPERVISOR);
     expect_refused(fx, request_acceptance_due(&fx->ctx, resolved_at + 3 * DAY, &n, &fx->err), KF_E_FORBIDDEN, NULL);
     /* past the window, before the job: a rejection is refused (silence has accepted) */
     clock_set(fx->clock, resolved_at + 3 * DAY);
