@@ -20,6 +20,7 @@
 #include "domain/org.h"
 #include "domain/password.h"
 #include "domain/policy.h"
+#include "domain/request_accept.h"
 #include "domain/secret_token.h"
 #include "domain/session.h"
 #include "domain/user.h"
@@ -193,10 +194,12 @@ static int cmd_serve(int argc, char **argv)
      * test mode, so tests that count jobs_run see only their own; POST /api/v1/test/jobs adds one) */
     agreement_jobs_register();
     request_sla_jobs_register();
+    request_acceptance_jobs_register();
     if (cfg.test_mode) {
         api_test_register_jobs();
     } else if (audit_jobs_schedule(&env, &err) != 0 || session_jobs_schedule(&env, &err) != 0 ||
-               agreement_jobs_schedule(&env, &err) != 0 || request_sla_jobs_schedule(&env, &err) != 0) {
+               agreement_jobs_schedule(&env, &err) != 0 || request_sla_jobs_schedule(&env, &err) != 0 ||
+               request_acceptance_jobs_schedule(&env, &err) != 0) {
         report("jobs", &err);
         goto out;
     }

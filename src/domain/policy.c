@@ -92,6 +92,11 @@ static const struct grant grants[ACTION__COUNT] = {
     [ACT_REQUEST_REPLY] = {"request.reply", P_WORK, 0, C_ALL, 0},
     [ACT_REQUEST_NOTE] = {"request.note", P_WORK, 0, 0, 0},
     [ACT_REQUEST_LOG] = {"request.log", P_WORK, 0, 0, 0},
+    /* C5.1.2: the client's people decide on a resolution, never the provider who resolved it */
+    [ACT_REQUEST_ACCEPT] = {"request.accept", 0, 0, C_ADM | C_STAFF, 0},
+    [ACT_REQUEST_ACCEPT_CUSTOMER] = {"request.accept_customer", 0, 0, 0, 0},
+    [ACT_CANNED_READ] = {"canned.read", 0, P_WORK, 0, 0},
+    [ACT_CANNED_MANAGE] = {"canned.manage", 0, P_WORK, 0, 0},
 };
 
 const char *policy_action_name(enum action act)

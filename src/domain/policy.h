@@ -50,6 +50,11 @@ enum action {
     ACT_REQUEST_REPLY,        /* a public reply, seen by the client and the customer */
     ACT_REQUEST_NOTE,         /* internal notes: written and read by provider staff only */
     ACT_REQUEST_LOG,          /* log calls, remote sessions (C9.2.1) and time entries on a request */
+    ACT_REQUEST_ACCEPT,       /* accept or reject a resolution for the client (C5.1.2; request_accept.h) */
+    ACT_REQUEST_ACCEPT_CUSTOMER, /* the same for the request's customer: no role holds it, the tracking
+                                  * link's handler acts as kefu after proving the link (system actor) */
+    ACT_CANNED_READ,          /* a team's canned replies (provider objects; canned.h) */
+    ACT_CANNED_MANAGE,        /* create, change, delete them (the domain checks team membership) */
     ACTION__COUNT
 };
 

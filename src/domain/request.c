@@ -393,7 +393,7 @@ int request_create(struct kf_ctx *ctx, int64_t client_id, const struct request_i
 #define RQ_COLS_BODY(body)                                                                                    \
     "r.id, r.client_id, r.number, r.customer_id, r.agreement_id, k.code, r.channel, r.priority, r.subject, "  \
     body ", r.status, r.assignee_id, r.team_id, r.first_response_at, r.resolved_at, r.closed_at, "           \
-    "r.created_by, r.created, r.updated"
+    "r.created_by, r.created, r.updated, r.remediation_count"
 #define RQ_COLS RQ_COLS_BODY("r.body")
 /* lists leave the body out: up to 64 KiB a row, and a queue shows subjects */
 #define RQ_LIST_COLS RQ_COLS_BODY("''")
@@ -420,6 +420,7 @@ static void rq_from_row(const struct kf_ctx *ctx, struct store_stmt *st, struct 
     r->created_by = store_col_int64(st, 16);
     r->created = store_col_int64(st, 17);
     r->updated = store_col_int64(st, 18);
+    r->remediation_count = (int)store_col_int64(st, 19);   /* acceptance (request_accept.h) */
 }
 
 int request_get(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct request *out, struct kf_err *err)

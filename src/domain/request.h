@@ -46,6 +46,7 @@ struct request {
     int64_t assignee_id, team_id; /* 0: none */
     int64_t first_response_at, resolved_at, closed_at;   /* 0: not yet */
     int64_t created_by, created, updated;
+    int remediation_count;        /* rejected resolutions so far (C5.1.2; request_accept.h) */
 };
 
 /* Raises a request of client `client_id` (ACT_REQUEST_CREATE). In the one write: the customer is

@@ -11,8 +11,10 @@
 
 #include "core/arena.h"
 #include "core/ids.h"
+#include "domain/canned.h"
 #include "domain/file.h"
 #include "domain/request.h"
+#include "domain/request_accept.h"
 #include "http/api_common.h"
 #include "http/api_request_sla.h"
 #include "http/handlers.h"
@@ -83,6 +85,7 @@ static json_t *request_json(const struct request *r, bool with_body)
     json_object_set_new(o, "created_by", rq_opt_id(r->created_by));
     json_object_set_new(o, "created", json_integer(r->created));
     json_object_set_new(o, "updated", json_integer(r->updated));
+    json_object_set_new(o, "remediation_count", json_integer(r->remediation_count));
     return o;
 }
 
@@ -217,7 +220,17 @@ static int rq_post_message(struct http_req *req, bool internal)
     const char *body;
     int rc;
     if ((rc = rq_target(req, &client_id, &id)) != 0) return rc;
-    if ((rc = http_json_string(req, "body", true, REQUEST_BODY_MAX, &body)) != 0) return rc;
+    /* a reply may be a team's canned reply, filled for this request (canned.h), instead of a body */
+    int64_t canned_id = 0;
+    bool canned = false;
+    if (!internal && (rc = rq_body_id(req, "canned_reply_id", &canned_id, &canned)) != 0) return rc;
+    if (canned && canned_id) {
+        if (req->json && json_object_get(req->json, "body"))
+            return rq_bad(req, "body", "must be absent with canned_reply_id");
+        if ((rc = canned_render(&req->ctx, canned_id, client_id, id, &body, &req->err)) != 0) return rc;
+    } else if ((rc = http_json_string(req, "body", true, REQUEST_BODY_MAX, &body)) != 0) {
+        return rc;
+    }
     rc = internal ? request_note(&req->ctx, client_id, id, body, &mid, &req->err)
                   : request_reply(&req->ctx, client_id, id, body, &mid, &req->err);
     if (rc) return rc;
@@ -413,4 +426,28 @@ int api_request_attachments(struct http_req *req)
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) json_array_append_new(arr, attachment_json(req, &items[i]));
     return http_reply_json(req, 200, json_pack("{s:o}", "items", arr));
+}
+
+/* --- acceptance and remediation (C5.1.2; request_accept.h) ------------------------------------- */
+
+/* POST /api/v1/requests/{id}/accept: the client accepts the resolution; the request closes. */
+int api_request_accept(struct http_req *req)
+{
+    int64_t client_id, id;
+    int rc;
+    if ((rc = rq_target(req, &client_id, &id)) != 0) return rc;
+    if ((rc = request_accept(&req->ctx, client_id, id, &req->err)) != 0) return rc;
+    return rq_reply_one(req, 200, client_id, id);
+}
+
+/* POST /api/v1/requests/{id}/reject {"reason"}: the request reopens as remediation. */
+int api_request_reject(struct http_req *req)
+{
+    int64_t client_id, id;
+    const char *reason = NULL;
+    int rc;
+    if ((rc = rq_target(req, &client_id, &id)) != 0) return rc;
+    if ((rc = http_json_string(req, "reason", true, REQUEST_REJECT_REASON_MAX, &reason)) != 0) return rc;
+    if ((rc = request_reject(&req->ctx, client_id, id, reason, &req->err)) != 0) return rc;
+    return rq_reply_one(req, 200, client_id, id);
 }

@@ -198,12 +198,14 @@ int api_test_job_create(struct http_req *req)
      * agreements' expiry and reminders, which a test walking a term creates with the period it wants */
     const char *kind = NULL;
     if ((rc = http_json_string(req, "kind", false, 64, &kind)) != 0) return rc;
-    if (kind && strcmp(kind, "test.record") != 0 && strcmp(kind, "agreement.expire") != 0 &&
-        strcmp(kind, "request.sla") != 0)
-        return kf_fail(&req->err, KF_E_INVALID, "kind", "kind is test.record, agreement.expire or request.sla");
-    j->spec.kind = kind && strcmp(kind, "agreement.expire") == 0 ? "agreement.expire" : "test.record";
-    if (strcmp(j->spec.kind, "agreement.expire") == 0) j->spec.unique_key = "test:agreement.expire";
-    if (kind && strcmp(kind, "request.sla") == 0) j->spec.kind = "request.sla", j->spec.unique_key = "test:request.sla";
+    static const char *const kinds[] = {"agreement.expire", "request.sla", "request.acceptance"};
+    static const char *const unique[] = {"test:agreement.expire", "test:request.sla", "test:request.acceptance"};
+    j->spec.kind = "test.record";
+    for (size_t i = 0; kind && i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(kind, kinds[i]) == 0) j->spec.kind = kinds[i], j->spec.unique_key = unique[i];
+    if (kind && strcmp(kind, j->spec.kind) != 0)
+        return kf_fail(&req->err, KF_E_INVALID, "kind",
+                       "kind is test.record, agreement.expire, request.sla or request.acceptance");
     j->spec.max_attempts = (int)max_attempts;
     j->spec.payload = arena_printf(req->arena, "{\"fail_times\":%lld}", (long long)fail_times);
     req->write_arg = j;

@@ -145,6 +145,16 @@ int api_request_time_create(struct http_req *req);
 int api_request_time_list(struct http_req *req);
 int api_request_attach(struct http_req *req);
 int api_request_attachments(struct http_req *req);
+int api_request_accept(struct http_req *req);
+int api_request_reject(struct http_req *req);
+
+/* api_canned.c */
+int api_canned_list(struct http_req *req);
+int api_canned_create(struct http_req *req);
+int api_canned_get(struct http_req *req);
+int api_canned_update(struct http_req *req);
+int api_canned_delete(struct http_req *req);
+int api_canned_preview(struct http_req *req);
 
 /* api_request_sla.c: SLA breach records of requests (docs/requests.md "SLA clocks") */
 int api_request_breaches(struct http_req *req);

@@ -151,6 +151,22 @@ const struct route routes[] = {
      "Attach a file to a request (multipart/form-data, field file): size, type and name checked."},
     {"GET", "/api/v1/requests/{id}/breaches", 0, "request.read", api_request_breaches,
      "A request's SLA breach records (kind=warning: its warnings; all: both): target, due, by how much, paused time."},
+    /* acceptance and remediation (api_requests.c; request_accept.h; C5.1.2) */
+    {"POST", "/api/v1/requests/{id}/accept", 0, "request.accept", api_request_accept,
+     "Accept a resolution for the client: the request closes."},
+    {"POST", "/api/v1/requests/{id}/reject", ROUTE_JSON_BODY, "request.accept", api_request_reject,
+     "Reject a resolution with a reason: the request reopens as remediation (counted)."},
+    /* canned replies per team (api_canned.c; canned.h) */
+    {"GET", "/api/v1/teams/{id}/canned-replies", 0, "canned.read", api_canned_list,
+     "A team's canned replies, by title."},
+    {"POST", "/api/v1/teams/{id}/canned-replies", ROUTE_JSON_BODY, "canned.manage", api_canned_create,
+     "Add a canned reply to a team: a title and a Markdown body with variables."},
+    {"GET", "/api/v1/canned-replies/{id}", 0, "canned.read", api_canned_get, "One canned reply."},
+    {"PATCH", "/api/v1/canned-replies/{id}", ROUTE_JSON_BODY, "canned.manage", api_canned_update,
+     "Change a canned reply's title or body."},
+    {"DELETE", "/api/v1/canned-replies/{id}", 0, "canned.manage", api_canned_delete, "Delete a canned reply."},
+    {"GET", "/api/v1/canned-replies/{id}/preview", 0, "canned.read", api_canned_preview,
+     "A canned reply filled for one request (request_id, client_id), as a reply would send it."},
 
     /* business calendars (api_calendars.c; C3.1.1) */
     {"GET", "/api/v1/calendars", 0, "calendar.read", api_calendar_list, "The business calendars, by name."},

@@ -74,6 +74,10 @@ static const char *const matrix[ACTION__COUNT][A__COUNT] = {
     [ACT_REQUEST_REPLY] =  {"UUU", "FYY", "FFF", "FYY", "FYY", "FFF", "FFF", "FYY", "NYN", "NYN", "NYN", "YYY"},
     [ACT_REQUEST_NOTE] =   {"UUU", "FYY", "FFF", "FYY", "FYY", "FFF", "FFF", "FYY", "NFN", "NFN", "NFN", "YYY"},
     [ACT_REQUEST_LOG] =    {"UUU", "FYY", "FFF", "FYY", "FYY", "FFF", "FFF", "FYY", "NFN", "NFN", "NFN", "YYY"},
+    [ACT_REQUEST_ACCEPT] = {"UUU", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "NYN", "NYN", "NFN", "YYY"},
+    [ACT_REQUEST_ACCEPT_CUSTOMER] = {"UUU", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "NFN", "NFN", "NFN", "YYY"},
+    [ACT_CANNED_READ] =    {"UUU", "YFF", "FFF", "YFF", "YFF", "FFF", "FFF", "YFF", "NFN", "NFN", "NFN", "YYY"},
+    [ACT_CANNED_MANAGE] =  {"UUU", "YFF", "FFF", "YFF", "YFF", "FFF", "FFF", "YFF", "NFN", "NFN", "NFN", "YYY"},
 };
 
 static int expected_code(char cell)
