@@ -15,8 +15,11 @@
 #include "core/money.h"
 #include "core/text.h"
 #include "domain/agreement.h"
+#include "domain/agreement_change.h"
 #include "domain/audit.h"
+#include "domain/calendar_store.h"
 #include "domain/file.h"
+#include "domain/notice.h"
 #include "domain/org.h"
 #include "domain/policy.h"
 #include "domain/user.h"
@@ -30,6 +33,7 @@
 #define AG_PAGE_SIZE 50
 #define AG_CLIENTS_MAX 500        /* clients offered in the chooser (org_list_clients' page limit) */
 #define AG_HISTORY_MAX 100        /* audit records shown on an agreement's page */
+#define AG_NOTICES_MAX 50         /* notices shown on an agreement's page (the register has the rest) */
 #define AG_ANY_CLIENT 1           /* any client id stands for "a client" in the provider scope */
 /* "some client" for a check without one: a client user's own (so a refusal is 403, not 404), else any */
 #define AG_SOME_CLIENT(req) ((req)->actor.client_id ? (req)->actor.client_id : AG_ANY_CLIENT)
@@ -343,35 +347,13 @@ static int form_int(struct http_req *req, const char *key, int64_t max, int64_t 
     return 0;
 }
 
-/* Reads the form into `in` (the API's input): scalar fields as the domain names them, the checked
- * services with their target overrides ("" = the catalogue's) and fee items in yuan ("" = none; no
- * item at all = the catalogue's defaults). Errors name the form's field. */
-static int form_read(struct http_req *req, const struct service_kind *kinds, size_t n_kinds, struct agreement_input *in)
+/* The services editor of a form (the draft form and the service change's): the checked catalogue codes
+ * (and any other code sent: the domain refuses it) with their target overrides ("" = the catalogue's) and
+ * fee items in yuan ("" = none; no item at all = the catalogue's defaults). Errors name the form's field. */
+static int services_read(struct http_req *req, const struct service_kind *kinds, size_t n_kinds,
+                         const struct agreement_service_input **services_r, size_t *n_r)
 {
-    memset(in, 0, sizeof *in);
     int rc;
-    const char **party[] = {&in->provider_legal_name, &in->provider_address, &in->provider_contact_name,
-                            &in->provider_contact_phone, &in->client_legal_name, &in->client_address,
-                            &in->client_contact_name, &in->client_contact_phone};
-    for (size_t i = 0; party_fields[i]; i++)
-        if ((rc = http_json_string(req, party_fields[i], false, API_TEXT_MAX, party[i])) != 0) return rc;
-    int64_t v;
-    if (!*form_str(req, "term_years")) return kf_fail(&req->err, KF_E_INVALID, "term_years", "term_years is required");
-    if ((rc = form_int(req, "term_years", 1000, &v)) != 0) return rc;
-    in->term_years = (int)v;
-    if ((rc = form_int(req, "notice_days", 100000, &v)) != 0) return rc;
-    in->notice_days = (int)v;
-    if ((rc = form_int(req, "acceptance_days", 100000, &v)) != 0) return rc;
-    in->acceptance_days = (int)v;
-    if ((rc = form_int(req, "reminder_days", 100000, &v)) != 0) return rc;
-    in->reminder_days = (int)v;
-    if ((rc = http_json_string(req, "acceptance_by", false, API_SHORT_MAX, &in->acceptance_by)) != 0) return rc;
-    if (!in->acceptance_by || !*in->acceptance_by) in->acceptance_by = "client";
-    if ((rc = http_json_string(req, "calendar_zone", false, 256, &in->calendar_zone)) != 0) return rc;
-    if ((rc = http_json_string(req, "number_pattern", false, 256, &in->number_pattern)) != 0) return rc;
-    if ((rc = http_json_string(req, "supplementary_terms", false, AGREEMENT_TERMS_MAX, &in->supplementary_terms)) != 0)
-        return rc;
-    /* the services: the checked catalogue codes, and any other code sent (the domain refuses it) */
     json_t *sv = req->json ? json_object_get(req->json, "services") : NULL;
     size_t n_sent = json_is_array(sv) ? json_array_size(sv) : json_is_string(sv) ? 1 : 0;
     if (n_sent > AGREEMENT_SERVICES_MAX) n_sent = AGREEMENT_SERVICES_MAX + 1; /* the domain says "too many" */
@@ -403,9 +385,78 @@ static int form_read(struct http_req *req, const struct service_kind *kinds, siz
         }
         n++;
     }
-    in->services = s;
-    in->n_services = n;
+    *services_r = s;
+    *n_r = n;
     return 0;
+}
+
+/* The calendar select: "" is the default calendar (0), else a calendar id (the domain checks it exists). */
+static int form_calendar(struct http_req *req, int64_t *out)
+{
+    const char *s = form_str(req, "calendar_id");
+    *out = 0;
+    if (*s && id_parse(s, out) != 0) return kf_fail(&req->err, KF_E_INVALID, "calendar_id", "not a calendar id");
+    return 0;
+}
+
+/* `calendars` into d: the persisted calendars for a select, `selected` marked. On the draft form 0 or the
+ * default's id is the default, sent as "" so the agreement keeps no explicit calendar; on the change form
+ * (`change`) "" is "unchanged" (the template's first option, selected by 0) and every calendar sends its id.
+ * Nothing when the viewer may not read calendars. */
+static void calendar_choice(struct http_req *req, json_t *d, int64_t selected, bool change)
+{
+    struct calendar_info *cals;
+    size_t n;
+    struct kf_err e;
+    if (calendar_store_list(&req->ctx, &cals, &n, &e) != 0) return;
+    if (selected == 0 && !change) selected = CALENDAR_STORE_DEFAULT_ID;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:b}", "value",
+                                             cals[i].id == CALENDAR_STORE_DEFAULT_ID && !change ? "" : id_text(req, cals[i].id),
+                                             "name", cals[i].name ? cals[i].name : "", "zone", cals[i].zone ? cals[i].zone : "",
+                                             "selected", cals[i].id == selected));
+    json_object_set_new(d, "calendars", arr);
+}
+
+/* The selected calendar of a kept form ("" or garbage: the default). */
+static int64_t kept_calendar(struct http_req *req)
+{
+    int64_t id = 0;
+    const char *s = form_str(req, "calendar_id");
+    if (*s && id_parse(s, &id) != 0) id = 0;
+    return id;
+}
+
+/* Reads the draft form into `in` (the API's input): scalar fields as the domain names them, the
+ * calendar, and the services editor (services_read). Errors name the form's field. */
+static int form_read(struct http_req *req, const struct service_kind *kinds, size_t n_kinds, struct agreement_input *in)
+{
+    memset(in, 0, sizeof *in);
+    int rc;
+    const char **party[] = {&in->provider_legal_name, &in->provider_address, &in->provider_contact_name,
+                            &in->provider_contact_phone, &in->client_legal_name, &in->client_address,
+                            &in->client_contact_name, &in->client_contact_phone};
+    for (size_t i = 0; party_fields[i]; i++)
+        if ((rc = http_json_string(req, party_fields[i], false, API_TEXT_MAX, party[i])) != 0) return rc;
+    int64_t v;
+    if (!*form_str(req, "term_years")) return kf_fail(&req->err, KF_E_INVALID, "term_years", "term_years is required");
+    if ((rc = form_int(req, "term_years", 1000, &v)) != 0) return rc;
+    in->term_years = (int)v;
+    if ((rc = form_int(req, "notice_days", 100000, &v)) != 0) return rc;
+    in->notice_days = (int)v;
+    if ((rc = form_int(req, "acceptance_days", 100000, &v)) != 0) return rc;
+    in->acceptance_days = (int)v;
+    if ((rc = form_int(req, "reminder_days", 100000, &v)) != 0) return rc;
+    in->reminder_days = (int)v;
+    if ((rc = http_json_string(req, "acceptance_by", false, API_SHORT_MAX, &in->acceptance_by)) != 0) return rc;
+    if (!in->acceptance_by || !*in->acceptance_by) in->acceptance_by = "client";
+    if ((rc = http_json_string(req, "calendar_zone", false, 256, &in->calendar_zone)) != 0) return rc;
+    if ((rc = form_calendar(req, &in->calendar_id)) != 0) return rc;
+    if ((rc = http_json_string(req, "number_pattern", false, 256, &in->number_pattern)) != 0) return rc;
+    if ((rc = http_json_string(req, "supplementary_terms", false, AGREEMENT_TERMS_MAX, &in->supplementary_terms)) != 0)
+        return rc;
+    return services_read(req, kinds, n_kinds, &in->services, &in->n_services);
 }
 
 /* The domain's field on the form: the services' errors belong to the services' fieldset. */
@@ -417,40 +468,13 @@ static const char *page_field(const char *domain_field)
     return domain_field;
 }
 
-/* The form's model into d: `form` (scalar values), `services` (one per catalogue kind: checked, its
- * targets with the catalogue's as placeholders, its fees in yuan), `acceptance` options and `clients`.
- * From `g` (edit), else from the submitted form (`kept`), else the defaults (new). */
-static void form_model(struct http_req *req, json_t *d, const struct service_kind *kinds, size_t n_kinds,
-                       const struct agreement *g, bool kept)
+/* The services editor's model into d.services (one per catalogue kind: checked, its targets with the
+ * catalogue's as placeholders, its fees in yuan, each with its error from d.errors): from the submitted
+ * form (`kept`), else from `g`'s services (edit, or a change starting from the terms now), else the
+ * catalogue's defaults (a new draft). */
+static void services_model(struct http_req *req, json_t *d, const struct service_kind *kinds, size_t n_kinds,
+                           const struct agreement *g, bool kept)
 {
-    json_t *form = json_object_get(d, "form");
-    if (!json_is_object(form)) json_object_set_new(d, "form", form = json_object());
-    if (g) {
-        const char *pv[] = {g->provider_legal_name, g->provider_address, g->provider_contact_name,
-                            g->provider_contact_phone, g->client_legal_name, g->client_address,
-                            g->client_contact_name, g->client_contact_phone};
-        for (size_t i = 0; party_fields[i]; i++) json_object_set_new(form, party_fields[i], json_string(pv[i] ? pv[i] : ""));
-        json_object_set_new(form, "term_years", json_string(id_text(req, g->term_years)));
-        json_object_set_new(form, "notice_days", json_string(id_text(req, g->notice_days)));
-        json_object_set_new(form, "acceptance_by", json_string(g->acceptance_by));
-        json_object_set_new(form, "acceptance_days", json_string(id_text(req, g->acceptance_days)));
-        json_object_set_new(form, "reminder_days", json_string(id_text(req, g->reminder_days)));
-        json_object_set_new(form, "calendar_zone", json_string(g->calendar_zone ? g->calendar_zone : ""));
-        json_object_set_new(form, "number_pattern", json_string(g->number_pattern ? g->number_pattern : ""));
-        json_object_set_new(form, "supplementary_terms",
-                            json_string(g->supplementary_terms ? g->supplementary_terms : ""));
-    } else if (!kept) {
-        json_object_set_new(form, "term_years", json_string("1"));
-        json_object_set_new(form, "notice_days", json_string("30"));
-        json_object_set_new(form, "acceptance_days", json_string("7"));
-        json_object_set_new(form, "reminder_days", json_string("30"));
-        json_object_set_new(form, "calendar_zone", json_string("Asia/Shanghai"));
-        json_object_set_new(form, "number_pattern", json_string(AGREEMENT_DEFAULT_PATTERN));
-    }
-    strings_only(form);
-    const char *acc = json_string_value(json_object_get(form, "acceptance_by"));
-    static const char *const accepters[] = {"client", "customer", NULL};
-    json_object_set_new(d, "acceptance", options(req, "agreements.acceptance", accepters, acc && *acc ? acc : "client"));
     json_t *arr = json_array();
     for (size_t i = 0; i < n_kinds; i++) {
         const struct service_kind *k = &kinds[i];
@@ -490,21 +514,9 @@ static void form_model(struct http_req *req, json_t *d, const struct service_kin
                                              kind_name(req, k, k->code), "checked", checked, "targets", targets, "fees",
                                              fees, "box_id", field_name(req, k->code, "svc")));
     }
-    json_object_set_new(d, "services", arr);
-    json_t *parties = json_array();
-    for (size_t i = 0; party_fields[i]; i++)
-        json_array_append_new(parties, json_pack("{s:s,s:s,s:O}", "name", party_fields[i], "label_key",
-                                                 arena_printf(req->arena, "agreements.field.%s", party_fields[i]), "value",
-                                                 json_object_get(form, party_fields[i]) ? json_object_get(form, party_fields[i])
-                                                                                        : json_string("")));
-    /* each row carries its own error text, so the template needs no per-field markup */
     json_t *errors = json_object_get(d, "errors");
     size_t i;
     json_t *row;
-    json_array_foreach(parties, i, row) {
-        json_t *e = errors ? json_object_get(errors, json_string_value(json_object_get(row, "name"))) : NULL;
-        if (json_is_string(e)) json_object_set(row, "problem", e);
-    }
     json_array_foreach(arr, i, row) {
         size_t j;
         json_t *x;
@@ -518,6 +530,59 @@ static void form_model(struct http_req *req, json_t *d, const struct service_kin
             json_t *e = errors ? json_object_get(errors, json_string_value(json_object_get(x, "name"))) : NULL;
             if (json_is_string(e)) json_object_set(x, "problem", e);
         }
+    }
+    json_object_set_new(d, "services", arr);
+}
+
+/* The form's model into d: `form` (scalar values), `services` (one per catalogue kind: checked, its
+ * targets with the catalogue's as placeholders, its fees in yuan), `acceptance` options and `clients`.
+ * From `g` (edit), else from the submitted form (`kept`), else the defaults (new). */
+static void form_model(struct http_req *req, json_t *d, const struct service_kind *kinds, size_t n_kinds,
+                       const struct agreement *g, bool kept)
+{
+    json_t *form = json_object_get(d, "form");
+    if (!json_is_object(form)) json_object_set_new(d, "form", form = json_object());
+    if (g) {
+        const char *pv[] = {g->provider_legal_name, g->provider_address, g->provider_contact_name,
+                            g->provider_contact_phone, g->client_legal_name, g->client_address,
+                            g->client_contact_name, g->client_contact_phone};
+        for (size_t i = 0; party_fields[i]; i++) json_object_set_new(form, party_fields[i], json_string(pv[i] ? pv[i] : ""));
+        json_object_set_new(form, "term_years", json_string(id_text(req, g->term_years)));
+        json_object_set_new(form, "notice_days", json_string(id_text(req, g->notice_days)));
+        json_object_set_new(form, "acceptance_by", json_string(g->acceptance_by));
+        json_object_set_new(form, "acceptance_days", json_string(id_text(req, g->acceptance_days)));
+        json_object_set_new(form, "reminder_days", json_string(id_text(req, g->reminder_days)));
+        json_object_set_new(form, "calendar_zone", json_string(g->calendar_zone ? g->calendar_zone : ""));
+        json_object_set_new(form, "number_pattern", json_string(g->number_pattern ? g->number_pattern : ""));
+        json_object_set_new(form, "supplementary_terms",
+                            json_string(g->supplementary_terms ? g->supplementary_terms : ""));
+    } else if (!kept) {
+        json_object_set_new(form, "term_years", json_string("1"));
+        json_object_set_new(form, "notice_days", json_string("30"));
+        json_object_set_new(form, "acceptance_days", json_string("7"));
+        json_object_set_new(form, "reminder_days", json_string("30"));
+        json_object_set_new(form, "calendar_zone", json_string("Asia/Shanghai"));
+        json_object_set_new(form, "number_pattern", json_string(AGREEMENT_DEFAULT_PATTERN));
+    }
+    strings_only(form);
+    calendar_choice(req, d, kept ? kept_calendar(req) : g ? g->calendar_id : 0, false);
+    const char *acc = json_string_value(json_object_get(form, "acceptance_by"));
+    static const char *const accepters[] = {"client", "customer", NULL};
+    json_object_set_new(d, "acceptance", options(req, "agreements.acceptance", accepters, acc && *acc ? acc : "client"));
+    services_model(req, d, kinds, n_kinds, g, kept);
+    json_t *parties = json_array();
+    for (size_t i = 0; party_fields[i]; i++)
+        json_array_append_new(parties, json_pack("{s:s,s:s,s:O}", "name", party_fields[i], "label_key",
+                                                 arena_printf(req->arena, "agreements.field.%s", party_fields[i]), "value",
+                                                 json_object_get(form, party_fields[i]) ? json_object_get(form, party_fields[i])
+                                                                                        : json_string("")));
+    /* each row carries its own error text, so the template needs no per-field markup */
+    json_t *errors = json_object_get(d, "errors");
+    size_t i;
+    json_t *row;
+    json_array_foreach(parties, i, row) {
+        json_t *e = errors ? json_object_get(errors, json_string_value(json_object_get(row, "name"))) : NULL;
+        if (json_is_string(e)) json_object_set(row, "problem", e);
     }
     json_object_set_new(d, "parties", parties);
 }
@@ -669,15 +734,16 @@ static json_t *targets_rows(const struct agreement_service *s)
     return rows;
 }
 
-static json_t *services_json(struct http_req *req, const struct agreement *g)
+/* Services with their effective targets and fees, for the summary (the agreement's now, or the terms at an instant). */
+static json_t *service_rows(struct http_req *req, const struct agreement_service *services, size_t n_services)
 {
     struct service_kind *kinds = NULL;
     size_t nk = 0;
     struct kf_err e;
     if (agreement_service_kinds(&req->ctx, &kinds, &nk, &e) != 0) nk = 0;
     json_t *arr = json_array();
-    for (size_t i = 0; i < g->n_services; i++) {
-        const struct agreement_service *s = &g->services[i];
+    for (size_t i = 0; i < n_services; i++) {
+        const struct agreement_service *s = &services[i];
         bool personal = false;
         for (int p = 0; p < AGREEMENT_PRIORITIES; p++) personal |= s->personal.response[p] || s->personal.resolution[p];
         json_t *fees = json_array();
@@ -690,6 +756,11 @@ static json_t *services_json(struct http_req *req, const struct agreement *g)
                                              "targets", targets_rows(s), "fees", fees, "has_fees", s->n_fees > 0));
     }
     return arr;
+}
+
+static json_t *services_json(struct http_req *req, const struct agreement *g)
+{
+    return service_rows(req, g->services, g->n_services);
 }
 
 struct history {
@@ -744,6 +815,16 @@ static bool ended(const struct agreement *g)
     return strcmp(g->status, "expired") == 0 || strcmp(g->status, "dissolved") == 0;
 }
 
+/* The calendar `id` (0: the default) as {id, name} for a link to /calendars/{id}; NULL when the viewer may
+ * not read calendars (client users see the zone only). */
+static json_t *calendar_json(struct http_req *req, int64_t id)
+{
+    struct calendar_info info;
+    struct kf_err e;
+    if (calendar_store_get(&req->ctx, id ? id : CALENDAR_STORE_DEFAULT_ID, &info, &e) != 0) return NULL;
+    return json_pack("{s:o,s:s}", "id", http_json_id(info.id), "name", info.name ? info.name : "");
+}
+
 /* The agreement as the pages show it: number, status, parties, dates, signatures, dissolution. */
 static json_t *agreement_view(struct http_req *req, const struct agreement *g)
 {
@@ -772,6 +853,8 @@ static json_t *agreement_view(struct http_req *req, const struct agreement *g)
     if (g->provider_signed_by) json_object_set_new(o, "provider_signed_by", person(req, g->client_id, g->provider_signed_by));
     if (g->client_signed_by) json_object_set_new(o, "client_signed_by", person(req, g->client_id, g->client_signed_by));
     if (ended(g)) json_object_set_new(o, "ended", json_true());
+    json_t *cal = calendar_json(req, g->calendar_id);
+    if (cal) json_object_set_new(o, "calendar", cal);
     return o;
 }
 
@@ -833,10 +916,110 @@ static void actions_json(struct http_req *req, json_t *d, const struct agreement
         json_object_set_new(a, "sign_client", json_true());
     bool under_way = g->dissolution_ground && *g->dissolution_ground;
     if (active && !under_way && may(req, ACT_AGREEMENT_DISSOLVE, g->client_id)) json_object_set_new(a, "dissolve", json_true());
+    if (active && manage) json_object_set_new(a, "propose_change", json_true());
     json_object_set_new(a, "export", json_true());
     json_object_set_new(d, "actions", a);
     json_object_set_new(d, "can_attach", json_boolean(may(req, ACT_AGREEMENT_DISSOLVE, g->client_id) &&
                                                       may(req, ACT_FILE_UPLOAD, g->client_id)));
+}
+
+/* ?at=YYYY-MM-DD: the services in force at the start of that day in the agreement's zone (C8.1.1 term
+ * history) into d.services with the banner d.terms_at; returns 0, or the status of a refused date (the
+ * agreement's current services are shown then, with the error beside the date field). */
+static int terms_json(struct http_req *req, json_t *d, const struct agreement *g)
+{
+    const char *day = query_value(req, "at");
+    if (!day) return 0;
+    json_object_set_new(d, "at_value", json_string(day));
+    int64_t at;
+    struct agreement_terms t;
+    const char *zone = g->calendar_zone && *g->calendar_zone ? g->calendar_zone : "Asia/Shanghai";
+    if (strlen(day) > 10 || !day_start_ms(day, zone, &at)) {
+        kf_fail(&req->err, KF_E_INVALID, "at", "not a date");
+        int status = form_error(req, d, "at");
+        kf_err_clear(&req->err);
+        return status;
+    }
+    if (agreement_terms_at(NULL, &req->ctx, g->client_id, g->id, at, &t, &req->err) != 0) {
+        kf_err_clear(&req->err);
+        return 0;
+    }
+    json_object_set_new(d, "services", service_rows(req, t.services, t.n_services));
+    json_object_set_new(d, "terms_at", json_pack("{s:I,s:s}", "at", (json_int_t)at, "day", day));
+    json_t *cal = calendar_json(req, t.calendar_id);
+    if (cal) json_object_set_new(json_object_get(d, "terms_at"), "calendar", cal);
+    return 0;
+}
+
+/* d.changes: the agreement's service changes, newest first, with the link to each one's notice (for viewers
+ * of the register) and the withdraw link of a pending one (for those who manage agreements). */
+static void changes_json(struct http_req *req, json_t *d, const struct agreement *g)
+{
+    struct agreement_change *items;
+    size_t n;
+    struct kf_err e;
+    if (agreement_change_list(&req->ctx, g->client_id, g->id, &items, &n, &e) != 0) return;
+    bool notices = may(req, ACT_NOTICE_READ, g->client_id), manage = may(req, ACT_AGREEMENT_MANAGE, g->client_id);
+    int64_t now = clock_now_ms(req->ctx.env->clock);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const struct agreement_change *c = &items[i];
+        json_t *row = json_pack("{s:o,s:s,s:s,s:I,s:s}", "id", http_json_id(c->id), "status", c->status, "status_key",
+                                arena_printf(req->arena, "agreements.change.status.%s", c->status), "effective_at",
+                                (json_int_t)c->effective_at, "summary", c->summary ? c->summary : "");
+        if (notices && c->notice_id)
+            json_object_set_new(row, "notice_href", json_string(arena_printf(req->arena, "/notices/%lld?client_id=%lld",
+                                                                             (long long)c->notice_id, (long long)g->client_id)));
+        if (c->services_changed) json_object_set_new(row, "services_changed", json_true());
+        if (c->calendar_changed) json_object_set_new(row, "calendar_changed", json_true());
+        if (manage && strcmp(c->status, "pending") == 0 && c->effective_at > now)
+            json_object_set_new(row, "withdraw_href",
+                                json_string(ag_path(req, g->client_id, g->id,
+                                                    arena_printf(req->arena, "/changes/%lld/withdraw", (long long)c->id), NULL)));
+        json_array_append_new(arr, row);
+    }
+    json_object_set_new(d, "changes", arr);
+    json_object_set_new(d, "has_changes", json_boolean(n > 0));
+    json_object_set_new(d, "changes_read", json_true());
+}
+
+/* d.notices: the formal notices about this agreement (C11.1.1), newest first, the ones not yet acknowledged
+ * marked (more strongly those waiting for the viewer's side), and the link to send one. */
+static void notices_json(struct http_req *req, json_t *d, const struct agreement *g)
+{
+    if (!may(req, ACT_NOTICE_READ, g->client_id)) return;
+    struct notice_filter f = {.client_id = g->client_id, .agreement_id = g->id};
+    struct notice *items;
+    size_t n;
+    int64_t next = 0;
+    struct kf_err e;
+    if (notice_list(&req->ctx, &f, 0, AG_NOTICES_MAX, &items, &n, &next, &e) != 0) return;
+    const char *side = viewer_side(req);
+    json_t *arr = json_array();
+    size_t waiting = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct notice *x = &items[i];
+        bool unack = x->acknowledged_at == 0, mine = unack && strcmp(x->recipient_party, side) == 0;
+        waiting += mine;
+        json_t *row = json_pack("{s:o,s:s,s:s,s:I,s:s,s:b,s:b}", "id", http_json_id(x->id), "subject", x->subject, "kind_key",
+                                arena_printf(req->arena, "notices.kind.%s", x->kind), "sent_at", (json_int_t)x->sent_at,
+                                "direction_key",
+                                arena_printf(req->arena, "agreements.notices.from_%s", x->sender_party), "unacknowledged",
+                                unack, "waiting_me", mine);
+        if (x->acknowledged_at) json_object_set_new(row, "acknowledged_at", json_integer(x->acknowledged_at));
+        json_array_append_new(arr, row);
+    }
+    json_object_set_new(d, "notices", arr);
+    json_object_set_new(d, "has_notices", json_boolean(n > 0));
+    json_object_set_new(d, "notices_read", json_true());
+    if (waiting) json_object_set_new(d, "notices_waiting", json_integer((json_int_t)waiting));
+    if (next) json_object_set_new(d, "notices_more", json_true());
+    if (may(req, ACT_NOTICE_SEND, g->client_id))
+        json_object_set_new(d, "notice_new_href",
+                            json_string(arena_printf(req->arena, "/notices/new?agreement_id=%lld&client_id=%lld",
+                                                     (long long)g->id, (long long)g->client_id)));
+    json_object_set_new(d, "notices_all_href",
+                        json_string(arena_printf(req->arena, "/notices?client_id=%lld", (long long)g->client_id)));
 }
 
 /* Renders an agreement's page into d (consumed). */
@@ -850,7 +1033,10 @@ static int show_page(struct http_req *req, int status, json_t *d, int64_t client
     }
     json_object_set_new(d, "title", json_string(g.contract_number && *g.contract_number ? g.contract_number : g.draft_ref));
     json_object_set_new(d, "agreement", agreement_view(req, &g));
-    json_object_set_new(d, "services", services_json(req, &g));
+    if ((rc = terms_json(req, d, &g)) != 0) status = rc;
+    else json_object_set_new(d, "services", services_json(req, &g));
+    changes_json(req, d, &g);
+    notices_json(req, d, &g);
     if (g.supplementary_terms && *g.supplementary_terms) {
         char *html;
         struct kf_err e;
@@ -877,7 +1063,8 @@ int page_agreement_show(struct http_req *req)
     int rc = ag_ids(req, &client_id, &id);
     if (rc) return rc;
     json_t *d = page_data(req, NULL, "agreements");
-    static const char *const notices[] = {"created", "saved", "signed", "dissolved", "confirmed", "uploaded", NULL};
+    static const char *const notices[] = {"created", "saved", "signed", "dissolved", "confirmed", "uploaded",
+                                         "proposed", "withdrawn", NULL};
     for (const char *const *n = notices; *n; n++)
         if (http_query(req, *n))
             json_object_set_new(d, "notice_key", json_string(arena_printf(req->arena, "agreements.notice.%s", *n)));
@@ -1102,4 +1289,181 @@ int page_agreement_file_upload(struct http_req *req)
     int status = form_error(req, d, "file");
     kf_err_clear(&req->err);
     return show_page(req, status, d, client_id, id);
+}
+
+/* --- service changes (C8.1.1) ---------------------------------------------------------------------- */
+
+static const char *const change_fields[] = {"summary", "effective_at", "calendar_id", NULL};
+
+/* A local date and time "YYYY-MM-DDTHH:MM" (what <input type="datetime-local"> sends; a space for the T
+ * and a date alone, meaning its midnight, are taken too) in `zone`, strictly (2026-02-30 and 24:00 fail). */
+static bool local_time_ms(const char *s, const char *zone, int64_t *out)
+{
+    size_t len = strlen(s);
+    if (len == 10) return day_start_ms(s, zone, out);
+    if (len != 16 || (s[10] != 'T' && s[10] != ' ') || s[13] != ':') return false;
+    for (int i = 11; i < 16; i++)
+        if (i != 13 && (s[i] < '0' || s[i] > '9')) return false;
+    int hh = (s[11] - '0') * 10 + (s[12] - '0'), mm = (s[14] - '0') * 10 + (s[15] - '0');
+    if (hh > 23 || mm > 59) return false;
+    char day[11];
+    memcpy(day, s, 10);
+    day[10] = '\0';
+    int64_t start;
+    if (!day_start_ms(day, zone, &start)) return false;
+    /* the wall-clock hour of that day through ICU, so a day with a DST change still lands right */
+    UChar uzone[80];
+    UErrorCode st = U_ZERO_ERROR;
+    u_strFromUTF8(uzone, 80, NULL, zone, -1, &st);
+    if (U_FAILURE(st)) return false;
+    UCalendar *cal = ucal_open(uzone, -1, "en", UCAL_GREGORIAN, &st);
+    if (U_FAILURE(st)) return false;
+    ucal_setMillis(cal, (UDate)start, &st);
+    ucal_set(cal, UCAL_HOUR_OF_DAY, hh);
+    ucal_set(cal, UCAL_MINUTE, mm);
+    UDate ms = ucal_getMillis(cal, &st);
+    ucal_close(cal);
+    if (U_FAILURE(st)) return false;
+    *out = (int64_t)ms;
+    return true;
+}
+
+static const char *zone_of(const struct agreement *g)
+{
+    return g->calendar_zone && *g->calendar_zone ? g->calendar_zone : "Asia/Shanghai";
+}
+
+/* The change form into d (consumed): the services editor starting from the services in force now (or the
+ * submitted ones, `kept`), the calendar select, the earliest allowed instant (now + the notice period). */
+static int change_page(struct http_req *req, int status, json_t *d, const struct agreement *g, bool kept)
+{
+    struct service_kind *kinds;
+    size_t n;
+    int rc = load_kinds(req, &kinds, &n);
+    if (rc) {
+        json_decref(d);
+        return rc;
+    }
+    if (!json_is_object(json_object_get(d, "form"))) json_object_set_new(d, "form", json_object());
+    strings_only(json_object_get(d, "form"));
+    json_object_set_new(d, "agreement", agreement_view(req, g));
+    services_model(req, d, kinds, n, g, kept);
+    calendar_choice(req, d, kept ? kept_calendar(req) : 0, true);
+    int64_t now = clock_now_ms(req->ctx.env->clock);
+    json_object_set_new(d, "earliest", json_integer(now + (int64_t)g->notice_days * 24 * 3600 * 1000));
+    json_object_set_new(d, "zone", json_string(zone_of(g)));
+    if (strcmp(g->status, "active") != 0) json_object_set_new(d, "state_note", json_string("agreements.change.not_active"));
+    else json_object_set_new(d, "can_propose", json_true());
+    json_object_set_new(d, "action", json_string(ag_path(req, g->client_id, g->id, "/changes", NULL)));
+    json_object_set_new(d, "back", json_string(ag_path(req, g->client_id, g->id, NULL, NULL)));
+    return page_render(req, status, "agreements/change", d);
+}
+
+/* GET /agreements/{id}/changes/new?client_id=: the service change form (account managers and admins;
+ * an agreement not active shows why there is no form). */
+int page_agreement_change_new(struct http_req *req)
+{
+    int64_t client_id, id;
+    int rc = ag_ids(req, &client_id, &id);
+    if (!rc) rc = require(req, ACT_AGREEMENT_MANAGE, client_id);
+    struct agreement g;
+    if (!rc) rc = agreement_get(&req->ctx, client_id, id, &g, &req->err);
+    if (rc) return rc;
+    return change_page(req, strcmp(g.status, "active") == 0 ? 200 : 409,
+                       page_data(req, "agreements.change.title", "agreements"), &g, false);
+}
+
+/* POST /agreements/{id}/changes?client_id= (summary, effective_at local to the agreement's zone, calendar_id
+ * "" = unchanged, the services editor): proposes the change, which sends its notice; a refused field is
+ * shown beside it, a second pending change (also a form sent twice) at the top. */
+int page_agreement_change_create(struct http_req *req)
+{
+    int64_t client_id, id, change_id = 0;
+    int rc = ag_ids(req, &client_id, &id);
+    if (!rc) rc = require(req, ACT_AGREEMENT_MANAGE, client_id);
+    struct agreement g;
+    if (!rc) rc = agreement_get(&req->ctx, client_id, id, &g, &req->err);
+    if (rc) return rc;
+    struct agreement_change_input in = {0};
+    struct service_kind *kinds;
+    size_t n;
+    in.summary = form_str(req, "summary");
+    if (!*in.summary) in.summary = NULL; /* the domain: summary required */
+    const char *when = form_str(req, "effective_at");
+    if (!*when) rc = kf_fail(&req->err, KF_E_INVALID, "effective_at", "effective_at is required");
+    else if (!local_time_ms(when, zone_of(&g), &in.effective_at))
+        rc = kf_fail(&req->err, KF_E_INVALID, "effective_at", "not a date and time");
+    if (!rc) rc = form_calendar(req, &in.calendar_id);
+    if (!rc) rc = load_kinds(req, &kinds, &n);
+    if (!rc) rc = services_read(req, kinds, n, &in.services, &in.n_services);
+    if (!rc && in.n_services == 0) rc = kf_fail(&req->err, KF_E_INVALID, "services", "choose at least one service");
+    if (!rc) rc = agreement_change_propose(&req->ctx, client_id, id, &in, &change_id, &req->err);
+    if (is_form_error(rc) || rc == KF_E_CONFLICT) {
+        bool conflict = rc == KF_E_CONFLICT;
+        const char *cfield = req->err.field;
+        json_t *d = page_data(req, "agreements.change.title", "agreements");
+        int status = form_error(req, d, page_field(req->err.field));
+        if (conflict)
+            json_object_set_new(d, "error", json_pack("{s:s}", "message",
+                                                      page_text(req, cfield && strcmp(cfield, "change") == 0
+                                                                         ? "agreements.error.change_pending"
+                                                                         : "agreements.change.not_active")));
+        page_keep_form(req, d, change_fields);
+        kf_err_clear(&req->err);
+        return change_page(req, status, d, &g, true);
+    }
+    if (rc) return rc;
+    return page_redirect(req, arena_printf(req->arena, "%s#changes", ag_path(req, client_id, id, NULL, "proposed=1")));
+}
+
+/* The withdrawal's confirmation page of change {change} (error_key: why a POST was refused). */
+static int withdraw_page(struct http_req *req, int status, int64_t client_id, int64_t id, const char *error_key)
+{
+    int64_t change_id;
+    int rc = api_path_id(req, "change", "change", &change_id);
+    struct agreement g;
+    struct agreement_change c;
+    if (!rc) rc = agreement_get(&req->ctx, client_id, id, &g, &req->err);
+    if (!rc) rc = agreement_change_get(&req->ctx, client_id, id, change_id, &c, &req->err);
+    if (rc) return rc;
+    json_t *d = page_data(req, "agreements.change.withdraw_title", "agreements");
+    json_object_set_new(d, "agreement", agreement_view(req, &g));
+    json_object_set_new(d, "change", json_pack("{s:I,s:s,s:s}", "effective_at", (json_int_t)c.effective_at, "summary",
+                                               c.summary ? c.summary : "", "status_key",
+                                               arena_printf(req->arena, "agreements.change.status.%s", c.status)));
+    bool open = strcmp(c.status, "pending") == 0 && c.effective_at > clock_now_ms(req->ctx.env->clock);
+    if (error_key) json_object_set_new(d, "error", json_pack("{s:s}", "message", page_text(req, error_key)));
+    else if (!open) json_object_set_new(d, "state_note", json_string("agreements.change.not_pending"));
+    else if (may(req, ACT_AGREEMENT_MANAGE, client_id)) json_object_set_new(d, "can_withdraw", json_true());
+    json_object_set_new(d, "action", json_string(ag_path(req, client_id, id,
+                                                         arena_printf(req->arena, "/changes/%lld/withdraw", (long long)change_id),
+                                                         NULL)));
+    json_object_set_new(d, "back", json_string(arena_printf(req->arena, "%s#changes", ag_path(req, client_id, id, NULL, NULL))));
+    return page_render(req, status, "agreements/change_withdraw", d);
+}
+
+/* GET /agreements/{id}/changes/{change}/withdraw?client_id=: what is withdrawn, and the button. */
+int page_agreement_change_withdraw_confirm(struct http_req *req)
+{
+    int64_t client_id, id;
+    int rc = ag_ids(req, &client_id, &id);
+    if (!rc) rc = require(req, ACT_AGREEMENT_MANAGE, client_id);
+    return rc ? rc : withdraw_page(req, 200, client_id, id, NULL);
+}
+
+/* POST /agreements/{id}/changes/{change}/withdraw?client_id=: withdraws a pending change (its correcting
+ * notice is sent); one applied or withdrawn already is the page again with why (409). */
+int page_agreement_change_withdraw(struct http_req *req)
+{
+    int64_t client_id, id, change_id;
+    int rc = ag_ids(req, &client_id, &id);
+    if (!rc) rc = require(req, ACT_AGREEMENT_MANAGE, client_id);
+    if (!rc) rc = api_path_id(req, "change", "change", &change_id);
+    if (!rc) rc = agreement_change_withdraw(&req->ctx, client_id, id, change_id, &req->err);
+    if (rc == KF_E_CONFLICT) {
+        kf_err_clear(&req->err);
+        return withdraw_page(req, 409, client_id, id, "agreements.error.withdraw_conflict");
+    }
+    if (rc) return rc;
+    return page_redirect(req, arena_printf(req->arena, "%s#changes", ag_path(req, client_id, id, NULL, "withdrawn=1")));
 }

@@ -262,8 +262,9 @@ static int new_form(struct http_req *req, int status, json_t *d, int64_t client_
     return page_render(req, status, "notices/new", d);
 }
 
-/* GET /notices/new?client_id=&corrects=: the form; a correction starts from the original's kind,
- * subject and agreement. Another client's notice to correct is not found. */
+/* GET /notices/new?client_id=&corrects=&agreement_id=: the form; a correction starts from the original's
+ * kind, subject and agreement; agreement_id preselects an agreement of that client (one not of the client
+ * is not offered). Another client's notice to correct is not found. */
 int page_notice_new(struct http_req *req)
 {
     int64_t client_id;
@@ -286,6 +287,11 @@ int page_notice_new(struct http_req *req)
                                               orig.subject));
         if (orig.agreement_id) json_object_set_new(form, "agreement_id", json_string(id_text(req, orig.agreement_id)));
         json_object_set_new(d, "send", json_pack("{s:o}", "form", form));
+    } else if (query_value(req, "agreement_id") && client_id) {
+        /* from an agreement's page: that agreement preselected (agreement_choice marks it when it is the client's) */
+        int64_t aid;
+        if (id_parse(query_value(req, "agreement_id"), &aid) == 0)
+            json_object_set_new(d, "send", json_pack("{s:{s:s}}", "form", "agreement_id", id_text(req, aid)));
     }
     return new_form(req, 200, d, client_id);
 }
