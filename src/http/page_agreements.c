@@ -1034,7 +1034,7 @@ static int show_page(struct http_req *req, int status, json_t *d, int64_t client
     json_object_set_new(d, "title", json_string(g.contract_number && *g.contract_number ? g.contract_number : g.draft_ref));
     json_object_set_new(d, "agreement", agreement_view(req, &g));
     if ((rc = terms_json(req, d, &g)) != 0) status = rc;
-    else json_object_set_new(d, "services", services_json(req, &g));
+    if (!json_object_get(d, "terms_at")) json_object_set_new(d, "services", services_json(req, &g));
     changes_json(req, d, &g);
     notices_json(req, d, &g);
     if (g.supplementary_terms && *g.supplementary_terms) {

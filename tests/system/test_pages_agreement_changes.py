@@ -1,0 +1,222 @@
+"""The agreement pages, second round, on both engines: the business calendar on the draft form, kept when a
+draft is edited through the page (C3.1.1); service changes proposed, listed and withdrawn through the pages
+with the notice period checked beside the date field and the terms in force at a chosen date (C8.1.1); the
+agreement's formal notices on its page and the notice form preselecting it (C11.1.1) — with each form's bad
+input: missing or wrong anti-forgery token, a malformed date, a date inside the notice period, another
+client's agreement (404 with no byte of it), a client user posting the change form (403), a form sent twice."""
+import datetime
+import re
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from test_pages_agreements import DAY_MS, agreement_id, draft_fields, field_error, location, make_active, make_draft
+from test_pages_agreements import site  # noqa: F401  (the fixture)
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def local(ms):
+    """UTC ms as the datetime-local value of the change form, in the agreement's zone."""
+    return datetime.datetime.fromtimestamp(ms / 1000, tz=SHANGHAI).strftime("%Y-%m-%dT%H:%M")
+
+
+def local_day(ms):
+    return datetime.datetime.fromtimestamp(ms / 1000, tz=SHANGHAI).strftime("%Y-%m-%d")
+
+
+def change_fields(srv, days=31, **over):
+    f = {"summary": "技术支持P1首次响应缩短为10分钟", "effective_at": local(srv.clock_now() + days * DAY_MS),
+         "calendar_id": "", "services": "technical_support", "t_technical_support_p1_fr": "10",
+         "t_technical_support_p1_res": "120", "fee_technical_support_fixed_month": "9000.00"}
+    f.update(over)
+    return [(k, v) for k, v in f.items() if v is not None]
+
+
+def changes(people, aid, cid):
+    r = people["admin"].api("GET", "/api/v1/agreements/%s/changes?client_id=%s" % (aid, cid))
+    assert r.status == 200, r
+    return r.json["items"]
+
+
+def notices_of(people, aid, cid):
+    r = people["admin"].api("GET", "/api/v1/notices?client_id=%s&agreement_id=%s" % (cid, aid))
+    assert r.status == 200, r
+    return r.json["items"]
+
+
+# --- the calendar on the draft form (C3.1.1) ------------------------------------------------------------
+
+def test_C3_1_1_draft_form_chooses_a_calendar_and_editing_the_draft_keeps_it(site):
+    srv, people, ids = site
+    am, A = people["p-account_manager"], ids["A"]
+    c = people["admin"].api("POST", "/api/v1/calendars", {"name": "华南服务中心", "zone": "Asia/Shanghai"})
+    assert c.status == 201, c
+    cal = c.json["id"]
+    new = am.get("/agreements/new")
+    assert new.status == 200 and 'name="calendar_id"' in new.text and "华南服务中心" in new.text, new
+    aid = agreement_id(location(am.form("/agreements", draft_fields(A, calendar_id=cal))))
+    assert am.api("GET", "/api/v1/agreements/%s?client_id=%s" % (aid, A)).json["calendar_id"] == cal
+    page = am.get("/agreements/%s?client_id=%s" % (aid, A)).text
+    assert 'href="/calendars/%s"' % cal in page and "华南服务中心" in page
+    # the edit form shows it selected; saving the form as shown keeps it (it used to reset to the default)
+    edit = am.get("/agreements/%s/edit?client_id=%s" % (aid, A)).text
+    assert re.search(r'<option value="%s" selected>' % cal, edit), edit[:3000]
+    location(am.form("/agreements/%s/edit?client_id=%s" % (aid, A),
+                     draft_fields(A, client_id=None, term_years="2", calendar_id=cal)))
+    g = am.api("GET", "/api/v1/agreements/%s?client_id=%s" % (aid, A)).json
+    assert g["calendar_id"] == cal and g["term_years"] == 2
+    # a calendar that does not exist is refused beside the select and changes nothing; the choice is kept
+    r = am.form("/agreements/%s/edit?client_id=%s" % (aid, A), draft_fields(A, client_id=None, calendar_id="999999"))
+    field_error(r, "calendar_id")
+    r = am.form("/agreements/%s/edit?client_id=%s" % (aid, A), draft_fields(A, client_id=None, calendar_id="x1"))
+    field_error(r, "calendar_id")
+    assert am.api("GET", "/api/v1/agreements/%s?client_id=%s" % (aid, A)).json["calendar_id"] == cal
+    # the default calendar stays implicit (no explicit calendar written)
+    plain = agreement_id(location(am.form("/agreements", draft_fields(A, calendar_id=""))))
+    assert am.api("GET", "/api/v1/agreements/%s?client_id=%s" % (plain, A)).json["calendar_id"] is None
+
+
+# --- service changes through the pages (C8.1.1) -----------------------------------------------------------
+
+def test_C8_1_1_change_proposed_by_form_is_listed_with_its_notice_and_withdrawn(site):
+    srv, people, ids = site
+    am, boss, A = people["p-account_manager"], people["boss-A"], ids["A"]
+    aid = make_active(people, ids)
+    page = am.get("/agreements/%s?client_id=%s" % (aid, A)).text
+    assert "服务变更" in page and "尚无服务变更" in page
+    assert 'href="/agreements/%s/changes/new?client_id=%s"' % (aid, A) in page
+    form = am.get("/agreements/%s/changes/new?client_id=%s" % (aid, A))
+    assert form.status == 200, form
+    # the services editor of the draft form, from the terms in force now, and the earliest date allowed
+    assert 'name="services" value="technical_support" checked' in form.text and 'value="8000.00"' in form.text
+    assert "最早可生效时间" in form.text and 'name="effective_at"' in form.text
+    loc = location(am.form("/agreements/%s/changes?client_id=%s" % (aid, A), change_fields(srv)))
+    assert "proposed=1" in loc
+    items = changes(people, aid, A)
+    assert len(items) == 1 and items[0]["status"] == "pending", items
+    note = notices_of(people, aid, A)
+    assert len(note) == 1 and note[0]["kind"] == "change", note
+    page = am.get("/agreements/%s?client_id=%s" % (aid, A)).text
+    assert "待生效" in page and "技术支持P1首次响应缩短为10分钟" in page
+    assert 'href="/notices/%s?client_id=%s"' % (note[0]["id"], A) in page
+    withdraw = "/agreements/%s/changes/%s/withdraw?client_id=%s" % (aid, items[0]["id"], A)
+    assert 'href="%s"' % withdraw.replace("&", "&amp;") in page or 'href="%s"' % withdraw in page
+    # the client sees the change and its notice, but no withdraw button
+    mine = boss.get("/agreements/%s" % aid).text
+    assert "待生效" in mine and "/withdraw" not in mine
+    # the same form again: a second pending change is refused, nothing more is written
+    again = am.form("/agreements/%s/changes?client_id=%s" % (aid, A), change_fields(srv))
+    assert again.status == 409 and 'role="alert"' in again.text, again
+    assert len(changes(people, aid, A)) == 1 and len(notices_of(people, aid, A)) == 1
+    # the terms in force at a chosen date: now the old fee, after the effective date the new one
+    eff = items[0]["effective_at"]
+    later = am.get("/agreements/%s?client_id=%s&at=%s" % (aid, A, local_day(eff + 2 * DAY_MS))).text
+    assert "生效的条款" in later, later[later.find("<main"):][:3000]
+    assert "¥9,000.00" in later, later[later.find("services-heading"):][:3000]
+    today = am.get("/agreements/%s?client_id=%s&at=%s" % (aid, A, local_day(srv.clock_now()))).text
+    assert "¥8,000.00" in today and "¥9,000.00" not in today
+    bad = am.get("/agreements/%s?client_id=%s&at=2026-02-30" % (aid, A))
+    field_error(bad, "at")
+    # withdrawal: a confirmation page, then the change is withdrawn with a correcting notice
+    conf = am.get(withdraw)
+    assert conf.status == 200 and "确认撤回" in conf.text, conf
+    assert am.form(withdraw, {}, csrf=False).status == 403
+    assert boss.form(withdraw, {}).status == 403
+    assert "withdrawn=1" in location(am.form(withdraw, {}))
+    assert changes(people, aid, A)[0]["status"] == "withdrawn"
+    assert len(notices_of(people, aid, A)) == 2
+    twice = am.form(withdraw, {})
+    assert twice.status == 409 and "已撤回" in twice.text, twice
+    page = am.get("/agreements/%s?client_id=%s" % (aid, A)).text
+    assert "已撤回" in page
+    en = am.get("/agreements/%s?client_id=%s&lang=en" % (aid, A)).text
+    assert "Service changes" in en and "Withdrawn" in en
+
+
+def test_C8_1_1_bad_input_of_the_change_form_is_refused_beside_the_field_and_sends_nothing(site):
+    srv, people, ids = site
+    am, A = people["p-account_manager"], ids["A"]
+    aid = make_active(people, ids)
+    path = "/agreements/%s/changes?client_id=%s" % (aid, A)
+    assert am.form(path, change_fields(srv), csrf=False).status == 403
+    assert am.form(path, change_fields(srv), csrf="0" * 43).status == 403
+    # inside the 30 days' notice period, in the past, malformed, missing
+    r = am.form(path, change_fields(srv, days=10))
+    field_error(r, "effective_at")
+    assert "通知期" in r.text and "技术支持P1首次响应缩短为10分钟" in r.text  # the form is kept
+    field_error(am.form(path, change_fields(srv, days=-2)), "effective_at")
+    for bad in ("2027-13-01T10:00", "2027-02-30T10:00", "2027-01-01T24:00", "明天", "2027-01-01T10:00:00:00"):
+        field_error(am.form(path, change_fields(srv, effective_at=bad)), "effective_at")
+    field_error(am.form(path, change_fields(srv, effective_at="")), "effective_at")
+    # summary missing or oversized; no service; garbage money; an unknown calendar
+    field_error(am.form(path, change_fields(srv, summary="")), "summary")
+    field_error(am.form(path, change_fields(srv, summary="长" * 2000)), "summary")
+    field_error(am.form(path, change_fields(srv, services=None)), "services")
+    field_error(am.form(path, change_fields(srv, fee_technical_support_fixed_month="八千")),
+                "fee_technical_support_fixed_month")
+    field_error(am.form(path, change_fields(srv, calendar_id="999999")), "calendar_id")
+    assert changes(people, aid, A) == [] and notices_of(people, aid, A) == []
+    # a client user may not propose (403), and a draft has no change form (409)
+    assert people["boss-A"].form("/agreements/%s/changes" % aid, change_fields(srv)).status == 403
+    assert people["boss-A"].get("/agreements/%s/changes/new" % aid).status == 403
+    assert people["p-agent"].form(path, change_fields(srv)).status == 403
+    draft = make_draft(people, ids)
+    r = am.get("/agreements/%s/changes/new?client_id=%s" % (draft, A))
+    assert r.status == 409 and "只有生效中的合同" in r.text, r
+    r = am.form("/agreements/%s/changes?client_id=%s" % (draft, A), change_fields(srv))
+    assert r.status == 409, r
+    assert changes(people, aid, A) == [] and notices_of(people, aid, A) == []
+
+
+def test_C5_2_another_clients_agreement_changes_are_404_without_a_byte_of_it(site):
+    srv, people, ids = site
+    am, A, B = people["p-account_manager"], ids["A"], ids["B"]
+    aid = make_active(people, ids)
+    location(am.form("/agreements/%s/changes?client_id=%s" % (aid, A), change_fields(srv)))
+    ch = changes(people, aid, A)[0]["id"]
+    outsider = people["boss-B"]
+    for path in ("/agreements/%s/changes/new" % aid, "/agreements/%s/changes/new?client_id=%s" % (aid, A),
+                 "/agreements/%s/changes/%s/withdraw?client_id=%s" % (aid, ch, A), "/agreements/%s?at=2027-01-01" % aid):
+        r = outsider.get(path)
+        assert r.status in (403, 404), (path, r)
+        assert "合同客户公司A".encode() not in r.body and "技术支持P1".encode() not in r.body, path
+    for path in ("/agreements/%s/changes?client_id=%s" % (aid, A), "/agreements/%s/changes/%s/withdraw?client_id=%s" % (aid, ch, A)):
+        r = outsider.form(path, change_fields(srv))
+        assert r.status in (403, 404) and "合同客户公司A".encode() not in r.body, (path, r)
+    # the provider naming the wrong client finds nothing
+    r = am.get("/agreements/%s/changes/new?client_id=%s" % (aid, B))
+    assert r.status == 404 and "技术支持P1".encode() not in r.body
+    r = am.form("/agreements/%s/changes/%s/withdraw?client_id=%s" % (aid, ch, B), {})
+    assert r.status == 404
+    assert changes(people, aid, A)[0]["status"] == "pending"
+
+
+# --- the agreement's notices (C11.1.1) ----------------------------------------------------------------------
+
+def test_C11_1_1_agreement_page_lists_its_notices_unacknowledged_marked_and_preselects_it_in_the_notice_form(site):
+    srv, people, ids = site
+    am, boss, A = people["p-account_manager"], people["boss-A"], ids["A"]
+    aid = make_active(people, ids)
+    page = am.get("/agreements/%s?client_id=%s" % (aid, A)).text
+    assert "通知函" in page and "尚无与本合同有关的通知函" in page
+    link = "/notices/new?agreement_id=%s&amp;client_id=%s" % (aid, A)
+    assert link in page, page[:4000]
+    form = am.get("/notices/new?agreement_id=%s&client_id=%s" % (aid, A))
+    assert form.status == 200 and re.search(r'<option value="%s" selected>' % aid, form.text), form.text[:3000]
+    # another client's agreement id is not offered, nor preselected
+    other = am.get("/notices/new?agreement_id=%s&client_id=%s" % (aid, ids["B"]))
+    assert other.status == 200 and 'value="%s" selected' % aid not in other.text
+    r = am.api("POST", "/api/v1/notices", {"client_id": A, "agreement_id": aid, "kind": "breach",
+                                          "subject": "关于逾期付款的违约通知", "body": "请于七日内付款。"})
+    assert r.status == 201, r
+    mine = boss.get("/agreements/%s" % aid).text
+    assert "关于逾期付款的违约通知" in mine and "未确认" in mine and "等待您方确认" in mine
+    assert "waiting-me" in mine
+    # acknowledged, it no longer stands out
+    assert boss.api("POST", "/api/v1/notices/%s/acknowledge" % r.json["id"]).status == 200
+    mine = boss.get("/agreements/%s" % aid).text
+    assert "关于逾期付款的违约通知" in mine and "等待您方确认" not in mine and "已确认于" in mine
+    # agents read agreements but not the register: no notices section for them
+    agent = people["p-agent"].get("/agreements/%s?client_id=%s" % (aid, A)).text
+    assert "关于逾期付款的违约通知" not in agent
