@@ -22,6 +22,7 @@ struct store_conn;
 #define NOTICE_ANNOUNCE_MAX 2000          /* clients one announcement reaches */
 #define NOTICE_READS_MAX 200              /* readers returned with one notice */
 #define NOTICE_CORRECTIONS_MAX 50         /* corrections returned with one notice */
+#define NOTICE_KEY_MAX 64                 /* bytes of an idempotency key */
 
 struct notice_input {
     int64_t client_id;          /* the client party of the notice (tenant) */
@@ -33,6 +34,7 @@ struct notice_input {
     const char *method;         /* portal, email, registered_mail, hand; NULL: portal */
     const char *tracking_number;/* registered_mail only, optional */
     int64_t corrects_id;        /* 0, or an earlier notice of the same client this one corrects */
+    const char *idempotency_key;/* notice_send_once: NULL/"": none; else 1..NOTICE_KEY_MAX of [A-Za-z0-9_-] */
 };
 
 struct notice_read {
@@ -89,6 +91,14 @@ void notice_published(const struct kf_ctx *ctx, int64_t client_id, const char *r
  * user's in->client_id must be their own (else KF_E_NOT_FOUND); sender_party, when given, must be the
  * actor's side (KF_E_INVALID "sender_party"). Then as notice_send_in, in one write. */
 int notice_send(struct kf_ctx *ctx, const struct notice_input *in, int64_t *id_r, struct kf_err *err);
+
+/* As notice_send, with duplicate submission: when in->idempotency_key names a notice sent earlier for
+ * the same client with that key, nothing is sent and *id_r is that notice's id with *existing_r true
+ * (whatever else the input holds). The check runs inside the write, backed by the unique index
+ * (client_id, idempotency_key); the same key with another client is independent. A malformed key is
+ * KF_E_INVALID field "idempotency_key". existing_r may be NULL. */
+int notice_send_once(struct kf_ctx *ctx, const struct notice_input *in, int64_t *id_r, bool *existing_r,
+                     struct kf_err *err);
 
 /* Records the delivery of a notice sent by e-mail, registered mail or by hand, by the sender side
  * (ACT_NOTICE_SEND; the recipient side is KF_E_FORBIDDEN). `delivered_at` must lie in [sent_at, now]

@@ -385,8 +385,11 @@ int api_agreement_create(struct http_req *req)
     int rc;
     if ((rc = api_body_client_id(req, false, &client_id)) != 0) return rc;
     if ((rc = ag_body(req, &in)) != 0) return rc;
-    if ((rc = agreement_create(&req->ctx, client_id, &in, &id, &req->err)) != 0) return rc;
-    return ag_reply_one(req, 201, client_id, id);
+    /* optional: the same key again answers the first draft with 200 (duplicate submission) */
+    if ((rc = http_json_string(req, "idempotency_key", false, API_SHORT_MAX, &in.idempotency_key)) != 0) return rc;
+    bool existing = false;
+    if ((rc = agreement_create_once(&req->ctx, client_id, &in, &id, &existing, &req->err)) != 0) return rc;
+    return ag_reply_one(req, existing ? 200 : 201, client_id, id);
 }
 
 int api_agreement_get(struct http_req *req)

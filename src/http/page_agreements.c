@@ -50,7 +50,7 @@ static const char *const scalar_fields[] = {
     "client_id",         "term_years",          "notice_days",         "acceptance_by",       "acceptance_days",
     "reminder_days",     "calendar_zone",       "number_pattern",      "supplementary_terms", "provider_legal_name",
     "provider_address",  "provider_contact_name", "provider_contact_phone", "client_legal_name", "client_address",
-    "client_contact_name", "client_contact_phone", NULL};
+    "client_contact_name", "client_contact_phone", "idempotency_key", NULL};
 static const char *const party_fields[] = {"provider_legal_name", "provider_address", "provider_contact_name",
                                            "provider_contact_phone", "client_legal_name", "client_address",
                                            "client_contact_name", "client_contact_phone", NULL};
@@ -453,6 +453,7 @@ static int form_read(struct http_req *req, const struct service_kind *kinds, siz
     if (!in->acceptance_by || !*in->acceptance_by) in->acceptance_by = "client";
     if ((rc = http_json_string(req, "calendar_zone", false, 256, &in->calendar_zone)) != 0) return rc;
     if ((rc = form_calendar(req, &in->calendar_id)) != 0) return rc;
+    if ((rc = http_json_string(req, "idempotency_key", false, API_SHORT_MAX, &in->idempotency_key)) != 0) return rc;
     if ((rc = http_json_string(req, "number_pattern", false, 256, &in->number_pattern)) != 0) return rc;
     if ((rc = http_json_string(req, "supplementary_terms", false, AGREEMENT_TERMS_MAX, &in->supplementary_terms)) != 0)
         return rc;
@@ -565,6 +566,9 @@ static void form_model(struct http_req *req, json_t *d, const struct service_kin
         json_object_set_new(form, "number_pattern", json_string(AGREEMENT_DEFAULT_PATTERN));
     }
     strings_only(form);
+    /* a new draft's duplicate-submission key: made when the form is first shown, kept when shown again */
+    if (!g && !json_is_string(json_object_get(form, "idempotency_key")))
+        json_object_set_new(form, "idempotency_key", json_string(page_form_key(req)));
     calendar_choice(req, d, kept ? kept_calendar(req) : g ? g->calendar_id : 0, false);
     const char *acc = json_string_value(json_object_get(form, "acceptance_by"));
     static const char *const accepters[] = {"client", "customer", NULL};
@@ -636,7 +640,8 @@ static bool is_form_error(int rc)
     return rc == KF_E_INVALID || rc == KF_E_TOO_LARGE;
 }
 
-/* POST /agreements (client_id and the draft's fields): creates the draft and goes to its page. */
+/* POST /agreements (client_id, the draft's fields, idempotency_key): creates the draft and goes to its page;
+ * the same key again goes to the first draft and makes no other. */
 int page_agreement_create(struct http_req *req)
 {
     int64_t client_id = 0, id = 0;
@@ -651,11 +656,13 @@ int page_agreement_create(struct http_req *req)
     struct agreement_input in;
     if (!rc) rc = load_kinds(req, &kinds, &n);
     if (!rc) rc = form_read(req, kinds, n, &in);
-    if (!rc) rc = agreement_create(&req->ctx, client_id, &in, &id, &req->err);
+    bool existing = false;
+    /* the same form sent twice (its idempotency_key): the first draft answers, and the page goes to it */
+    if (!rc) rc = agreement_create_once(&req->ctx, client_id, &in, &id, &existing, &req->err);
     if (rc == KF_E_NOT_FOUND && req->err.field && strcmp(req->err.field, "client_id") == 0) rc = req->err.code = KF_E_INVALID;
     if (is_form_error(rc)) return form_fail(req, "agreements.new.title", NULL, client_id);
     if (rc) return rc;
-    return page_redirect(req, ag_path(req, client_id, id, NULL, "created=1"));
+    return page_redirect(req, ag_path(req, client_id, id, NULL, existing ? NULL : "created=1"));
 }
 
 /* GET /agreements/{id}/edit?client_id=: the same form for a draft. */

@@ -220,3 +220,99 @@ def test_C11_1_1_agreement_page_lists_its_notices_unacknowledged_marked_and_pres
     # agents read agreements but not the register: no notices section for them
     agent = people["p-agent"].get("/agreements/%s?client_id=%s" % (aid, A)).text
     assert "关于逾期付款的违约通知" not in agent
+
+
+# --- duplicate submission: idempotency keys of drafts and notices ---------------------------------------------
+
+def hidden_key(html):
+    m = re.search(r'name="idempotency_key" value="([0-9a-f]{32})"', html)
+    assert m, html[:3000]
+    return m.group(1)
+
+
+def agreements_of(people, cid):
+    r = people["admin"].api("GET", "/api/v1/agreements?client_id=%s&limit=200" % cid)
+    assert r.status == 200, r
+    return r.json["items"]
+
+
+def all_notices(people, cid):
+    r = people["admin"].api("GET", "/api/v1/notices?client_id=%s&limit=200" % cid)
+    assert r.status == 200, r
+    return r.json["items"]
+
+
+def test_C1_1_the_same_draft_form_sent_twice_makes_one_draft(site):
+    srv, people, ids = site
+    am, A = people["p-account_manager"], ids["A"]
+    key = hidden_key(am.get("/agreements/new").text)
+    assert key != hidden_key(am.get("/agreements/new").text)  # a new key each time the form is shown
+    before = len(agreements_of(people, A))
+    first = location(am.form("/agreements", draft_fields(A, idempotency_key=key)))
+    second = location(am.form("/agreements", draft_fields(A, idempotency_key=key, term_years="3")))
+    assert agreement_id(first) == agreement_id(second) and "created=1" not in second
+    assert len(agreements_of(people, A)) == before + 1
+    # a refused form keeps its key, so correcting and sending it still makes one draft
+    bad = am.form("/agreements", draft_fields(A, idempotency_key="k" + key, term_years="0"))
+    assert bad.status == 422 and 'value="k%s"' % key in bad.text, bad
+    ok = location(am.form("/agreements", draft_fields(A, idempotency_key="k" + key)))
+    assert agreement_id(location(am.form("/agreements", draft_fields(A, idempotency_key="k" + key)))) == agreement_id(ok)
+    assert len(agreements_of(people, A)) == before + 2
+    # without a key every submission is a draft of its own (as before)
+    location(am.form("/agreements", draft_fields(A)))
+    assert len(agreements_of(people, A)) == before + 3
+
+
+def test_C11_1_1_the_same_notice_form_sent_twice_sends_one_notice(site):
+    srv, people, ids = site
+    am, A = people["p-account_manager"], ids["A"]
+    key = hidden_key(am.get("/notices/new?client_id=%s" % A).text)
+    fields = {"client_id": A, "kind": "other", "subject": "关于服务时间调整的通知", "body": "自下月起……",
+              "method": "portal", "idempotency_key": key}
+    first = location(am.form("/notices", fields))
+    second = location(am.form("/notices", fields))
+    assert first.split("&")[0] == second.split("&")[0], (first, second)
+    assert len([n for n in all_notices(people, A) if n["subject"] == "关于服务时间调整的通知"]) == 1
+    # a refused form (no subject) keeps its key
+    bad = am.form("/notices", dict(fields, subject="", idempotency_key="z" + key))
+    assert bad.status == 422 and 'value="z%s"' % key in bad.text, bad
+
+
+def test_C11_1_1_C1_1_idempotency_keys_in_the_api_answer_the_first_object_and_are_per_client(site):
+    srv, people, ids = site
+    admin, A, B = people["admin"], ids["A"], ids["B"]
+    body = {"client_id": A, "term_years": 1, "services": [{"kind": "consulting"}], "idempotency_key": "order-2027-001"}
+    r1 = admin.api("POST", "/api/v1/agreements", body)
+    assert r1.status == 201, r1
+    r2 = admin.api("POST", "/api/v1/agreements", dict(body, term_years=5))
+    assert r2.status == 200 and r2.json["id"] == r1.json["id"] and r2.json["term_years"] == 1, r2
+    # the same key with another client is independent
+    r3 = admin.api("POST", "/api/v1/agreements", dict(body, client_id=B))
+    assert r3.status == 201 and r3.json["id"] != r1.json["id"], r3
+    # malformed, oversized, wrong type: refused by field, nothing written
+    n = len(agreements_of(people, A))
+    for bad in ("含 空格", "x" * 65, "a/b", ""):
+        r = admin.api("POST", "/api/v1/agreements", dict(body, idempotency_key=bad))
+        if bad == "":
+            assert r.status == 201, r  # "" is no key
+            continue
+        assert r.status == 422 and r.json["error"]["field"] == "idempotency_key", (bad, r)
+    r = admin.api("POST", "/api/v1/agreements", dict(body, idempotency_key=42))
+    assert r.status == 422 and r.json["error"]["field"] == "idempotency_key", r
+    assert len(agreements_of(people, A)) == n + 1
+    # notices
+    nb = {"client_id": A, "kind": "other", "subject": "系统维护", "body": "周六维护。", "idempotency_key": "n-1"}
+    s1 = admin.api("POST", "/api/v1/notices", nb)
+    assert s1.status == 201, s1
+    s2 = admin.api("POST", "/api/v1/notices", dict(nb, subject="另一个主题"))
+    assert s2.status == 200 and s2.json["id"] == s1.json["id"] and s2.json["subject"] == "系统维护", s2
+    s3 = admin.api("POST", "/api/v1/notices", dict(nb, client_id=B))
+    assert s3.status == 201 and s3.json["id"] != s1.json["id"], s3
+    # the client's own admin using the key the provider used: the first notice (of its own client), no second one
+    boss = people["boss-A"]
+    s4 = boss.api("POST", "/api/v1/notices", dict(nb, client_id=A, subject="乙方来函"))
+    assert s4.status == 200 and s4.json["id"] == s1.json["id"], s4
+    for bad in ("x" * 65, "含 空格"):
+        r = admin.api("POST", "/api/v1/notices", dict(nb, idempotency_key=bad))
+        assert r.status == 422 and r.json["error"]["field"] == "idempotency_key", r
+    assert len([x for x in all_notices(people, A) if x["subject"] == "系统维护"]) == 1
