@@ -729,6 +729,43 @@ int notice_list(struct kf_ctx *ctx, const struct notice_filter *f, int64_t after
     return rc;
 }
 
+int notice_list_for_agreement(struct kf_ctx *ctx, int64_t client_id, int64_t agreement_id, struct notice **items_r,
+                              size_t *n_r, struct kf_err *err)
+{
+    client_id = nt_scope(ctx, client_id);
+    int rc = ident_allow(ctx, ACT_NOTICE_READ, client_id > 0 ? client_id : INT64_MAX, 0, err);
+    if (rc) return rc;
+    if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    struct store_conn *c;
+    if ((rc = store_acquire(ctx->env->store, &c, err)) != 0) return rc;
+    struct store_stmt *st;
+    rc = store_prepare(c, NT_SELECT_ONE "WHERE n.client_id = $1 AND n.agreement_id = $2 ORDER BY n.id LIMIT $3", &st, err);
+    if (rc == 0) {
+        store_bind_int64(st, 1, client_id);
+        store_bind_int64(st, 2, agreement_id);
+        store_bind_int64(st, 3, NOTICE_EXPORT_MAX);
+        struct notice *items = NULL;
+        size_t n = 0, cap = 0;
+        while ((rc = store_step(st, err)) == STORE_ROW && n < NOTICE_EXPORT_MAX) {
+            if (n == cap) {
+                size_t ncap = cap ? cap * 2 : 16;
+                struct notice *grown = arena_zalloc(ctx->arena, sizeof *grown * ncap);
+                if (n) memcpy(grown, items, sizeof *items * n);
+                items = grown, cap = ncap;
+            }
+            nt_from_row(ctx, st, &items[n++]);
+        }
+        store_finalize(&st);
+        if (rc >= 0) {
+            rc = 0;
+            *items_r = items;
+            *n_r = n;
+        }
+    }
+    store_release(&c);
+    return rc;
+}
+
 int notice_count_unacknowledged(struct kf_ctx *ctx, int64_t client_id, int64_t *n_r, struct kf_err *err)
 {
     client_id = nt_scope(ctx, client_id);

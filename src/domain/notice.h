@@ -23,6 +23,7 @@ struct store_conn;
 #define NOTICE_READS_MAX 200              /* readers returned with one notice */
 #define NOTICE_CORRECTIONS_MAX 50         /* corrections returned with one notice */
 #define NOTICE_KEY_MAX 64                 /* bytes of an idempotency key */
+#define NOTICE_EXPORT_MAX 1000            /* notices of one agreement in its export */
 
 struct notice_input {
     int64_t client_id;          /* the client party of the notice (tenant) */
@@ -136,6 +137,12 @@ struct notice_filter {
  * 0 on the last. KF_E_INVALID "kind", "direction". Needs ACT_NOTICE_READ. */
 int notice_list(struct kf_ctx *ctx, const struct notice_filter *f, int64_t after_id, int limit,
                 struct notice **items_r, size_t *n_r, int64_t *next_r, struct kf_err *err);
+
+/* Every notice about agreement `agreement_id` of client `client_id` with its body, oldest first (at most
+ * NOTICE_EXPORT_MAX), for the agreement's export (C10.3.2): no read receipt is recorded. Needs
+ * ACT_NOTICE_READ on that client; a client user naming another client is KF_E_NOT_FOUND. */
+int notice_list_for_agreement(struct kf_ctx *ctx, int64_t client_id, int64_t agreement_id, struct notice **items_r,
+                              size_t *n_r, struct kf_err *err);
 
 /* How many notices to the actor's side are not acknowledged yet: of client `client_id` (0: every
  * client, provider staff only; a client user always their own). Needs ACT_NOTICE_READ. */

@@ -22,7 +22,9 @@
 #include "domain/agreement.h"
 #include "domain/file.h"
 #include "domain/agreement_change.h"
+#include "domain/notice.h"
 #include "http/api_common.h"
+#include "http/api_notices.h"
 #include "http/handlers.h"
 #include "http/request.h"
 
@@ -472,6 +474,8 @@ int api_agreement_dissolve(struct http_req *req)
  * items and its files' metadata as one JSON download, in every status — after the end the client keeps
  * read-only access and takes its data with it. Handing it out is a disclosure, recorded in the audit
  * trail (agreement_export_disclosed) before the bytes leave. */
+static json_t *change_json(const struct agreement_change *ch);
+
 int api_agreement_export(struct http_req *req)
 {
     int64_t client_id, id;
@@ -509,6 +513,27 @@ int api_agreement_export(struct http_req *req)
     json_t *out = json_pack("{s:s,s:I,s:o,s:o,s:o,s:o}", "format", "kefu.agreement.export.v1", "exported_at",
                             (json_int_t)clock_now_ms(req->ctx.env->clock), "agreement", a, "services", services, "fees",
                             fees, "files", farr);
+    /* the service changes (C8.1.1), and the notices about it with their bodies (C11.1.1) for viewers of
+     * the register: the client's own correspondence leaves with its data */
+    struct agreement_change *changes;
+    size_t n_changes;
+    json_t *carr = json_array();
+    if (agreement_change_list(&req->ctx, client_id, id, &changes, &n_changes, &req->err) == 0)
+        for (size_t i = n_changes; i-- > 0;) json_array_append_new(carr, change_json(&changes[i]));
+    kf_err_clear(&req->err);
+    json_object_set_new(out, "changes", carr);
+    struct notice *notices;
+    size_t n_notices;
+    if (notice_list_for_agreement(&req->ctx, client_id, id, &notices, &n_notices, &req->err) == 0) {
+        json_t *narr = json_array();
+        for (size_t i = 0; i < n_notices; i++) {
+            json_t *o = api_notice_json(&notices[i], false);
+            json_object_set_new(o, "body", json_string(notices[i].body ? notices[i].body : ""));
+            json_array_append_new(narr, o);
+        }
+        json_object_set_new(out, "notices", narr);
+    }
+    kf_err_clear(&req->err);
     http_reply_header(req, "Content-Disposition",
                       arena_printf(req->arena, "attachment; filename=\"agreement-%lld.json\"", (long long)id));
     return http_reply_json(req, 200, out);

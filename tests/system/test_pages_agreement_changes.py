@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from test_pages_agreements import DAY_MS, agreement_id, draft_fields, field_error, location, make_active, make_draft
+from test_pages_agreements import DAY_MS, Browser, agreement_id, draft_fields, field_error, location, make_active, make_draft
 from test_pages_agreements import site  # noqa: F401  (the fixture)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -316,3 +316,41 @@ def test_C11_1_1_C1_1_idempotency_keys_in_the_api_answer_the_first_object_and_ar
         r = admin.api("POST", "/api/v1/notices", dict(nb, idempotency_key=bad))
         assert r.status == 422 and r.json["error"]["field"] == "idempotency_key", r
     assert len([x for x in all_notices(people, A) if x["subject"] == "系统维护"]) == 1
+
+
+# --- the export after the end (C10.3.2) ---------------------------------------------------------------------
+
+def test_C10_3_2_export_after_expiry_holds_the_service_changes_and_the_clients_notices(site):
+    srv, people, ids = site
+    am, boss, A = people["p-account_manager"], people["boss-A"], ids["A"]
+    aid = make_active(people, ids)
+    location(am.form("/agreements/%s/changes?client_id=%s" % (aid, A), change_fields(srv)))
+    r = am.api("POST", "/api/v1/notices", {"client_id": A, "agreement_id": aid, "kind": "breach",
+                                          "subject": "违约通知", "body": "## 事由\n\n逾期付款。"})
+    assert r.status == 201, r
+    rb = am.api("POST", "/api/v1/notices", {"client_id": ids["B"], "kind": "other", "subject": "乙公司的通知",
+                                           "body": "别的客户。"})
+    assert rb.status == 201, rb
+    # test mode leaves kefu's periodic jobs unscheduled: the expiry job, daily
+    r = srv.post("/api/v1/test/jobs", json={"kind": "agreement.expire", "period_ms": DAY_MS,
+                                            "run_at": srv.clock_now() + DAY_MS})
+    assert r.status == 201, r
+    srv.advance(367 * DAY_MS)  # past the one-year term: the change applied, then the agreement expired
+    boss, outsider = Browser(srv, "boss-A"), Browser(srv, "boss-B")  # the sessions ended meanwhile
+    g = boss.api("GET", "/api/v1/agreements/%s" % aid).json
+    assert g["status"] == "expired", g
+    ex = boss.get("/api/v1/agreements/%s/export" % aid)
+    assert ex.status == 200 and "attachment" in ex.header("Content-Disposition"), ex
+    doc = ex.json
+    assert [c["status"] for c in doc["changes"]] == ["applied"], doc["changes"]
+    assert doc["changes"][0]["summary"] == "技术支持P1首次响应缩短为10分钟"
+    subjects = {n["subject"]: n for n in doc["notices"]}
+    assert "违约通知" in subjects and subjects["违约通知"]["body"] == "## 事由\n\n逾期付款。"
+    assert any(n["kind"] == "change" and n["body"] for n in doc["notices"])
+    assert "乙公司的通知" not in ex.text and "别的客户" not in ex.text
+    # the read-only page after the end still lists both
+    page = boss.get("/agreements/%s" % aid).text
+    assert "已生效" in page and "违约通知" in page and "/changes/new" not in page
+    # another client's admin: 404 without a byte of it
+    r = outsider.get("/api/v1/agreements/%s/export?client_id=%s" % (aid, A))
+    assert r.status == 404 and "违约通知".encode() not in r.body
