@@ -347,6 +347,36 @@ static int form_int(struct http_req *req, const char *key, int64_t max, int64_t 
     return 0;
 }
 
+/* The targets of service `code` on a form (t_<code>_p<N>_fr / _res, business minutes; "" is 0, the
+ * catalogue's on an agreement): the draft form's, the change form's and the catalogue form's. */
+static int targets_read(struct http_req *req, const char *code, struct agreement_targets *t)
+{
+    int rc;
+    for (int p = 0; p < AGREEMENT_PRIORITIES; p++)
+        if ((rc = form_int(req, target_field(req, code, p, false), AGREEMENT_TARGET_MAX, &t->response[p])) ||
+            (rc = form_int(req, target_field(req, code, p, true), AGREEMENT_TARGET_MAX, &t->resolution[p])))
+            return rc;
+    return 0;
+}
+
+/* The fee items of service `code` on a form (fee_<code>_<kind>, typed in yuan; "" = no item of that kind). */
+static int fees_read(struct http_req *req, const char *code, struct agreement_fee **fees_r, size_t *n_r)
+{
+    struct agreement_fee *fees = arena_zalloc(req->arena, sizeof *fees * AGREEMENT_FEES_MAX);
+    size_t nf = 0;
+    for (const char *const *fk = fee_kinds; *fk; fk++) {
+        const char *key = fee_field(req, code, *fk);
+        const char *text = form_str(req, key);
+        if (!*text) continue;
+        int rc = money_parse_yuan(text, key, &fees[nf].amount_fen, &req->err);
+        if (rc) return rc;
+        fees[nf++].kind = *fk;
+    }
+    *fees_r = fees;
+    *n_r = nf;
+    return 0;
+}
+
 /* The services editor of a form (the draft form and the service change's): the checked catalogue codes
  * (and any other code sent: the domain refuses it) with their target overrides ("" = the catalogue's) and
  * fee items in yuan ("" = none; no item at all = the catalogue's defaults). Errors name the form's field. */
@@ -366,22 +396,10 @@ static int services_read(struct http_req *req, const struct service_kind *kinds,
         s[n].kind = code;
         const struct service_kind *k = kind_of(kinds, n_kinds, code);
         if (k) {
-            for (int p = 0; p < AGREEMENT_PRIORITIES; p++) {
-                if ((rc = form_int(req, target_field(req, code, p, false), AGREEMENT_TARGET_MAX, &s[n].targets.response[p])) ||
-                    (rc = form_int(req, target_field(req, code, p, true), AGREEMENT_TARGET_MAX, &s[n].targets.resolution[p])))
-                    return rc;
-            }
-            struct agreement_fee *fees = arena_zalloc(req->arena, sizeof *fees * AGREEMENT_FEES_MAX);
-            size_t nf = 0;
-            for (const char *const *fk = fee_kinds; *fk; fk++) {
-                const char *key = fee_field(req, code, *fk);
-                const char *text = form_str(req, key);
-                if (!*text) continue;
-                if ((rc = money_parse_yuan(text, key, &fees[nf].amount_fen, &req->err)) != 0) return rc;
-                fees[nf++].kind = *fk;
-            }
+            struct agreement_fee *fees;
+            if ((rc = targets_read(req, code, &s[n].targets)) != 0 || (rc = fees_read(req, code, &fees, &s[n].n_fees)) != 0)
+                return rc;
             s[n].fees = fees;
-            s[n].n_fees = nf;
         }
         n++;
     }
@@ -1473,4 +1491,123 @@ int page_agreement_change_withdraw(struct http_req *req)
     }
     if (rc) return rc;
     return page_redirect(req, arena_printf(req->arena, "%s#changes", ag_path(req, client_id, id, NULL, "withdrawn=1")));
+}
+
+/* --- the service catalogue (C2.1.1, C2.2.1) --------------------------------------------------------- */
+
+#define KIND_FORM_CODE "new"   /* the field names of the catalogue form: t_new_p1_fr …, fee_new_per_hour … */
+static const char *const kind_fields[] = {"code", "name_zh", "name_en", NULL};
+
+/* Business minutes as {h, m} for "N 小时 M 分钟". */
+static json_t *hours_minutes(int64_t minutes)
+{
+    return json_pack("{s:I,s:I}", "h", (json_int_t)(minutes / 60), "m", (json_int_t)(minutes % 60));
+}
+
+/* The catalogue page into d (consumed): every kind with its default targets and fees, and for admins the
+ * form to add one (its values kept from the submission, `kept`, with each error beside its field). */
+static int kinds_page(struct http_req *req, int status, json_t *d, bool kept)
+{
+    struct service_kind *kinds;
+    size_t n;
+    int rc = load_kinds(req, &kinds, &n);
+    if (rc) {
+        json_decref(d);
+        return rc;
+    }
+    bool en = strcmp(page_locale(req), "en") == 0;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const struct service_kind *k = &kinds[i];
+        json_t *targets = json_array(), *fees = json_array();
+        for (int p = 0; p < AGREEMENT_PRIORITIES; p++)
+            json_array_append_new(targets, json_pack("{s:s,s:o,s:o}", "priority", arena_printf(req->arena, "P%d", p + 1), "fr",
+                                                     hours_minutes(k->targets.response[p]), "res",
+                                                     hours_minutes(k->targets.resolution[p])));
+        for (size_t j = 0; j < k->n_fees; j++)
+            json_array_append_new(fees, json_pack("{s:s,s:I}", "label_key",
+                                                  arena_printf(req->arena, "agreements.fee_name.%s", k->fees[j].kind),
+                                                  "amount_fen", (json_int_t)k->fees[j].amount_fen));
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:b,s:o,s:o,s:b}", "code", k->code, "name",
+                                             en ? k->name_en : k->name_zh, "other_name", en ? k->name_zh : k->name_en,
+                                             "builtin", k->builtin, "targets", targets, "fees", fees, "has_fees",
+                                             k->n_fees > 0));
+    }
+    json_object_set_new(d, "kinds", arr);
+    if (may(req, ACT_SERVICE_KIND_MANAGE, 0)) {
+        json_object_set_new(d, "can_manage", json_true());
+        if (!json_is_object(json_object_get(d, "form"))) json_object_set_new(d, "form", json_object());
+        strings_only(json_object_get(d, "form"));
+        json_t *errors = json_object_get(d, "errors");
+        json_t *targets = json_array(), *fees = json_array();
+        for (int p = 0; p < AGREEMENT_PRIORITIES; p++) {
+            const char *fr = target_field(req, KIND_FORM_CODE, p, false), *res = target_field(req, KIND_FORM_CODE, p, true);
+            json_t *row = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "priority", arena_printf(req->arena, "P%d", p + 1),
+                                    "label_id", arena_printf(req->arena, "kt_p%d", p + 1), "fr_name", fr, "fr_value",
+                                    kept ? form_str(req, fr) : "", "res_name", res, "res_value", kept ? form_str(req, res) : "");
+            json_t *e1 = errors ? json_object_get(errors, fr) : NULL, *e2 = errors ? json_object_get(errors, res) : NULL;
+            if (json_is_string(e1) || json_is_string(e2)) json_object_set(row, "problem", json_is_string(e1) ? e1 : e2);
+            json_array_append_new(targets, row);
+        }
+        for (const char *const *fk = fee_kinds; *fk; fk++) {
+            const char *key = fee_field(req, KIND_FORM_CODE, *fk);
+            json_t *row = json_pack("{s:s,s:s,s:s}", "name", key, "value", kept ? form_str(req, key) : "", "label_key",
+                                    arena_printf(req->arena, "agreements.fee.%s", *fk));
+            json_t *e = errors ? json_object_get(errors, key) : NULL;
+            if (json_is_string(e)) json_object_set(row, "problem", e);
+            json_array_append_new(fees, row);
+        }
+        json_object_set_new(d, "targets", targets);
+        json_object_set_new(d, "fees", fees);
+    }
+    return page_render(req, status, "agreements/kinds", d);
+}
+
+/* GET /service-kinds: the catalogue for every provider role and client user (agreement.read). */
+int page_service_kinds(struct http_req *req)
+{
+    int rc = require(req, ACT_AGREEMENT_READ, AG_SOME_CLIENT(req));
+    if (rc) return rc;
+    json_t *d = page_data(req, "kinds.title", "agreements");
+    if (http_query(req, "added")) json_object_set_new(d, "notice_key", json_string("kinds.notice.added"));
+    return kinds_page(req, 200, d, false);
+}
+
+/* The field of an error on the catalogue form: a target's goes to the targets' fieldset (the domain's
+ * rule, response <= resolution, names no single one), a fee item's the domain refused to the fees'. */
+static const char *kind_page_field(const char *domain_field)
+{
+    if (domain_field && strncmp(domain_field, "t_", 2) == 0) return "targets";
+    if (domain_field && strncmp(domain_field, "fees", 4) == 0) return "fees";
+    return domain_field;
+}
+
+/* POST /service-kinds (code, name_zh, name_en, every target t_new_pN_fr/_res in business minutes, fees
+ * fee_new_<kind> in yuan): an admin adds a kind; refused input is shown beside its field, nothing added. */
+int page_service_kind_create(struct http_req *req)
+{
+    int rc = require(req, ACT_SERVICE_KIND_MANAGE, 0);
+    if (rc) return rc;
+    struct service_kind_input in = {0};
+    struct agreement_fee *fees = NULL;
+    in.code = form_str(req, "code");
+    in.name_zh = form_str(req, "name_zh");
+    in.name_en = form_str(req, "name_en");
+    for (int p = 0; !rc && p < AGREEMENT_PRIORITIES; p++)
+        if (!*form_str(req, target_field(req, KIND_FORM_CODE, p, false)) || !*form_str(req, target_field(req, KIND_FORM_CODE, p, true)))
+            rc = kf_fail(&req->err, KF_E_INVALID, "targets", "every target is required");
+    if (!rc) rc = targets_read(req, KIND_FORM_CODE, &in.targets);
+    if (!rc) rc = fees_read(req, KIND_FORM_CODE, &fees, &in.n_fees);
+    in.fees = fees;
+    int64_t id = 0;
+    if (!rc) rc = agreement_service_kind_create(&req->ctx, &in, &id, &req->err);
+    if (is_form_error(rc) || rc == KF_E_CONFLICT) {
+        json_t *d = page_data(req, "kinds.title", "agreements");
+        int status = form_error(req, d, kind_page_field(req->err.field));
+        page_keep_form(req, d, kind_fields);
+        kf_err_clear(&req->err);
+        return kinds_page(req, status, d, true);
+    }
+    if (rc) return rc;
+    return page_redirect(req, "/service-kinds?added=1");
 }

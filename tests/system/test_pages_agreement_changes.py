@@ -354,3 +354,66 @@ def test_C10_3_2_export_after_expiry_holds_the_service_changes_and_the_clients_n
     # another client's admin: 404 without a byte of it
     r = outsider.get("/api/v1/agreements/%s/export?client_id=%s" % (aid, A))
     assert r.status == 404 and "违约通知".encode() not in r.body
+
+
+# --- the service catalogue page (C2.1.1, C2.2.1) ------------------------------------------------------------
+
+def kind_fields(code, **over):
+    f = {"code": code, "name_zh": "远程协助", "name_en": "Remote assistance", "fee_new_per_hour": "350.00"}
+    for p, (fr, res) in enumerate(((20, 90), (45, 300), (120, 960), (240, 1500)), 1):
+        f["t_new_p%d_fr" % p], f["t_new_p%d_res" % p] = str(fr), str(res)
+    f.update(over)
+    return [(k, v) for k, v in f.items() if v is not None]
+
+
+def test_C2_1_1_C2_2_1_catalogue_page_shows_kinds_targets_and_fees_and_admins_add_a_kind(site):
+    srv, people, ids = site
+    admin = people["admin"]
+    # every provider role and client user reads it, linked from the agreements list
+    assert 'href="/service-kinds"' in people["staff-A"].get("/agreements").text
+    for name in ("staff-A", "boss-A", "p-agent", "p-account_manager"):
+        r = people[name].get("/service-kinds")
+        assert r.status == 200, (name, r)
+        assert "咨询服务" in r.text and "技术支持" in r.text and "维护服务" in r.text and "培训服务" in r.text
+        assert "4 小时" in r.text and "¥8,000.00" in r.text  # 240 minutes in hours; the default monthly fee
+        assert 'action="/service-kinds"' not in r.text  # the form is the admin's
+    en = people["boss-A"].get("/service-kinds?lang=en").text
+    assert "Service catalogue" in en and "CN¥15,000.00" in en and "4 h" in en
+    page = admin.get("/service-kinds").text
+    assert 'action="/service-kinds"' in page and 'name="t_new_p1_fr"' in page
+    loc = location(admin.form("/service-kinds", kind_fields("remote_assist")))
+    assert loc == "/service-kinds?added=1"
+    page = admin.get(loc).text
+    assert "远程协助" in page and "1 小时 30 分钟" in page and "¥350.00" in page and "25 小时" in page
+    kinds = admin.api("GET", "/api/v1/service-kinds").json["items"]
+    new = [k for k in kinds if k["code"] == "remote_assist"]
+    assert len(new) == 1 and new[0]["targets"]["P1"] == {"first_response": 20, "resolution": 90}, new
+    # the new kind is offered on the draft form
+    assert 'name="services" value="remote_assist"' in people["p-account_manager"].get("/agreements/new").text
+
+
+def test_C2_1_1_bad_input_of_the_catalogue_form_is_refused_beside_the_field_and_adds_nothing(site):
+    srv, people, ids = site
+    admin = people["admin"]
+    before = len(admin.api("GET", "/api/v1/service-kinds").json["items"])
+    assert admin.form("/service-kinds", kind_fields("k_one"), csrf=False).status == 403
+    assert admin.form("/service-kinds", kind_fields("k_one"), csrf="0" * 43).status == 403
+    field_error(admin.form("/service-kinds", kind_fields("Bad Code")), "code")
+    field_error(admin.form("/service-kinds", kind_fields("x" * 40)), "code")
+    field_error(admin.form("/service-kinds", kind_fields("k_two", name_zh="")), "name_zh")
+    r = admin.form("/service-kinds", kind_fields("k_three", t_new_p2_fr=""))
+    field_error(r, "targets")
+    assert 'value="k_three"' in r.text and 'value="远程协助"' in r.text  # the form is kept
+    field_error(admin.form("/service-kinds", kind_fields("k_four", t_new_p1_fr="两小时")), "targets")
+    field_error(admin.form("/service-kinds", kind_fields("k_five", t_new_p1_fr="500")), "targets")  # response > resolution
+    field_error(admin.form("/service-kinds", kind_fields("k_six", fee_new_per_hour="-1")), "fee_new_per_hour")
+    field_error(admin.form("/service-kinds", kind_fields("k_seven", fee_new_per_hour="abc")), "fee_new_per_hour")
+    # a code in use (also the same form sent twice): 409 with the error beside the code
+    location(admin.form("/service-kinds", kind_fields("k_once")))
+    twice = admin.form("/service-kinds", kind_fields("k_once"))
+    assert twice.status == 409 and 'id="code-error"' in twice.text, twice
+    assert len(admin.api("GET", "/api/v1/service-kinds").json["items"]) == before + 1
+    # only admins add kinds: an account manager 403, a client user 404
+    assert people["p-account_manager"].form("/service-kinds", kind_fields("k_am")).status == 403
+    assert people["boss-A"].form("/service-kinds", kind_fields("k_boss")).status == 404
+    assert len(admin.api("GET", "/api/v1/service-kinds").json["items"]) == before + 1
