@@ -1,10 +1,13 @@
 /* The agreement pages (issue 5 item 8; docs/agreements.md "Pages"): the list with status, expiry and
- * client filters; the draft form (new and edit) with the catalogue's services as checkboxes, target
- * overrides per priority and fee items typed in yuan; an agreement's page (parties, services with
- * effective targets, fees, terms, signatures, dissolution, files, history, actions); the two signing
- * steps and the dissolution form, each behind a confirmation page. Every decision is the domain's
- * (agreement.h): this file parses forms into the API's input, maps the domain's fields back onto the
- * form's, and shapes pages. Another client's agreement is the 404 page, with no byte of it. */
+ * client filters; the draft form (new and edit) with the business calendar, the catalogue's services as
+ * checkboxes, target overrides per priority, fee items typed in yuan and a duplicate-submission key; an
+ * agreement's page (parties, services with effective targets — or the terms in force at a chosen date —,
+ * fees, terms, service changes, notices, signatures, dissolution, files, history, actions); the two
+ * signing steps and the dissolution form, each behind a confirmation page; the service change form (the
+ * draft form's services editor) and its withdrawal (C8.1.1); the service catalogue (C2.1.1, C2.2.1).
+ * Every decision is the domain's (agreement.h, agreement_change.h): this file parses forms into the
+ * API's input, maps the domain's fields back onto the form's, and shapes pages. Another client's
+ * agreement is the 404 page, with no byte of it. */
 #include <string.h>
 #include <unicode/ucal.h>
 #include <unicode/ustring.h>

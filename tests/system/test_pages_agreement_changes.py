@@ -72,6 +72,10 @@ def test_C3_1_1_draft_form_chooses_a_calendar_and_editing_the_draft_keeps_it(sit
     r = am.form("/agreements/%s/edit?client_id=%s" % (aid, A), draft_fields(A, client_id=None, calendar_id="x1"))
     field_error(r, "calendar_id")
     assert am.api("GET", "/api/v1/agreements/%s?client_id=%s" % (aid, A)).json["calendar_id"] == cal
+    # another field refused: the chosen calendar is kept on the form shown again
+    r = am.form("/agreements", draft_fields(A, calendar_id=cal, term_years="0"))
+    field_error(r, "term_years")
+    assert re.search(r'<option value="%s" selected>' % cal, r.text), r.text[:3000]
     # the default calendar stays implicit (no explicit calendar written)
     plain = agreement_id(location(am.form("/agreements", draft_fields(A, calendar_id=""))))
     assert am.api("GET", "/api/v1/agreements/%s?client_id=%s" % (plain, A)).json["calendar_id"] is None
