@@ -1269,6 +1269,8 @@ struct export_args {
     int64_t client_id, agreement_id;
     const int64_t *file_ids;
     size_t n_files;
+    const int64_t *notice_ids;   /* NULL: the export holds no notices */
+    size_t n_notices;
 };
 
 static int export_fn(struct store_conn *c, void *arg, struct kf_err *err)
@@ -1283,17 +1285,30 @@ static int export_fn(struct store_conn *c, void *arg, struct kf_err *err)
     for (size_t i = 0; i < a->n_files; i++)
         json_array_append_new(files, json_sprintf("%" PRId64, a->file_ids[i]));
     json_t *changes = json_pack("{s:s,s:o}", "format", "json", "file_ids", files);
+    if (a->notice_ids) {
+        json_t *notices = json_array();
+        for (size_t i = 0; i < a->n_notices; i++)
+            json_array_append_new(notices, json_sprintf("%" PRId64, a->notice_ids[i]));
+        json_object_set_new(changes, "notice_ids", notices);
+    }
     return ident_audit(c, a->ctx, a->client_id, "agreement.export", "agreement", a->agreement_id, changes, NULL, err);
 }
 
 int agreement_export_disclosed(struct kf_ctx *ctx, int64_t client_id, int64_t agreement_id, const int64_t *file_ids,
                                size_t n_files, struct kf_err *err)
 {
+    return agreement_export_disclosed_notices(ctx, client_id, agreement_id, file_ids, n_files, NULL, 0, err);
+}
+
+int agreement_export_disclosed_notices(struct kf_ctx *ctx, int64_t client_id, int64_t agreement_id,
+                                       const int64_t *file_ids, size_t n_files, const int64_t *notice_ids,
+                                       size_t n_notices, struct kf_err *err)
+{
     int rc = ident_allow(ctx, ACT_AGREEMENT_READ, client_id, 0, err);
     if (rc) return rc;
     if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
     if (!ctx->actor || (ctx->actor->kind != ACTOR_USER && ctx->actor->kind != ACTOR_TOKEN)) return 0;
-    struct export_args a = {ctx, client_id, agreement_id, file_ids, n_files};
+    struct export_args a = {ctx, client_id, agreement_id, file_ids, n_files, notice_ids, n_notices};
     return store_write(ctx->env->store, export_fn, &a, err);
 }
 

@@ -235,6 +235,12 @@ int agreement_list_where(struct kf_ctx *ctx, const struct agreement_list_filter 
 int agreement_export_disclosed(struct kf_ctx *ctx, int64_t client_id, int64_t agreement_id, const int64_t *file_ids,
                                size_t n_files, struct kf_err *err);
 
+/* As agreement_export_disclosed, for an export that also hands out notices (C11.1.1): the record names
+ * their ids too ("notice_ids"; notice_ids NULL: none are part of the export). */
+int agreement_export_disclosed_notices(struct kf_ctx *ctx, int64_t client_id, int64_t agreement_id,
+                                       const int64_t *file_ids, size_t n_files, const int64_t *notice_ids,
+                                       size_t n_notices, struct kf_err *err);
+
 /* The terms of agreement `agreement_id` of client `client_id` in force at instant `at` (UTC ms):
  * the service versions valid then (with effective targets and fees), the calendar then, and the
  * notice and acceptance terms; before the start, the terms as signed. On `c` (inside the caller's

@@ -502,17 +502,6 @@ int api_agreement_export(struct http_req *req)
             json_array_append_new(fees, json_pack("{s:s,s:s,s:I}", "service", g.services[i].kind, "kind",
                                                   g.services[i].fees[j].kind, "amount_fen",
                                                   (json_int_t)g.services[i].fees[j].amount_fen));
-    if ((rc = agreement_export_disclosed(&req->ctx, client_id, id, file_ids, n_files, &req->err)) != 0) {
-        json_decref(farr);
-        json_decref(fees);
-        return rc;
-    }
-    json_t *a = agreement_json(&g, true);
-    json_t *services = json_incref(json_object_get(a, "services"));
-    json_object_del(a, "services");
-    json_t *out = json_pack("{s:s,s:I,s:o,s:o,s:o,s:o}", "format", "kefu.agreement.export.v1", "exported_at",
-                            (json_int_t)clock_now_ms(req->ctx.env->clock), "agreement", a, "services", services, "fees",
-                            fees, "files", farr);
     /* the service changes (C8.1.1), and the notices about it with their bodies (C11.1.1) for viewers of
      * the register: the client's own correspondence leaves with its data */
     struct agreement_change *changes;
@@ -521,10 +510,27 @@ int api_agreement_export(struct http_req *req)
     if (agreement_change_list(&req->ctx, client_id, id, &changes, &n_changes, &req->err) == 0)
         for (size_t i = n_changes; i-- > 0;) json_array_append_new(carr, change_json(&changes[i]));
     kf_err_clear(&req->err);
-    json_object_set_new(out, "changes", carr);
-    struct notice *notices;
-    size_t n_notices;
-    if (notice_list_for_agreement(&req->ctx, client_id, id, &notices, &n_notices, &req->err) == 0) {
+    struct notice *notices = NULL;
+    size_t n_notices = 0;
+    bool with_notices = notice_list_for_agreement(&req->ctx, client_id, id, &notices, &n_notices, &req->err) == 0;
+    kf_err_clear(&req->err);
+    int64_t *notice_ids = arena_zalloc(req->arena, sizeof *notice_ids * (n_notices ? n_notices : 1));
+    for (size_t i = 0; i < n_notices; i++) notice_ids[i] = notices[i].id;
+    /* the disclosure is recorded before the bytes leave: the files and the notices handed out */
+    if ((rc = agreement_export_disclosed_notices(&req->ctx, client_id, id, file_ids, n_files,
+                                                 with_notices ? notice_ids : NULL, n_notices, &req->err)) != 0) {
+        json_decref(farr);
+        json_decref(fees);
+        json_decref(carr);
+        return rc;
+    }
+    json_t *a = agreement_json(&g, true);
+    json_t *services = json_incref(json_object_get(a, "services"));
+    json_object_del(a, "services");
+    json_t *out = json_pack("{s:s,s:I,s:o,s:o,s:o,s:o,s:o}", "format", "kefu.agreement.export.v1", "exported_at",
+                            (json_int_t)clock_now_ms(req->ctx.env->clock), "agreement", a, "services", services, "fees",
+                            fees, "files", farr, "changes", carr);
+    if (with_notices) {
         json_t *narr = json_array();
         for (size_t i = 0; i < n_notices; i++) {
             json_t *o = api_notice_json(&notices[i], false);
@@ -533,7 +539,6 @@ int api_agreement_export(struct http_req *req)
         }
         json_object_set_new(out, "notices", narr);
     }
-    kf_err_clear(&req->err);
     http_reply_header(req, "Content-Disposition",
                       arena_printf(req->arena, "attachment; filename=\"agreement-%lld.json\"", (long long)id));
     return http_reply_json(req, 200, out);

@@ -352,6 +352,16 @@ def test_C10_3_2_export_after_expiry_holds_the_service_changes_and_the_clients_n
     assert "违约通知" in subjects and subjects["违约通知"]["body"] == "## 事由\n\n逾期付款。"
     assert any(n["kind"] == "change" and n["body"] for n in doc["notices"])
     assert "乙公司的通知" not in ex.text and "别的客户" not in ex.text
+    # the disclosure names the notices handed out (C5.2), recorded before the bytes left
+    trail = boss.api("GET", "/api/v1/audit?client_id=%s&object_type=agreement&object_id=%s" % (A, aid))
+    assert trail.status == 200, trail
+    exports = [x for x in trail.json["items"] if x["action"] == "agreement.export"]
+    assert len(exports) == 1, exports
+    assert sorted(exports[0]["changes"]["notice_ids"]) == sorted(n["id"] for n in doc["notices"]), exports
+    # an agent reads the agreement but not the register: the export holds no notices, and says none were disclosed
+    agent = Browser(srv, "p-agent")
+    ax = agent.get("/api/v1/agreements/%s/export?client_id=%s" % (aid, A))
+    assert ax.status == 200 and "notices" not in ax.json and "违约通知" not in ax.text, ax
     # the read-only page after the end still lists both
     page = boss.get("/agreements/%s" % aid).text
     assert "已生效" in page and "违约通知" in page and "/changes/new" not in page
