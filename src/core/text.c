@@ -84,3 +84,16 @@ int text_parse_int64(const char *s, int64_t *v_r)
     *v_r = v;
     return 0;
 }
+
+bool text_is_token(const char *s, size_t max)
+{
+    size_t n = 0;
+    if (!s) return false;
+    for (; s[n]; n++) {
+        char ch = s[n];
+        if (n >= max) return false;
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
+            return false;
+    }
+    return n > 0;
+}

@@ -1,5 +1,5 @@
 /* Small text helpers shared by the HTTP layer and the domain: UTF-8 validation, percent-decoding,
- * strict number parsing. */
+ * strict number parsing, tokens. */
 #ifndef KEFU_TEXT_H
 #define KEFU_TEXT_H
 #include <stdbool.h>
@@ -13,6 +13,9 @@ bool text_is_utf8(const char *s, size_t len);
  * hold len+1 bytes. Returns the decoded length, or -1 on a malformed escape. The result may hold
  * NUL bytes: check with text_is_utf8. */
 long text_percent_decode(const char *s, size_t len, char *out, bool plus_is_space);
+
+/* True when s is 1..max bytes of A-Z a-z 0-9 '-' '_' (an idempotency key, a token in a URL). */
+bool text_is_token(const char *s, size_t max);
 
 /* Parses a whole decimal int64 (optional leading '-'); returns 0 or KF_E_INVALID. */
 int text_parse_int64(const char *s, int64_t *v_r);

@@ -52,8 +52,11 @@ int zone_parse_local(const char *text, const char *zone, bool next_day, int64_t 
     const char *p = text;
     if (!p || !digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' || !digits(&p, 2, &d)) return -1;
     bool date_only = *p == '\0';
-    if (!date_only && (*p++ != 'T' || !digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi) || *p != '\0'))
-        return -1;
+    if (!date_only) {
+        if (*p != 'T' && *p != ' ') return -1;
+        p++;
+        if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi) || *p != '\0') return -1;
+    }
     if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59) return -1;
     UCalendar *uc = zone_calendar_open(zone);
     if (!uc) return -1;

@@ -15,7 +15,7 @@ UCalendar *zone_calendar_open(const char *zone);
 
 /* A wall time typed in `zone`, as UTC ms into *ms_r: "YYYY-MM-DD" (its midnight; with `next_day` the
  * midnight after, so an upper bound includes its day) or "YYYY-MM-DDTHH:MM" (what an <input
- * type="datetime-local"> sends). 0, or -1 for any other text, a date that does not exist
+ * type="datetime-local"> sends; a space for the T, as people type it). 0, or -1 for any other text, a date that does not exist
  * (2026-02-30), a year before 1970 or after 9999, or a zone ICU cannot open. */
 int zone_parse_local(const char *text, const char *zone, bool next_day, int64_t *ms_r);
 

@@ -419,6 +419,7 @@ struct draft_args {
     int64_t id;
     bool update;
     const struct agreement_input *in;
+    bool existing;        /* create with a key already used: a->id is the first draft's, nothing written */
 };
 
 /* The fee items of service `sid` of the agreement. */
@@ -561,6 +562,26 @@ static int ag_calendar_zone(struct store_conn *c, const struct kf_ctx *ctx, int6
     return rc;
 }
 
+/* The draft created earlier for `client_id` with idempotency key `key`: 1 with *id_r, 0 when none, or an error. */
+static int ag_keyed_draft(struct store_conn *c, int64_t client_id, const char *key, int64_t *id_r, struct kf_err *err)
+{
+    struct store_stmt *st;
+    int rc = store_prepare(c, "SELECT id FROM agreements WHERE client_id = $1 AND idempotency_key = $2", &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, client_id);
+    store_bind_text(st, 2, key, (size_t)-1);
+    rc = store_step(st, err);
+    if (rc == STORE_ROW) *id_r = store_col_int64(st, 0), rc = 1;
+    else if (rc == STORE_DONE) rc = 0;
+    store_finalize(&st);
+    return rc;
+}
+
+static bool ag_has_key(const struct agreement_input *in)
+{
+    return in->idempotency_key && *in->idempotency_key;
+}
+
 static int draft_fn(struct store_conn *c, void *arg, struct kf_err *err)
 {
     struct draft_args *a = arg;
@@ -582,6 +603,16 @@ static int draft_fn(struct store_conn *c, void *arg, struct kf_err *err)
     const char *pattern = in->number_pattern && *in->number_pattern ? in->number_pattern : AGREEMENT_DEFAULT_PATTERN;
     int acceptance = in->acceptance_days ? in->acceptance_days : AGREEMENT_DEFAULT_ACCEPTANCE_DAYS;
     int reminder = in->reminder_days ? in->reminder_days : AGREEMENT_DEFAULT_REMINDER_DAYS;
+    if (!a->update && ag_has_key(in)) {
+        /* the same form sent twice: the first draft answers (decided here, inside the write) */
+        int64_t first = 0;
+        if ((rc = ag_keyed_draft(c, a->client_id, in->idempotency_key, &first, err)) < 0) return rc;
+        if (rc == 1) {
+            a->id = first;
+            a->existing = true;
+            return 0;
+        }
+    }
     char draft_ref[40];
     snprintf(draft_ref, sizeof draft_ref, "DRAFT-%" PRId64, a->id);
     struct store_stmt *st;
@@ -600,9 +631,9 @@ static int draft_fn(struct store_conn *c, void *arg, struct kf_err *err)
                            "provider_contact_name, provider_contact_phone, client_legal_name, client_address, "
                            "client_contact_name, client_contact_phone, term_years, notice_days, acceptance_by, "
                            "acceptance_days, reminder_days, calendar_zone, supplementary_terms, number_pattern, "
-                           "created, updated, calendar_id, draft_ref, status, created_by) VALUES ($1, $2, $3, $4, $5, "
-                           "$6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20, $21, 'draft', "
-                           "$22)",
+                           "created, updated, calendar_id, draft_ref, status, created_by, idempotency_key) VALUES ($1, $2, $3, "
+                           "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20, $21, "
+                           "'draft', $22, $23)",
                            &st, err);
     }
     if (rc) return rc;
@@ -623,6 +654,8 @@ static int draft_fn(struct store_conn *c, void *arg, struct kf_err *err)
     if (!a->update) {
         store_bind_text(st, 21, draft_ref, (size_t)-1);
         store_bind_int64(st, 22, a->ctx->actor->user_id);
+        if (ag_has_key(in)) store_bind_text(st, 23, in->idempotency_key, (size_t)-1);
+        else store_bind_null(st, 23);
     }
     int64_t n = 0;
     if ((rc = ident_exec(c, &st, &n, err)) != 0) return rc;
@@ -662,13 +695,36 @@ static int draft_fn(struct store_conn *c, void *arg, struct kf_err *err)
 int agreement_create(struct kf_ctx *ctx, int64_t client_id, const struct agreement_input *in, int64_t *id_r,
                      struct kf_err *err)
 {
+    return agreement_create_once(ctx, client_id, in, id_r, NULL, err);
+}
+
+int agreement_create_once(struct kf_ctx *ctx, int64_t client_id, const struct agreement_input *in, int64_t *id_r,
+                          bool *existing_r, struct kf_err *err)
+{
     int rc = ident_allow(ctx, ACT_AGREEMENT_MANAGE, client_id, 0, err);
     if (rc) return rc;
+    if (existing_r) *existing_r = false;
     if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, "client_id", "no such client");
+    if (ag_has_key(in) && !text_is_token(in->idempotency_key, AGREEMENT_KEY_MAX))
+        return kf_fail(err, KF_E_INVALID, "idempotency_key", "1..%d letters, digits, '-' or '_'", AGREEMENT_KEY_MAX);
     if ((rc = ag_check_input(in, err)) != 0) return rc;
-    struct draft_args a = {ctx, client_id, id_new(ident_now(ctx)), false, in};
+    struct draft_args a = {ctx, client_id, id_new(ident_now(ctx)), false, in, false};
     rc = store_write(ctx->env->store, draft_fn, &a, err);
+    if (rc == KF_E_CONFLICT && ag_has_key(in) && !err->field) {
+        /* a racing submission with the same key committed first (PostgreSQL: the unique index) */
+        struct store_conn *c;
+        struct kf_err e2;
+        if (store_acquire(ctx->env->store, &c, &e2) == 0) {
+            int64_t first = 0;
+            if (ag_keyed_draft(c, client_id, in->idempotency_key, &first, &e2) == 1) {
+                kf_err_clear(err);
+                a.id = first, a.existing = true, rc = 0;
+            }
+            store_release(&c);
+        }
+    }
     if (rc == 0 && id_r) *id_r = a.id;
+    if (rc == 0 && existing_r) *existing_r = a.existing;
     return rc;
 }
 
@@ -679,7 +735,7 @@ int agreement_update_draft(struct kf_ctx *ctx, int64_t client_id, int64_t agreem
     if (rc) return rc;
     if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
     if ((rc = ag_check_input(in, err)) != 0) return rc;
-    struct draft_args a = {ctx, client_id, agreement_id, true, in};
+    struct draft_args a = {ctx, client_id, agreement_id, true, in, false};
     return store_write(ctx->env->store, draft_fn, &a, err);
 }
 
@@ -1274,6 +1330,8 @@ struct export_args {
     int64_t client_id, agreement_id;
     const int64_t *file_ids;
     size_t n_files;
+    const int64_t *notice_ids;   /* NULL: the export holds no notices */
+    size_t n_notices;
 };
 
 static int export_fn(struct store_conn *c, void *arg, struct kf_err *err)
@@ -1288,17 +1346,30 @@ static int export_fn(struct store_conn *c, void *arg, struct kf_err *err)
     for (size_t i = 0; i < a->n_files; i++)
         json_array_append_new(files, json_sprintf("%" PRId64, a->file_ids[i]));
     json_t *changes = json_pack("{s:s,s:o}", "format", "json", "file_ids", files);
+    if (a->notice_ids) {
+        json_t *notices = json_array();
+        for (size_t i = 0; i < a->n_notices; i++)
+            json_array_append_new(notices, json_sprintf("%" PRId64, a->notice_ids[i]));
+        json_object_set_new(changes, "notice_ids", notices);
+    }
     return ident_audit(c, a->ctx, a->client_id, "agreement.export", "agreement", a->agreement_id, changes, NULL, err);
 }
 
 int agreement_export_disclosed(struct kf_ctx *ctx, int64_t client_id, int64_t agreement_id, const int64_t *file_ids,
                                size_t n_files, struct kf_err *err)
 {
+    return agreement_export_disclosed_notices(ctx, client_id, agreement_id, file_ids, n_files, NULL, 0, err);
+}
+
+int agreement_export_disclosed_notices(struct kf_ctx *ctx, int64_t client_id, int64_t agreement_id,
+                                       const int64_t *file_ids, size_t n_files, const int64_t *notice_ids,
+                                       size_t n_notices, struct kf_err *err)
+{
     int rc = ident_allow(ctx, ACT_AGREEMENT_READ, client_id, 0, err);
     if (rc) return rc;
     if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
     if (!ctx->actor || (ctx->actor->kind != ACTOR_USER && ctx->actor->kind != ACTOR_TOKEN)) return 0;
-    struct export_args a = {ctx, client_id, agreement_id, file_ids, n_files};
+    struct export_args a = {ctx, client_id, agreement_id, file_ids, n_files, notice_ids, n_notices};
     return store_write(ctx->env->store, export_fn, &a, err);
 }
 

@@ -25,6 +25,7 @@ struct job_run;
 #define AGREEMENT_DEFAULT_REMINDER_DAYS 30
 #define AGREEMENT_DEFAULT_ACCEPTANCE_DAYS 7
 #define AGREEMENT_LIST_MAX 200
+#define AGREEMENT_KEY_MAX 64                       /* bytes of an idempotency key */
 
 /* Fee kinds: "fixed_month", "fixed_quarter", "fixed_year", "per_hour", "per_visit", "per_training". */
 struct agreement_fee {
@@ -92,6 +93,7 @@ struct agreement_input {
     const char *number_pattern;         /* NULL/"": AGREEMENT_DEFAULT_PATTERN */
     const struct agreement_service_input *services;   /* 1..AGREEMENT_SERVICES_MAX, distinct kinds */
     size_t n_services;
+    const char *idempotency_key;        /* create only: NULL/"": none; else 1..AGREEMENT_KEY_MAX of [A-Za-z0-9_-] */
 };
 
 struct agreement_service {
@@ -149,6 +151,14 @@ struct agreement_terms {
  * Audited "agreement.create". */
 int agreement_create(struct kf_ctx *ctx, int64_t client_id, const struct agreement_input *in, int64_t *id_r,
                      struct kf_err *err);
+
+/* As agreement_create, with duplicate submission: when in->idempotency_key names a draft created
+ * earlier for the same client with that key, nothing is written and *id_r is that draft's id with
+ * *existing_r true (the first answer is repeated, whatever else the input holds). The check runs
+ * inside the write, backed by the unique index (client_id, idempotency_key); a key of another client
+ * is independent. A malformed key is KF_E_INVALID field "idempotency_key". existing_r may be NULL. */
+int agreement_create_once(struct kf_ctx *ctx, int64_t client_id, const struct agreement_input *in, int64_t *id_r,
+                          bool *existing_r, struct kf_err *err);
 
 /* Replaces a draft's terms and services. Only while "draft": otherwise KF_E_CONFLICT (field "status";
  * an active agreement changes only through a service change). Audited "agreement.update_draft". */
@@ -224,6 +234,12 @@ int agreement_list_where(struct kf_ctx *ctx, const struct agreement_list_filter 
  * KF_E_NOT_FOUND. kefu itself (system actors) leaves no record. */
 int agreement_export_disclosed(struct kf_ctx *ctx, int64_t client_id, int64_t agreement_id, const int64_t *file_ids,
                                size_t n_files, struct kf_err *err);
+
+/* As agreement_export_disclosed, for an export that also hands out notices (C11.1.1): the record names
+ * their ids too ("notice_ids"; notice_ids NULL: none are part of the export). */
+int agreement_export_disclosed_notices(struct kf_ctx *ctx, int64_t client_id, int64_t agreement_id,
+                                       const int64_t *file_ids, size_t n_files, const int64_t *notice_ids,
+                                       size_t n_notices, struct kf_err *err);
 
 /* The terms of agreement `agreement_id` of client `client_id` in force at instant `at` (UTC ms):
  * the service versions valid then (with effective targets and fees), the calendar then, and the

@@ -213,8 +213,8 @@ static int nt_send(struct kf_ctx *ctx, struct store_conn *c, const struct notice
     rc = store_prepare(c,
                        "INSERT INTO notices (id, client_id, agreement_id, announcement_id, kind, sender_party, "
                        "recipient_party, subject, body, method, tracking_number, corrects_id, sent_by, sent_at, "
-                       "delivered_at, delivery_recorded_by, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
-                       "$11, $12, $13, $14, $15, $16, $14)",
+                       "delivered_at, delivery_recorded_by, created, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, "
+                       "$7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $14, $17)",
                        &st, err);
     if (rc) return rc;
     store_bind_int64(st, 1, id);
@@ -237,6 +237,8 @@ static int nt_send(struct kf_ctx *ctx, struct store_conn *c, const struct notice
     store_bind_int64(st, 14, now);
     if (portal) store_bind_int64(st, 15, now), store_bind_int64(st, 16, nt_actor_user(ctx));
     else store_bind_null(st, 15), store_bind_null(st, 16);
+    if (in->idempotency_key && *in->idempotency_key) store_bind_text(st, 17, in->idempotency_key, (size_t)-1);
+    else store_bind_null(st, 17);
     if ((rc = ident_exec(c, &st, NULL, err)) != 0) return rc;
 
     char sha[2 * crypto_hash_sha256_BYTES + 1];
@@ -295,26 +297,79 @@ struct send_args {
     struct kf_ctx *ctx;
     const struct notice_input *in;
     int64_t id;
+    bool existing;        /* the key was used already: a->id is the first notice's, nothing sent */
 };
+
+static bool nt_has_key(const struct notice_input *in)
+{
+    return in->idempotency_key && *in->idempotency_key;
+}
+
+/* The notice sent earlier for `client_id` with idempotency key `key`: 1 with *id_r, 0 when none, or an error. */
+static int nt_keyed(struct store_conn *c, int64_t client_id, const char *key, int64_t *id_r, struct kf_err *err)
+{
+    struct store_stmt *st;
+    int rc = store_prepare(c, "SELECT id FROM notices WHERE client_id = $1 AND idempotency_key = $2", &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, client_id);
+    store_bind_text(st, 2, key, (size_t)-1);
+    rc = store_step(st, err);
+    if (rc == STORE_ROW) *id_r = store_col_int64(st, 0), rc = 1;
+    else if (rc == STORE_DONE) rc = 0;
+    store_finalize(&st);
+    return rc;
+}
 
 static int send_fn(struct store_conn *c, void *arg, struct kf_err *err)
 {
     struct send_args *a = arg;
+    if (nt_has_key(a->in)) {
+        /* the same form sent twice: the first notice answers (decided here, inside the write) */
+        int rc = nt_keyed(c, a->in->client_id, a->in->idempotency_key, &a->id, err);
+        if (rc < 0) return rc;
+        if (rc == 1) {
+            a->existing = true;
+            return 0;
+        }
+    }
     return nt_send(a->ctx, c, a->in, 0, &a->id, NULL, err);
 }
 
 int notice_send(struct kf_ctx *ctx, const struct notice_input *in, int64_t *id_r, struct kf_err *err)
 {
+    return notice_send_once(ctx, in, id_r, NULL, err);
+}
+
+int notice_send_once(struct kf_ctx *ctx, const struct notice_input *in, int64_t *id_r, bool *existing_r,
+                     struct kf_err *err)
+{
     int rc = ident_allow(ctx, ACT_NOTICE_SEND, in->client_id > 0 ? in->client_id : INT64_MAX, 0, err);
     if (rc) return rc;
+    if (existing_r) *existing_r = false;
     const char *sender, *recipient, *method;
     if ((rc = nt_check_input(ctx, in, &sender, &recipient, &method, err)) != 0) return rc;
     if (ctx->actor->kind != ACTOR_SYSTEM && strcmp(sender, notice_actor_side(ctx)) != 0)
         return kf_fail(err, KF_E_INVALID, "sender_party", "a notice is sent for one's own side");
-    struct send_args a = {ctx, in, 0};
-    if ((rc = store_write(ctx->env->store, send_fn, &a, err)) != 0) return rc;
-    notice_published(ctx, in->client_id, recipient);
+    if (nt_has_key(in) && !text_is_token(in->idempotency_key, NOTICE_KEY_MAX))
+        return kf_fail(err, KF_E_INVALID, "idempotency_key", "1..%d letters, digits, '-' or '_'", NOTICE_KEY_MAX);
+    struct send_args a = {ctx, in, 0, false};
+    rc = store_write(ctx->env->store, send_fn, &a, err);
+    if (rc == KF_E_CONFLICT && nt_has_key(in) && !err->field) {
+        /* a racing submission with the same key committed first (PostgreSQL: the unique index) */
+        struct store_conn *c;
+        struct kf_err e2;
+        if (store_acquire(ctx->env->store, &c, &e2) == 0) {
+            if (nt_keyed(c, in->client_id, in->idempotency_key, &a.id, &e2) == 1) {
+                kf_err_clear(err);
+                a.existing = true, rc = 0;
+            }
+            store_release(&c);
+        }
+    }
+    if (rc) return rc;
+    if (!a.existing) notice_published(ctx, in->client_id, recipient);
     if (id_r) *id_r = a.id;
+    if (existing_r) *existing_r = a.existing;
     return 0;
 }
 
@@ -668,6 +723,43 @@ int notice_list(struct kf_ctx *ctx, const struct notice_filter *f, int64_t after
             *items_r = items;
             *n_r = n;
             if (next_r) *next_r = n == (size_t)limit ? items[n - 1].id : 0;
+        }
+    }
+    store_release(&c);
+    return rc;
+}
+
+int notice_list_for_agreement(struct kf_ctx *ctx, int64_t client_id, int64_t agreement_id, struct notice **items_r,
+                              size_t *n_r, struct kf_err *err)
+{
+    client_id = nt_scope(ctx, client_id);
+    int rc = ident_allow(ctx, ACT_NOTICE_READ, client_id > 0 ? client_id : INT64_MAX, 0, err);
+    if (rc) return rc;
+    if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    struct store_conn *c;
+    if ((rc = store_acquire(ctx->env->store, &c, err)) != 0) return rc;
+    struct store_stmt *st;
+    rc = store_prepare(c, NT_SELECT_ONE "WHERE n.client_id = $1 AND n.agreement_id = $2 ORDER BY n.id LIMIT $3", &st, err);
+    if (rc == 0) {
+        store_bind_int64(st, 1, client_id);
+        store_bind_int64(st, 2, agreement_id);
+        store_bind_int64(st, 3, NOTICE_EXPORT_MAX);
+        struct notice *items = NULL;
+        size_t n = 0, cap = 0;
+        while ((rc = store_step(st, err)) == STORE_ROW && n < NOTICE_EXPORT_MAX) {
+            if (n == cap) {
+                size_t ncap = cap ? cap * 2 : 16;
+                struct notice *grown = arena_zalloc(ctx->arena, sizeof *grown * ncap);
+                if (n) memcpy(grown, items, sizeof *items * n);
+                items = grown, cap = ncap;
+            }
+            nt_from_row(ctx, st, &items[n++]);
+        }
+        store_finalize(&st);
+        if (rc >= 0) {
+            rc = 0;
+            *items_r = items;
+            *n_r = n;
         }
     }
     store_release(&c);

@@ -22,6 +22,8 @@ struct store_conn;
 #define NOTICE_ANNOUNCE_MAX 2000          /* clients one announcement reaches */
 #define NOTICE_READS_MAX 200              /* readers returned with one notice */
 #define NOTICE_CORRECTIONS_MAX 50         /* corrections returned with one notice */
+#define NOTICE_KEY_MAX 64                 /* bytes of an idempotency key */
+#define NOTICE_EXPORT_MAX 1000            /* notices of one agreement in its export */
 
 struct notice_input {
     int64_t client_id;          /* the client party of the notice (tenant) */
@@ -33,6 +35,7 @@ struct notice_input {
     const char *method;         /* portal, email, registered_mail, hand; NULL: portal */
     const char *tracking_number;/* registered_mail only, optional */
     int64_t corrects_id;        /* 0, or an earlier notice of the same client this one corrects */
+    const char *idempotency_key;/* notice_send_once: NULL/"": none; else 1..NOTICE_KEY_MAX of [A-Za-z0-9_-] */
 };
 
 struct notice_read {
@@ -90,6 +93,14 @@ void notice_published(const struct kf_ctx *ctx, int64_t client_id, const char *r
  * actor's side (KF_E_INVALID "sender_party"). Then as notice_send_in, in one write. */
 int notice_send(struct kf_ctx *ctx, const struct notice_input *in, int64_t *id_r, struct kf_err *err);
 
+/* As notice_send, with duplicate submission: when in->idempotency_key names a notice sent earlier for
+ * the same client with that key, nothing is sent and *id_r is that notice's id with *existing_r true
+ * (whatever else the input holds). The check runs inside the write, backed by the unique index
+ * (client_id, idempotency_key); the same key with another client is independent. A malformed key is
+ * KF_E_INVALID field "idempotency_key". existing_r may be NULL. */
+int notice_send_once(struct kf_ctx *ctx, const struct notice_input *in, int64_t *id_r, bool *existing_r,
+                     struct kf_err *err);
+
 /* Records the delivery of a notice sent by e-mail, registered mail or by hand, by the sender side
  * (ACT_NOTICE_SEND; the recipient side is KF_E_FORBIDDEN). `delivered_at` must lie in [sent_at, now]
  * (KF_E_INVALID "delivered_at"); `tracking_number` (may be NULL) only for registered mail, where one
@@ -126,6 +137,12 @@ struct notice_filter {
  * 0 on the last. KF_E_INVALID "kind", "direction". Needs ACT_NOTICE_READ. */
 int notice_list(struct kf_ctx *ctx, const struct notice_filter *f, int64_t after_id, int limit,
                 struct notice **items_r, size_t *n_r, int64_t *next_r, struct kf_err *err);
+
+/* Every notice about agreement `agreement_id` of client `client_id` with its body, oldest first (at most
+ * NOTICE_EXPORT_MAX), for the agreement's export (C10.3.2): no read receipt is recorded. Needs
+ * ACT_NOTICE_READ on that client; a client user naming another client is KF_E_NOT_FOUND. */
+int notice_list_for_agreement(struct kf_ctx *ctx, int64_t client_id, int64_t agreement_id, struct notice **items_r,
+                              size_t *n_r, struct kf_err *err);
 
 /* How many notices to the actor's side are not acknowledged yet: of client `client_id` (0: every
  * client, provider staff only; a client user always their own). Needs ACT_NOTICE_READ. */

@@ -22,7 +22,9 @@
 #include "domain/agreement.h"
 #include "domain/file.h"
 #include "domain/agreement_change.h"
+#include "domain/notice.h"
 #include "http/api_common.h"
+#include "http/api_notices.h"
 #include "http/handlers.h"
 #include "http/request.h"
 
@@ -385,8 +387,11 @@ int api_agreement_create(struct http_req *req)
     int rc;
     if ((rc = api_body_client_id(req, false, &client_id)) != 0) return rc;
     if ((rc = ag_body(req, &in)) != 0) return rc;
-    if ((rc = agreement_create(&req->ctx, client_id, &in, &id, &req->err)) != 0) return rc;
-    return ag_reply_one(req, 201, client_id, id);
+    /* optional: the same key again answers the first draft with 200 (duplicate submission) */
+    if ((rc = http_json_string(req, "idempotency_key", false, API_SHORT_MAX, &in.idempotency_key)) != 0) return rc;
+    bool existing = false;
+    if ((rc = agreement_create_once(&req->ctx, client_id, &in, &id, &existing, &req->err)) != 0) return rc;
+    return ag_reply_one(req, existing ? 200 : 201, client_id, id);
 }
 
 int api_agreement_get(struct http_req *req)
@@ -469,6 +474,8 @@ int api_agreement_dissolve(struct http_req *req)
  * items and its files' metadata as one JSON download, in every status — after the end the client keeps
  * read-only access and takes its data with it. Handing it out is a disclosure, recorded in the audit
  * trail (agreement_export_disclosed) before the bytes leave. */
+static json_t *change_json(const struct agreement_change *ch);
+
 int api_agreement_export(struct http_req *req)
 {
     int64_t client_id, id;
@@ -495,17 +502,43 @@ int api_agreement_export(struct http_req *req)
             json_array_append_new(fees, json_pack("{s:s,s:s,s:I}", "service", g.services[i].kind, "kind",
                                                   g.services[i].fees[j].kind, "amount_fen",
                                                   (json_int_t)g.services[i].fees[j].amount_fen));
-    if ((rc = agreement_export_disclosed(&req->ctx, client_id, id, file_ids, n_files, &req->err)) != 0) {
+    /* the service changes (C8.1.1), and the notices about it with their bodies (C11.1.1) for viewers of
+     * the register: the client's own correspondence leaves with its data */
+    struct agreement_change *changes;
+    size_t n_changes;
+    json_t *carr = json_array();
+    if (agreement_change_list(&req->ctx, client_id, id, &changes, &n_changes, &req->err) == 0)
+        for (size_t i = n_changes; i-- > 0;) json_array_append_new(carr, change_json(&changes[i]));
+    kf_err_clear(&req->err);
+    struct notice *notices = NULL;
+    size_t n_notices = 0;
+    bool with_notices = notice_list_for_agreement(&req->ctx, client_id, id, &notices, &n_notices, &req->err) == 0;
+    kf_err_clear(&req->err);
+    int64_t *notice_ids = arena_zalloc(req->arena, sizeof *notice_ids * (n_notices ? n_notices : 1));
+    for (size_t i = 0; i < n_notices; i++) notice_ids[i] = notices[i].id;
+    /* the disclosure is recorded before the bytes leave: the files and the notices handed out */
+    if ((rc = agreement_export_disclosed_notices(&req->ctx, client_id, id, file_ids, n_files,
+                                                 with_notices ? notice_ids : NULL, n_notices, &req->err)) != 0) {
         json_decref(farr);
         json_decref(fees);
+        json_decref(carr);
         return rc;
     }
     json_t *a = agreement_json(&g, true);
     json_t *services = json_incref(json_object_get(a, "services"));
     json_object_del(a, "services");
-    json_t *out = json_pack("{s:s,s:I,s:o,s:o,s:o,s:o}", "format", "kefu.agreement.export.v1", "exported_at",
+    json_t *out = json_pack("{s:s,s:I,s:o,s:o,s:o,s:o,s:o}", "format", "kefu.agreement.export.v1", "exported_at",
                             (json_int_t)clock_now_ms(req->ctx.env->clock), "agreement", a, "services", services, "fees",
-                            fees, "files", farr);
+                            fees, "files", farr, "changes", carr);
+    if (with_notices) {
+        json_t *narr = json_array();
+        for (size_t i = 0; i < n_notices; i++) {
+            json_t *o = api_notice_json(&notices[i], false);
+            json_object_set_new(o, "body", json_string(notices[i].body ? notices[i].body : ""));
+            json_array_append_new(narr, o);
+        }
+        json_object_set_new(out, "notices", narr);
+    }
     http_reply_header(req, "Content-Disposition",
                       arena_printf(req->arena, "attachment; filename=\"agreement-%lld.json\"", (long long)id));
     return http_reply_json(req, 200, out);

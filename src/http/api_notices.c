@@ -119,7 +119,8 @@ int api_notice_input(struct http_req *req, struct notice_input *in)
     if ((rc = http_json_string(req, "subject", true, NT_SUBJECT_BYTES, &in->subject)) != 0) return rc;
     if ((rc = http_json_string(req, "body", true, NOTICE_BODY_MAX, &in->body)) != 0) return rc;
     if ((rc = http_json_string(req, "method", false, API_SHORT_MAX, &in->method)) != 0) return rc;
-    return http_json_string(req, "tracking_number", false, NOTICE_TRACKING_MAX, &in->tracking_number);
+    if ((rc = http_json_string(req, "tracking_number", false, NOTICE_TRACKING_MAX, &in->tracking_number)) != 0) return rc;
+    return http_json_string(req, "idempotency_key", false, API_SHORT_MAX, &in->idempotency_key);
 }
 
 static int nt_reply_one(struct http_req *req, int status, int64_t client_id, int64_t id)
@@ -189,8 +190,9 @@ int api_notice_send(struct http_req *req)
     int64_t id;
     int rc = api_notice_input(req, &in);
     if (rc) return rc;
-    if ((rc = notice_send(&req->ctx, &in, &id, &req->err)) != 0) return rc;
-    return nt_reply_one(req, 201, in.client_id, id);
+    bool existing = false;
+    if ((rc = notice_send_once(&req->ctx, &in, &id, &existing, &req->err)) != 0) return rc;
+    return nt_reply_one(req, existing ? 200 : 201, in.client_id, id);
 }
 
 int api_notice_get(struct http_req *req)

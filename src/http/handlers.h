@@ -103,6 +103,12 @@ int page_agreement_sign_client(struct http_req *req);
 int page_agreement_dissolve_confirm(struct http_req *req);
 int page_agreement_dissolve(struct http_req *req);
 int page_agreement_file_upload(struct http_req *req);
+int page_service_kinds(struct http_req *req);
+int page_service_kind_create(struct http_req *req);
+int page_agreement_change_new(struct http_req *req);
+int page_agreement_change_create(struct http_req *req);
+int page_agreement_change_withdraw_confirm(struct http_req *req);
+int page_agreement_change_withdraw(struct http_req *req);
 
 /* api_notices.c */
 int api_notice_list(struct http_req *req);

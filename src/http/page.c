@@ -3,6 +3,7 @@
  * escapes by context; nothing here writes HTML. */
 #include "http/page.h"
 
+#include <sodium.h>
 #include <string.h>
 
 #include "core/arena.h"
@@ -247,4 +248,13 @@ void page_keep_form(struct http_req *req, json_t *data, const char *const *field
         if (json_is_string(v)) json_object_set(form, *f, v);
     }
     json_object_set_new(data, "form", form);
+}
+
+const char *page_form_key(struct http_req *req)
+{
+    unsigned char raw[16];
+    char *hex = arena_alloc(req->arena, sizeof raw * 2 + 1);
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(hex, sizeof raw * 2 + 1, raw, sizeof raw);
+    return hex;
 }

@@ -47,6 +47,10 @@ int page_form_error(struct http_req *req, json_t *data);
 /* The form's submitted values, to show again after an error (`form` in the data; never passwords). */
 void page_keep_form(struct http_req *req, json_t *data, const char *const *fields);
 
+/* A new random idempotency key for a form's hidden field `idempotency_key` (32 hex characters, in the
+ * request's arena): sent twice, the form names the same key and the domain answers the first object. */
+const char *page_form_key(struct http_req *req);
+
 /* True when `next` is a safe place to go after logging in: a path inside kefu. */
 bool page_local_path(const char *next);
 

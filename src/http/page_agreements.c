@@ -1,22 +1,27 @@
 /* The agreement pages (issue 5 item 8; docs/agreements.md "Pages"): the list with status, expiry and
- * client filters; the draft form (new and edit) with the catalogue's services as checkboxes, target
- * overrides per priority and fee items typed in yuan; an agreement's page (parties, services with
- * effective targets, fees, terms, signatures, dissolution, files, history, actions); the two signing
- * steps and the dissolution form, each behind a confirmation page. Every decision is the domain's
- * (agreement.h): this file parses forms into the API's input, maps the domain's fields back onto the
- * form's, and shapes pages. Another client's agreement is the 404 page, with no byte of it. */
+ * client filters; the draft form (new and edit) with the business calendar, the catalogue's services as
+ * checkboxes, target overrides per priority, fee items typed in yuan and a duplicate-submission key; an
+ * agreement's page (parties, services with effective targets — or the terms in force at a chosen date —,
+ * fees, terms, service changes, notices, signatures, dissolution, files, history, actions); the two
+ * signing steps and the dissolution form, each behind a confirmation page; the service change form (the
+ * draft form's services editor) and its withdrawal (C8.1.1); the service catalogue (C2.1.1, C2.2.1).
+ * Every decision is the domain's (agreement.h, agreement_change.h): this file parses forms into the
+ * API's input, maps the domain's fields back onto the form's, and shapes pages. Another client's
+ * agreement is the 404 page, with no byte of it. */
 #include <string.h>
-#include <unicode/ucal.h>
-#include <unicode/ustring.h>
 
 #include "core/arena.h"
+#include "core/zone.h"
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/money.h"
 #include "core/text.h"
 #include "domain/agreement.h"
+#include "domain/agreement_change.h"
 #include "domain/audit.h"
+#include "domain/calendar_store.h"
 #include "domain/file.h"
+#include "domain/notice.h"
 #include "domain/org.h"
 #include "domain/policy.h"
 #include "domain/user.h"
@@ -30,6 +35,7 @@
 #define AG_PAGE_SIZE 50
 #define AG_CLIENTS_MAX 500        /* clients offered in the chooser (org_list_clients' page limit) */
 #define AG_HISTORY_MAX 100        /* audit records shown on an agreement's page */
+#define AG_NOTICES_MAX 50         /* notices shown on an agreement's page (the register has the rest) */
 #define AG_ANY_CLIENT 1           /* any client id stands for "a client" in the provider scope */
 /* "some client" for a check without one: a client user's own (so a refusal is 403, not 404), else any */
 #define AG_SOME_CLIENT(req) ((req)->actor.client_id ? (req)->actor.client_id : AG_ANY_CLIENT)
@@ -46,7 +52,7 @@ static const char *const scalar_fields[] = {
     "client_id",         "term_years",          "notice_days",         "acceptance_by",       "acceptance_days",
     "reminder_days",     "calendar_zone",       "number_pattern",      "supplementary_terms", "provider_legal_name",
     "provider_address",  "provider_contact_name", "provider_contact_phone", "client_legal_name", "client_address",
-    "client_contact_name", "client_contact_phone", NULL};
+    "client_contact_name", "client_contact_phone", "idempotency_key", NULL};
 static const char *const party_fields[] = {"provider_legal_name", "provider_address", "provider_contact_name",
                                            "provider_contact_phone", "client_legal_name", "client_address",
                                            "client_contact_name", "client_contact_phone", NULL};
@@ -129,33 +135,6 @@ static const char *kind_name(struct http_req *req, const struct service_kind *k,
 static const char *yuan_text(struct http_req *req, int64_t fen)
 {
     return arena_printf(req->arena, "%lld.%02lld", (long long)(fen / 100), (long long)(fen % 100));
-}
-
-/* The start of local day "YYYY-MM-DD" in `zone`, strictly (2026-02-30 fails). */
-static bool day_start_ms(const char *s, const char *zone, int64_t *out)
-{
-    int y = 0, mo = 0, d = 0;
-    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-') return false;
-    for (int i = 0; i < 10; i++)
-        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9')) return false;
-    for (int i = 0; i < 4; i++) y = y * 10 + (s[i] - '0');
-    mo = (s[5] - '0') * 10 + (s[6] - '0');
-    d = (s[8] - '0') * 10 + (s[9] - '0');
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31) return false;
-    UChar uzone[80];
-    UErrorCode st = U_ZERO_ERROR;
-    u_strFromUTF8(uzone, 80, NULL, zone, -1, &st);
-    if (U_FAILURE(st)) return false;
-    UCalendar *cal = ucal_open(uzone, -1, "en", UCAL_GREGORIAN, &st);
-    if (U_FAILURE(st)) return false;
-    ucal_setAttribute(cal, UCAL_LENIENT, 0);
-    ucal_clear(cal);
-    ucal_setDateTime(cal, y, mo - 1, d, 0, 0, 0, &st);
-    UDate ms = ucal_getMillis(cal, &st);
-    ucal_close(cal);
-    if (U_FAILURE(st)) return false;
-    *out = (int64_t)ms;
-    return true;
 }
 
 /* A repeated field arrives as an array, which a template cannot print: keep its first value. */
@@ -343,9 +322,107 @@ static int form_int(struct http_req *req, const char *key, int64_t max, int64_t 
     return 0;
 }
 
-/* Reads the form into `in` (the API's input): scalar fields as the domain names them, the checked
- * services with their target overrides ("" = the catalogue's) and fee items in yuan ("" = none; no
- * item at all = the catalogue's defaults). Errors name the form's field. */
+/* The targets of service `code` on a form (t_<code>_p<N>_fr / _res, business minutes; "" is 0, the
+ * catalogue's on an agreement): the draft form's, the change form's and the catalogue form's. */
+static int targets_read(struct http_req *req, const char *code, struct agreement_targets *t)
+{
+    int rc;
+    for (int p = 0; p < AGREEMENT_PRIORITIES; p++)
+        if ((rc = form_int(req, target_field(req, code, p, false), AGREEMENT_TARGET_MAX, &t->response[p])) ||
+            (rc = form_int(req, target_field(req, code, p, true), AGREEMENT_TARGET_MAX, &t->resolution[p])))
+            return rc;
+    return 0;
+}
+
+/* The fee items of service `code` on a form (fee_<code>_<kind>, typed in yuan; "" = no item of that kind). */
+static int fees_read(struct http_req *req, const char *code, struct agreement_fee **fees_r, size_t *n_r)
+{
+    struct agreement_fee *fees = arena_zalloc(req->arena, sizeof *fees * AGREEMENT_FEES_MAX);
+    size_t nf = 0;
+    for (const char *const *fk = fee_kinds; *fk; fk++) {
+        const char *key = fee_field(req, code, *fk);
+        const char *text = form_str(req, key);
+        if (!*text) continue;
+        int rc = money_parse_yuan(text, key, &fees[nf].amount_fen, &req->err);
+        if (rc) return rc;
+        fees[nf++].kind = *fk;
+    }
+    *fees_r = fees;
+    *n_r = nf;
+    return 0;
+}
+
+/* The services editor of a form (the draft form and the service change's): the checked catalogue codes
+ * (and any other code sent: the domain refuses it) with their target overrides ("" = the catalogue's) and
+ * fee items in yuan ("" = none; no item at all = the catalogue's defaults). Errors name the form's field. */
+static int services_read(struct http_req *req, const struct service_kind *kinds, size_t n_kinds,
+                         const struct agreement_service_input **services_r, size_t *n_r)
+{
+    int rc;
+    json_t *sv = req->json ? json_object_get(req->json, "services") : NULL;
+    size_t n_sent = json_is_array(sv) ? json_array_size(sv) : json_is_string(sv) ? 1 : 0;
+    if (n_sent > AGREEMENT_SERVICES_MAX) n_sent = AGREEMENT_SERVICES_MAX + 1; /* the domain says "too many" */
+    struct agreement_service_input *s = arena_zalloc(req->arena, sizeof *s * (n_sent ? n_sent : 1));
+    size_t n = 0;
+    for (size_t i = 0; i < n_sent; i++) {
+        json_t *x = json_is_array(sv) ? json_array_get(sv, i) : sv;
+        if (!json_is_string(x)) return kf_fail(&req->err, KF_E_INVALID, "services", "services");
+        const char *code = json_string_value(x);
+        s[n].kind = code;
+        const struct service_kind *k = kind_of(kinds, n_kinds, code);
+        if (k) {
+            struct agreement_fee *fees;
+            if ((rc = targets_read(req, code, &s[n].targets)) != 0 || (rc = fees_read(req, code, &fees, &s[n].n_fees)) != 0)
+                return rc;
+            s[n].fees = fees;
+        }
+        n++;
+    }
+    *services_r = s;
+    *n_r = n;
+    return 0;
+}
+
+/* The calendar select: "" is the default calendar (0), else a calendar id (the domain checks it exists). */
+static int form_calendar(struct http_req *req, int64_t *out)
+{
+    const char *s = form_str(req, "calendar_id");
+    *out = 0;
+    if (*s && id_parse(s, out) != 0) return kf_fail(&req->err, KF_E_INVALID, "calendar_id", "not a calendar id");
+    return 0;
+}
+
+/* `calendars` into d: the persisted calendars for a select, `selected` marked. On the draft form 0 or the
+ * default's id is the default, sent as "" so the agreement keeps no explicit calendar; on the change form
+ * (`change`) "" is "unchanged" (the template's first option, selected by 0) and every calendar sends its id.
+ * Nothing when the viewer may not read calendars. */
+static void calendar_choice(struct http_req *req, json_t *d, int64_t selected, bool change)
+{
+    struct calendar_info *cals;
+    size_t n;
+    struct kf_err e;
+    if (calendar_store_list(&req->ctx, &cals, &n, &e) != 0) return;
+    if (selected == 0 && !change) selected = CALENDAR_STORE_DEFAULT_ID;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:b}", "value",
+                                             cals[i].id == CALENDAR_STORE_DEFAULT_ID && !change ? "" : id_text(req, cals[i].id),
+                                             "name", cals[i].name ? cals[i].name : "", "zone", cals[i].zone ? cals[i].zone : "",
+                                             "selected", cals[i].id == selected));
+    json_object_set_new(d, "calendars", arr);
+}
+
+/* The selected calendar of a kept form ("" or garbage: the default). */
+static int64_t kept_calendar(struct http_req *req)
+{
+    int64_t id = 0;
+    const char *s = form_str(req, "calendar_id");
+    if (*s && id_parse(s, &id) != 0) id = 0;
+    return id;
+}
+
+/* Reads the draft form into `in` (the API's input): scalar fields as the domain names them, the
+ * calendar, and the services editor (services_read). Errors name the form's field. */
 static int form_read(struct http_req *req, const struct service_kind *kinds, size_t n_kinds, struct agreement_input *in)
 {
     memset(in, 0, sizeof *in);
@@ -368,44 +445,12 @@ static int form_read(struct http_req *req, const struct service_kind *kinds, siz
     if ((rc = http_json_string(req, "acceptance_by", false, API_SHORT_MAX, &in->acceptance_by)) != 0) return rc;
     if (!in->acceptance_by || !*in->acceptance_by) in->acceptance_by = "client";
     if ((rc = http_json_string(req, "calendar_zone", false, 256, &in->calendar_zone)) != 0) return rc;
+    if ((rc = form_calendar(req, &in->calendar_id)) != 0) return rc;
+    if ((rc = http_json_string(req, "idempotency_key", false, API_SHORT_MAX, &in->idempotency_key)) != 0) return rc;
     if ((rc = http_json_string(req, "number_pattern", false, 256, &in->number_pattern)) != 0) return rc;
     if ((rc = http_json_string(req, "supplementary_terms", false, AGREEMENT_TERMS_MAX, &in->supplementary_terms)) != 0)
         return rc;
-    /* the services: the checked catalogue codes, and any other code sent (the domain refuses it) */
-    json_t *sv = req->json ? json_object_get(req->json, "services") : NULL;
-    size_t n_sent = json_is_array(sv) ? json_array_size(sv) : json_is_string(sv) ? 1 : 0;
-    if (n_sent > AGREEMENT_SERVICES_MAX) n_sent = AGREEMENT_SERVICES_MAX + 1; /* the domain says "too many" */
-    struct agreement_service_input *s = arena_zalloc(req->arena, sizeof *s * (n_sent ? n_sent : 1));
-    size_t n = 0;
-    for (size_t i = 0; i < n_sent; i++) {
-        json_t *x = json_is_array(sv) ? json_array_get(sv, i) : sv;
-        if (!json_is_string(x)) return kf_fail(&req->err, KF_E_INVALID, "services", "services");
-        const char *code = json_string_value(x);
-        s[n].kind = code;
-        const struct service_kind *k = kind_of(kinds, n_kinds, code);
-        if (k) {
-            for (int p = 0; p < AGREEMENT_PRIORITIES; p++) {
-                if ((rc = form_int(req, target_field(req, code, p, false), AGREEMENT_TARGET_MAX, &s[n].targets.response[p])) ||
-                    (rc = form_int(req, target_field(req, code, p, true), AGREEMENT_TARGET_MAX, &s[n].targets.resolution[p])))
-                    return rc;
-            }
-            struct agreement_fee *fees = arena_zalloc(req->arena, sizeof *fees * AGREEMENT_FEES_MAX);
-            size_t nf = 0;
-            for (const char *const *fk = fee_kinds; *fk; fk++) {
-                const char *key = fee_field(req, code, *fk);
-                const char *text = form_str(req, key);
-                if (!*text) continue;
-                if ((rc = money_parse_yuan(text, key, &fees[nf].amount_fen, &req->err)) != 0) return rc;
-                fees[nf++].kind = *fk;
-            }
-            s[n].fees = fees;
-            s[n].n_fees = nf;
-        }
-        n++;
-    }
-    in->services = s;
-    in->n_services = n;
-    return 0;
+    return services_read(req, kinds, n_kinds, &in->services, &in->n_services);
 }
 
 /* The domain's field on the form: the services' errors belong to the services' fieldset. */
@@ -417,40 +462,13 @@ static const char *page_field(const char *domain_field)
     return domain_field;
 }
 
-/* The form's model into d: `form` (scalar values), `services` (one per catalogue kind: checked, its
- * targets with the catalogue's as placeholders, its fees in yuan), `acceptance` options and `clients`.
- * From `g` (edit), else from the submitted form (`kept`), else the defaults (new). */
-static void form_model(struct http_req *req, json_t *d, const struct service_kind *kinds, size_t n_kinds,
-                       const struct agreement *g, bool kept)
+/* The services editor's model into d.services (one per catalogue kind: checked, its targets with the
+ * catalogue's as placeholders, its fees in yuan, each with its error from d.errors): from the submitted
+ * form (`kept`), else from `g`'s services (edit, or a change starting from the terms now), else the
+ * catalogue's defaults (a new draft). */
+static void services_model(struct http_req *req, json_t *d, const struct service_kind *kinds, size_t n_kinds,
+                           const struct agreement *g, bool kept)
 {
-    json_t *form = json_object_get(d, "form");
-    if (!json_is_object(form)) json_object_set_new(d, "form", form = json_object());
-    if (g) {
-        const char *pv[] = {g->provider_legal_name, g->provider_address, g->provider_contact_name,
-                            g->provider_contact_phone, g->client_legal_name, g->client_address,
-                            g->client_contact_name, g->client_contact_phone};
-        for (size_t i = 0; party_fields[i]; i++) json_object_set_new(form, party_fields[i], json_string(pv[i] ? pv[i] : ""));
-        json_object_set_new(form, "term_years", json_string(id_text(req, g->term_years)));
-        json_object_set_new(form, "notice_days", json_string(id_text(req, g->notice_days)));
-        json_object_set_new(form, "acceptance_by", json_string(g->acceptance_by));
-        json_object_set_new(form, "acceptance_days", json_string(id_text(req, g->acceptance_days)));
-        json_object_set_new(form, "reminder_days", json_string(id_text(req, g->reminder_days)));
-        json_object_set_new(form, "calendar_zone", json_string(g->calendar_zone ? g->calendar_zone : ""));
-        json_object_set_new(form, "number_pattern", json_string(g->number_pattern ? g->number_pattern : ""));
-        json_object_set_new(form, "supplementary_terms",
-                            json_string(g->supplementary_terms ? g->supplementary_terms : ""));
-    } else if (!kept) {
-        json_object_set_new(form, "term_years", json_string("1"));
-        json_object_set_new(form, "notice_days", json_string("30"));
-        json_object_set_new(form, "acceptance_days", json_string("7"));
-        json_object_set_new(form, "reminder_days", json_string("30"));
-        json_object_set_new(form, "calendar_zone", json_string("Asia/Shanghai"));
-        json_object_set_new(form, "number_pattern", json_string(AGREEMENT_DEFAULT_PATTERN));
-    }
-    strings_only(form);
-    const char *acc = json_string_value(json_object_get(form, "acceptance_by"));
-    static const char *const accepters[] = {"client", "customer", NULL};
-    json_object_set_new(d, "acceptance", options(req, "agreements.acceptance", accepters, acc && *acc ? acc : "client"));
     json_t *arr = json_array();
     for (size_t i = 0; i < n_kinds; i++) {
         const struct service_kind *k = &kinds[i];
@@ -490,7 +508,65 @@ static void form_model(struct http_req *req, json_t *d, const struct service_kin
                                              kind_name(req, k, k->code), "checked", checked, "targets", targets, "fees",
                                              fees, "box_id", field_name(req, k->code, "svc")));
     }
+    json_t *errors = json_object_get(d, "errors");
+    size_t i;
+    json_t *row;
+    json_array_foreach(arr, i, row) {
+        size_t j;
+        json_t *x;
+        json_array_foreach(json_object_get(row, "targets"), j, x) {
+            json_t *e1 = errors ? json_object_get(errors, json_string_value(json_object_get(x, "fr_name"))) : NULL;
+            json_t *e2 = errors ? json_object_get(errors, json_string_value(json_object_get(x, "res_name"))) : NULL;
+            if (json_is_string(e1)) json_object_set(x, "problem", e1);
+            else if (json_is_string(e2)) json_object_set(x, "problem", e2);
+        }
+        json_array_foreach(json_object_get(row, "fees"), j, x) {
+            json_t *e = errors ? json_object_get(errors, json_string_value(json_object_get(x, "name"))) : NULL;
+            if (json_is_string(e)) json_object_set(x, "problem", e);
+        }
+    }
     json_object_set_new(d, "services", arr);
+}
+
+/* The form's model into d: `form` (scalar values), `services` (one per catalogue kind: checked, its
+ * targets with the catalogue's as placeholders, its fees in yuan), `acceptance` options and `clients`.
+ * From `g` (edit), else from the submitted form (`kept`), else the defaults (new). */
+static void form_model(struct http_req *req, json_t *d, const struct service_kind *kinds, size_t n_kinds,
+                       const struct agreement *g, bool kept)
+{
+    json_t *form = json_object_get(d, "form");
+    if (!json_is_object(form)) json_object_set_new(d, "form", form = json_object());
+    if (g) {
+        const char *pv[] = {g->provider_legal_name, g->provider_address, g->provider_contact_name,
+                            g->provider_contact_phone, g->client_legal_name, g->client_address,
+                            g->client_contact_name, g->client_contact_phone};
+        for (size_t i = 0; party_fields[i]; i++) json_object_set_new(form, party_fields[i], json_string(pv[i] ? pv[i] : ""));
+        json_object_set_new(form, "term_years", json_string(id_text(req, g->term_years)));
+        json_object_set_new(form, "notice_days", json_string(id_text(req, g->notice_days)));
+        json_object_set_new(form, "acceptance_by", json_string(g->acceptance_by));
+        json_object_set_new(form, "acceptance_days", json_string(id_text(req, g->acceptance_days)));
+        json_object_set_new(form, "reminder_days", json_string(id_text(req, g->reminder_days)));
+        json_object_set_new(form, "calendar_zone", json_string(g->calendar_zone ? g->calendar_zone : ""));
+        json_object_set_new(form, "number_pattern", json_string(g->number_pattern ? g->number_pattern : ""));
+        json_object_set_new(form, "supplementary_terms",
+                            json_string(g->supplementary_terms ? g->supplementary_terms : ""));
+    } else if (!kept) {
+        json_object_set_new(form, "term_years", json_string("1"));
+        json_object_set_new(form, "notice_days", json_string("30"));
+        json_object_set_new(form, "acceptance_days", json_string("7"));
+        json_object_set_new(form, "reminder_days", json_string("30"));
+        json_object_set_new(form, "calendar_zone", json_string("Asia/Shanghai"));
+        json_object_set_new(form, "number_pattern", json_string(AGREEMENT_DEFAULT_PATTERN));
+    }
+    strings_only(form);
+    /* a new draft's duplicate-submission key: made when the form is first shown, kept when shown again */
+    if (!g && !json_is_string(json_object_get(form, "idempotency_key")))
+        json_object_set_new(form, "idempotency_key", json_string(page_form_key(req)));
+    calendar_choice(req, d, kept ? kept_calendar(req) : g ? g->calendar_id : 0, false);
+    const char *acc = json_string_value(json_object_get(form, "acceptance_by"));
+    static const char *const accepters[] = {"client", "customer", NULL};
+    json_object_set_new(d, "acceptance", options(req, "agreements.acceptance", accepters, acc && *acc ? acc : "client"));
+    services_model(req, d, kinds, n_kinds, g, kept);
     json_t *parties = json_array();
     for (size_t i = 0; party_fields[i]; i++) {
         json_t *kept_value = json_object_get(form, party_fields[i]);
@@ -506,20 +582,6 @@ static void form_model(struct http_req *req, json_t *d, const struct service_kin
     json_array_foreach(parties, i, row) {
         json_t *e = errors ? json_object_get(errors, json_string_value(json_object_get(row, "name"))) : NULL;
         if (json_is_string(e)) json_object_set(row, "problem", e);
-    }
-    json_array_foreach(arr, i, row) {
-        size_t j;
-        json_t *x;
-        json_array_foreach(json_object_get(row, "targets"), j, x) {
-            json_t *e1 = errors ? json_object_get(errors, json_string_value(json_object_get(x, "fr_name"))) : NULL;
-            json_t *e2 = errors ? json_object_get(errors, json_string_value(json_object_get(x, "res_name"))) : NULL;
-            if (json_is_string(e1)) json_object_set(x, "problem", e1);
-            else if (json_is_string(e2)) json_object_set(x, "problem", e2);
-        }
-        json_array_foreach(json_object_get(row, "fees"), j, x) {
-            json_t *e = errors ? json_object_get(errors, json_string_value(json_object_get(x, "name"))) : NULL;
-            if (json_is_string(e)) json_object_set(x, "problem", e);
-        }
     }
     json_object_set_new(d, "parties", parties);
 }
@@ -573,7 +635,8 @@ static bool is_form_error(int rc)
     return rc == KF_E_INVALID || rc == KF_E_TOO_LARGE;
 }
 
-/* POST /agreements (client_id and the draft's fields): creates the draft and goes to its page. */
+/* POST /agreements (client_id, the draft's fields, idempotency_key): creates the draft and goes to its page;
+ * the same key again goes to the first draft and makes no other. */
 int page_agreement_create(struct http_req *req)
 {
     int64_t client_id = 0, id = 0;
@@ -588,11 +651,13 @@ int page_agreement_create(struct http_req *req)
     struct agreement_input in;
     if (!rc) rc = load_kinds(req, &kinds, &n);
     if (!rc) rc = form_read(req, kinds, n, &in);
-    if (!rc) rc = agreement_create(&req->ctx, client_id, &in, &id, &req->err);
+    bool existing = false;
+    /* the same form sent twice (its idempotency_key): the first draft answers, and the page goes to it */
+    if (!rc) rc = agreement_create_once(&req->ctx, client_id, &in, &id, &existing, &req->err);
     if (rc == KF_E_NOT_FOUND && req->err.field && strcmp(req->err.field, "client_id") == 0) rc = req->err.code = KF_E_INVALID;
     if (is_form_error(rc)) return form_fail(req, "agreements.new.title", NULL, client_id);
     if (rc) return rc;
-    return page_redirect(req, ag_path(req, client_id, id, NULL, "created=1"));
+    return page_redirect(req, ag_path(req, client_id, id, NULL, existing ? NULL : "created=1"));
 }
 
 /* GET /agreements/{id}/edit?client_id=: the same form for a draft. */
@@ -671,15 +736,16 @@ static json_t *targets_rows(const struct agreement_service *s)
     return rows;
 }
 
-static json_t *services_json(struct http_req *req, const struct agreement *g)
+/* Services with their effective targets and fees, for the summary (the agreement's now, or the terms at an instant). */
+static json_t *service_rows(struct http_req *req, const struct agreement_service *services, size_t n_services)
 {
     struct service_kind *kinds = NULL;
     size_t nk = 0;
     struct kf_err e;
     if (agreement_service_kinds(&req->ctx, &kinds, &nk, &e) != 0) nk = 0;
     json_t *arr = json_array();
-    for (size_t i = 0; i < g->n_services; i++) {
-        const struct agreement_service *s = &g->services[i];
+    for (size_t i = 0; i < n_services; i++) {
+        const struct agreement_service *s = &services[i];
         bool personal = false;
         for (int p = 0; p < AGREEMENT_PRIORITIES; p++) personal |= s->personal.response[p] || s->personal.resolution[p];
         json_t *fees = json_array();
@@ -692,6 +758,11 @@ static json_t *services_json(struct http_req *req, const struct agreement *g)
                                              "targets", targets_rows(s), "fees", fees, "has_fees", s->n_fees > 0));
     }
     return arr;
+}
+
+static json_t *services_json(struct http_req *req, const struct agreement *g)
+{
+    return service_rows(req, g->services, g->n_services);
 }
 
 struct history {
@@ -746,6 +817,16 @@ static bool ended(const struct agreement *g)
     return strcmp(g->status, "expired") == 0 || strcmp(g->status, "dissolved") == 0;
 }
 
+/* The calendar `id` (0: the default) as {id, name} for a link to /calendars/{id}; NULL when the viewer may
+ * not read calendars (client users see the zone only). */
+static json_t *calendar_json(struct http_req *req, int64_t id)
+{
+    struct calendar_info info;
+    struct kf_err e;
+    if (calendar_store_get(&req->ctx, id ? id : CALENDAR_STORE_DEFAULT_ID, &info, &e) != 0) return NULL;
+    return json_pack("{s:o,s:s}", "id", http_json_id(info.id), "name", info.name ? info.name : "");
+}
+
 /* The agreement as the pages show it: number, status, parties, dates, signatures, dissolution. */
 static json_t *agreement_view(struct http_req *req, const struct agreement *g)
 {
@@ -774,6 +855,8 @@ static json_t *agreement_view(struct http_req *req, const struct agreement *g)
     if (g->provider_signed_by) json_object_set_new(o, "provider_signed_by", person(req, g->client_id, g->provider_signed_by));
     if (g->client_signed_by) json_object_set_new(o, "client_signed_by", person(req, g->client_id, g->client_signed_by));
     if (ended(g)) json_object_set_new(o, "ended", json_true());
+    json_t *cal = calendar_json(req, g->calendar_id);
+    if (cal) json_object_set_new(o, "calendar", cal);
     return o;
 }
 
@@ -835,10 +918,110 @@ static void actions_json(struct http_req *req, json_t *d, const struct agreement
         json_object_set_new(a, "sign_client", json_true());
     bool under_way = g->dissolution_ground && *g->dissolution_ground;
     if (active && !under_way && may(req, ACT_AGREEMENT_DISSOLVE, g->client_id)) json_object_set_new(a, "dissolve", json_true());
+    if (active && manage) json_object_set_new(a, "propose_change", json_true());
     json_object_set_new(a, "export", json_true());
     json_object_set_new(d, "actions", a);
     json_object_set_new(d, "can_attach", json_boolean(may(req, ACT_AGREEMENT_DISSOLVE, g->client_id) &&
                                                       may(req, ACT_FILE_UPLOAD, g->client_id)));
+}
+
+/* ?at=YYYY-MM-DD: the services in force at the start of that day in the agreement's zone (C8.1.1 term
+ * history) into d.services with the banner d.terms_at; returns 0, or the status of a refused date (the
+ * agreement's current services are shown then, with the error beside the date field). */
+static int terms_json(struct http_req *req, json_t *d, const struct agreement *g)
+{
+    const char *day = query_value(req, "at");
+    if (!day) return 0;
+    json_object_set_new(d, "at_value", json_string(day));
+    int64_t at;
+    struct agreement_terms t;
+    const char *zone = g->calendar_zone && *g->calendar_zone ? g->calendar_zone : "Asia/Shanghai";
+    if (strlen(day) > 10 || zone_parse_local(day, zone, false, &at) != 0) {
+        kf_fail(&req->err, KF_E_INVALID, "at", "not a date");
+        int status = form_error(req, d, "at");
+        kf_err_clear(&req->err);
+        return status;
+    }
+    if (agreement_terms_at(NULL, &req->ctx, g->client_id, g->id, at, &t, &req->err) != 0) {
+        kf_err_clear(&req->err);
+        return 0;
+    }
+    json_object_set_new(d, "services", service_rows(req, t.services, t.n_services));
+    json_object_set_new(d, "terms_at", json_pack("{s:I,s:s}", "at", (json_int_t)at, "day", day));
+    json_t *cal = calendar_json(req, t.calendar_id);
+    if (cal) json_object_set_new(json_object_get(d, "terms_at"), "calendar", cal);
+    return 0;
+}
+
+/* d.changes: the agreement's service changes, newest first, with the link to each one's notice (for viewers
+ * of the register) and the withdraw link of a pending one (for those who manage agreements). */
+static void changes_json(struct http_req *req, json_t *d, const struct agreement *g)
+{
+    struct agreement_change *items;
+    size_t n;
+    struct kf_err e;
+    if (agreement_change_list(&req->ctx, g->client_id, g->id, &items, &n, &e) != 0) return;
+    bool notices = may(req, ACT_NOTICE_READ, g->client_id), manage = may(req, ACT_AGREEMENT_MANAGE, g->client_id);
+    int64_t now = clock_now_ms(req->ctx.env->clock);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const struct agreement_change *c = &items[i];
+        json_t *row = json_pack("{s:o,s:s,s:s,s:I,s:s}", "id", http_json_id(c->id), "status", c->status, "status_key",
+                                arena_printf(req->arena, "agreements.change.status.%s", c->status), "effective_at",
+                                (json_int_t)c->effective_at, "summary", c->summary ? c->summary : "");
+        if (notices && c->notice_id)
+            json_object_set_new(row, "notice_href", json_string(arena_printf(req->arena, "/notices/%lld?client_id=%lld",
+                                                                             (long long)c->notice_id, (long long)g->client_id)));
+        if (c->services_changed) json_object_set_new(row, "services_changed", json_true());
+        if (c->calendar_changed) json_object_set_new(row, "calendar_changed", json_true());
+        if (manage && strcmp(c->status, "pending") == 0 && c->effective_at > now)
+            json_object_set_new(row, "withdraw_href",
+                                json_string(ag_path(req, g->client_id, g->id,
+                                                    arena_printf(req->arena, "/changes/%lld/withdraw", (long long)c->id), NULL)));
+        json_array_append_new(arr, row);
+    }
+    json_object_set_new(d, "changes", arr);
+    json_object_set_new(d, "has_changes", json_boolean(n > 0));
+    json_object_set_new(d, "changes_read", json_true());
+}
+
+/* d.notices: the formal notices about this agreement (C11.1.1), newest first, the ones not yet acknowledged
+ * marked (more strongly those waiting for the viewer's side), and the link to send one. */
+static void notices_json(struct http_req *req, json_t *d, const struct agreement *g)
+{
+    if (!may(req, ACT_NOTICE_READ, g->client_id)) return;
+    struct notice_filter f = {.client_id = g->client_id, .agreement_id = g->id};
+    struct notice *items;
+    size_t n;
+    int64_t next = 0;
+    struct kf_err e;
+    if (notice_list(&req->ctx, &f, 0, AG_NOTICES_MAX, &items, &n, &next, &e) != 0) return;
+    const char *side = viewer_side(req);
+    json_t *arr = json_array();
+    size_t waiting = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct notice *x = &items[i];
+        bool unack = x->acknowledged_at == 0, mine = unack && strcmp(x->recipient_party, side) == 0;
+        waiting += mine;
+        json_t *row = json_pack("{s:o,s:s,s:s,s:I,s:s,s:b,s:b}", "id", http_json_id(x->id), "subject", x->subject, "kind_key",
+                                arena_printf(req->arena, "notices.kind.%s", x->kind), "sent_at", (json_int_t)x->sent_at,
+                                "direction_key",
+                                arena_printf(req->arena, "agreements.notices.from_%s", x->sender_party), "unacknowledged",
+                                unack, "waiting_me", mine);
+        if (x->acknowledged_at) json_object_set_new(row, "acknowledged_at", json_integer(x->acknowledged_at));
+        json_array_append_new(arr, row);
+    }
+    json_object_set_new(d, "notices", arr);
+    json_object_set_new(d, "has_notices", json_boolean(n > 0));
+    json_object_set_new(d, "notices_read", json_true());
+    if (waiting) json_object_set_new(d, "notices_waiting", json_integer((json_int_t)waiting));
+    if (next) json_object_set_new(d, "notices_more", json_true());
+    if (may(req, ACT_NOTICE_SEND, g->client_id))
+        json_object_set_new(d, "notice_new_href",
+                            json_string(arena_printf(req->arena, "/notices/new?agreement_id=%lld&client_id=%lld",
+                                                     (long long)g->id, (long long)g->client_id)));
+    json_object_set_new(d, "notices_all_href",
+                        json_string(arena_printf(req->arena, "/notices?client_id=%lld", (long long)g->client_id)));
 }
 
 /* Renders an agreement's page into d (consumed). */
@@ -852,7 +1035,10 @@ static int show_page(struct http_req *req, int status, json_t *d, int64_t client
     }
     json_object_set_new(d, "title", json_string(g.contract_number && *g.contract_number ? g.contract_number : g.draft_ref));
     json_object_set_new(d, "agreement", agreement_view(req, &g));
-    json_object_set_new(d, "services", services_json(req, &g));
+    if ((rc = terms_json(req, d, &g)) != 0) status = rc;
+    if (!json_object_get(d, "terms_at")) json_object_set_new(d, "services", services_json(req, &g));
+    changes_json(req, d, &g);
+    notices_json(req, d, &g);
     if (g.supplementary_terms && *g.supplementary_terms) {
         char *html;
         struct kf_err e;
@@ -879,7 +1065,8 @@ int page_agreement_show(struct http_req *req)
     int rc = ag_ids(req, &client_id, &id);
     if (rc) return rc;
     json_t *d = page_data(req, NULL, "agreements");
-    static const char *const notices[] = {"created", "saved", "signed", "dissolved", "confirmed", "uploaded", NULL};
+    static const char *const notices[] = {"created", "saved", "signed", "dissolved", "confirmed", "uploaded",
+                                         "proposed", "withdrawn", NULL};
     for (const char *const *n = notices; *n; n++)
         if (http_query(req, *n))
             json_object_set_new(d, "notice_key", json_string(arena_printf(req->arena, "agreements.notice.%s", *n)));
@@ -1042,7 +1229,7 @@ int page_agreement_dissolve(struct http_req *req)
     const char *day = form_str(req, "effective_date");
     if (*day) {
         int64_t at = 0, now = clock_now_ms(req->ctx.env->clock);
-        if (!day_start_ms(day, g.calendar_zone && *g.calendar_zone ? g.calendar_zone : "Asia/Shanghai", &at))
+        if (zone_parse_local(day, g.calendar_zone && *g.calendar_zone ? g.calendar_zone : "Asia/Shanghai", false, &at) != 0)
             rc = kf_fail(&req->err, KF_E_INVALID, "effective_date", "not a date");
         /* today means now: its midnight has passed */
         else in.effective_at = at <= now && now - at < 24LL * 3600 * 1000 ? 0 : at;
@@ -1104,4 +1291,267 @@ int page_agreement_file_upload(struct http_req *req)
     int status = form_error(req, d, "file");
     kf_err_clear(&req->err);
     return show_page(req, status, d, client_id, id);
+}
+
+/* --- service changes (C8.1.1) ---------------------------------------------------------------------- */
+
+static const char *const change_fields[] = {"summary", "effective_at", "calendar_id", NULL};
+
+static const char *zone_of(const struct agreement *g)
+{
+    return g->calendar_zone && *g->calendar_zone ? g->calendar_zone : "Asia/Shanghai";
+}
+
+/* The change form into d (consumed): the services editor starting from the services in force now (or the
+ * submitted ones, `kept`), the calendar select, the earliest allowed instant (now + the notice period). */
+static int change_page(struct http_req *req, int status, json_t *d, const struct agreement *g, bool kept)
+{
+    struct service_kind *kinds;
+    size_t n;
+    int rc = load_kinds(req, &kinds, &n);
+    if (rc) {
+        json_decref(d);
+        return rc;
+    }
+    if (!json_is_object(json_object_get(d, "form"))) json_object_set_new(d, "form", json_object());
+    strings_only(json_object_get(d, "form"));
+    json_object_set_new(d, "agreement", agreement_view(req, g));
+    services_model(req, d, kinds, n, g, kept);
+    calendar_choice(req, d, kept ? kept_calendar(req) : 0, true);
+    int64_t now = clock_now_ms(req->ctx.env->clock);
+    json_object_set_new(d, "earliest", json_integer(now + (int64_t)g->notice_days * 24 * 3600 * 1000));
+    json_object_set_new(d, "zone", json_string(zone_of(g)));
+    if (strcmp(g->status, "active") != 0) json_object_set_new(d, "state_note", json_string("agreements.change.not_active"));
+    else json_object_set_new(d, "can_propose", json_true());
+    json_object_set_new(d, "action", json_string(ag_path(req, g->client_id, g->id, "/changes", NULL)));
+    json_object_set_new(d, "back", json_string(ag_path(req, g->client_id, g->id, NULL, NULL)));
+    return page_render(req, status, "agreements/change", d);
+}
+
+/* GET /agreements/{id}/changes/new?client_id=: the service change form (account managers and admins;
+ * an agreement not active shows why there is no form). */
+int page_agreement_change_new(struct http_req *req)
+{
+    int64_t client_id, id;
+    int rc = ag_ids(req, &client_id, &id);
+    if (!rc) rc = require(req, ACT_AGREEMENT_MANAGE, client_id);
+    struct agreement g;
+    if (!rc) rc = agreement_get(&req->ctx, client_id, id, &g, &req->err);
+    if (rc) return rc;
+    return change_page(req, strcmp(g.status, "active") == 0 ? 200 : 409,
+                       page_data(req, "agreements.change.title", "agreements"), &g, false);
+}
+
+/* POST /agreements/{id}/changes?client_id= (summary, effective_at local to the agreement's zone, calendar_id
+ * "" = unchanged, the services editor): proposes the change, which sends its notice; a refused field is
+ * shown beside it, a second pending change (also a form sent twice) at the top. */
+int page_agreement_change_create(struct http_req *req)
+{
+    int64_t client_id, id, change_id = 0;
+    int rc = ag_ids(req, &client_id, &id);
+    if (!rc) rc = require(req, ACT_AGREEMENT_MANAGE, client_id);
+    struct agreement g;
+    if (!rc) rc = agreement_get(&req->ctx, client_id, id, &g, &req->err);
+    if (rc) return rc;
+    struct agreement_change_input in = {0};
+    struct service_kind *kinds;
+    size_t n;
+    in.summary = form_str(req, "summary");
+    if (!*in.summary) in.summary = NULL; /* the domain: summary required */
+    const char *when = form_str(req, "effective_at");
+    if (!*when) rc = kf_fail(&req->err, KF_E_INVALID, "effective_at", "effective_at is required");
+    else if (zone_parse_local(when, zone_of(&g), false, &in.effective_at) != 0)
+        rc = kf_fail(&req->err, KF_E_INVALID, "effective_at", "not a date and time");
+    if (!rc) rc = form_calendar(req, &in.calendar_id);
+    if (!rc) rc = load_kinds(req, &kinds, &n);
+    if (!rc) rc = services_read(req, kinds, n, &in.services, &in.n_services);
+    if (!rc && in.n_services == 0) rc = kf_fail(&req->err, KF_E_INVALID, "services", "choose at least one service");
+    if (!rc) rc = agreement_change_propose(&req->ctx, client_id, id, &in, &change_id, &req->err);
+    if (is_form_error(rc) || rc == KF_E_CONFLICT) {
+        bool conflict = rc == KF_E_CONFLICT;
+        const char *cfield = req->err.field;
+        json_t *d = page_data(req, "agreements.change.title", "agreements");
+        int status = form_error(req, d, page_field(req->err.field));
+        if (conflict)
+            json_object_set_new(d, "error", json_pack("{s:s}", "message",
+                                                      page_text(req, cfield && strcmp(cfield, "change") == 0
+                                                                         ? "agreements.error.change_pending"
+                                                                         : "agreements.change.not_active")));
+        page_keep_form(req, d, change_fields);
+        kf_err_clear(&req->err);
+        return change_page(req, status, d, &g, true);
+    }
+    if (rc) return rc;
+    return page_redirect(req, arena_printf(req->arena, "%s#changes", ag_path(req, client_id, id, NULL, "proposed=1")));
+}
+
+/* The withdrawal's confirmation page of change {change} (error_key: why a POST was refused). */
+static int withdraw_page(struct http_req *req, int status, int64_t client_id, int64_t id, const char *error_key)
+{
+    int64_t change_id;
+    int rc = api_path_id(req, "change", "change", &change_id);
+    struct agreement g;
+    struct agreement_change c;
+    if (!rc) rc = agreement_get(&req->ctx, client_id, id, &g, &req->err);
+    if (!rc) rc = agreement_change_get(&req->ctx, client_id, id, change_id, &c, &req->err);
+    if (rc) return rc;
+    json_t *d = page_data(req, "agreements.change.withdraw_title", "agreements");
+    json_object_set_new(d, "agreement", agreement_view(req, &g));
+    json_object_set_new(d, "change", json_pack("{s:I,s:s,s:s}", "effective_at", (json_int_t)c.effective_at, "summary",
+                                               c.summary ? c.summary : "", "status_key",
+                                               arena_printf(req->arena, "agreements.change.status.%s", c.status)));
+    bool open = strcmp(c.status, "pending") == 0 && c.effective_at > clock_now_ms(req->ctx.env->clock);
+    if (error_key) json_object_set_new(d, "error", json_pack("{s:s}", "message", page_text(req, error_key)));
+    else if (!open) json_object_set_new(d, "state_note", json_string("agreements.change.not_pending"));
+    else if (may(req, ACT_AGREEMENT_MANAGE, client_id)) json_object_set_new(d, "can_withdraw", json_true());
+    json_object_set_new(d, "action", json_string(ag_path(req, client_id, id,
+                                                         arena_printf(req->arena, "/changes/%lld/withdraw", (long long)change_id),
+                                                         NULL)));
+    json_object_set_new(d, "back", json_string(arena_printf(req->arena, "%s#changes", ag_path(req, client_id, id, NULL, NULL))));
+    return page_render(req, status, "agreements/change_withdraw", d);
+}
+
+/* GET /agreements/{id}/changes/{change}/withdraw?client_id=: what is withdrawn, and the button. */
+int page_agreement_change_withdraw_confirm(struct http_req *req)
+{
+    int64_t client_id, id;
+    int rc = ag_ids(req, &client_id, &id);
+    if (!rc) rc = require(req, ACT_AGREEMENT_MANAGE, client_id);
+    return rc ? rc : withdraw_page(req, 200, client_id, id, NULL);
+}
+
+/* POST /agreements/{id}/changes/{change}/withdraw?client_id=: withdraws a pending change (its correcting
+ * notice is sent); one applied or withdrawn already is the page again with why (409). */
+int page_agreement_change_withdraw(struct http_req *req)
+{
+    int64_t client_id, id, change_id;
+    int rc = ag_ids(req, &client_id, &id);
+    if (!rc) rc = require(req, ACT_AGREEMENT_MANAGE, client_id);
+    if (!rc) rc = api_path_id(req, "change", "change", &change_id);
+    if (!rc) rc = agreement_change_withdraw(&req->ctx, client_id, id, change_id, &req->err);
+    if (rc == KF_E_CONFLICT) {
+        kf_err_clear(&req->err);
+        return withdraw_page(req, 409, client_id, id, "agreements.error.withdraw_conflict");
+    }
+    if (rc) return rc;
+    return page_redirect(req, arena_printf(req->arena, "%s#changes", ag_path(req, client_id, id, NULL, "withdrawn=1")));
+}
+
+/* --- the service catalogue (C2.1.1, C2.2.1) --------------------------------------------------------- */
+
+#define KIND_FORM_CODE "new"   /* the field names of the catalogue form: t_new_p1_fr …, fee_new_per_hour … */
+static const char *const kind_fields[] = {"code", "name_zh", "name_en", NULL};
+
+/* Business minutes as {h, m} for "N 小时 M 分钟". */
+static json_t *hours_minutes(int64_t minutes)
+{
+    return json_pack("{s:I,s:I}", "h", (json_int_t)(minutes / 60), "m", (json_int_t)(minutes % 60));
+}
+
+/* The catalogue page into d (consumed): every kind with its default targets and fees, and for admins the
+ * form to add one (its values kept from the submission, `kept`, with each error beside its field). */
+static int kinds_page(struct http_req *req, int status, json_t *d, bool kept)
+{
+    struct service_kind *kinds;
+    size_t n;
+    int rc = load_kinds(req, &kinds, &n);
+    if (rc) {
+        json_decref(d);
+        return rc;
+    }
+    bool en = strcmp(page_locale(req), "en") == 0;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const struct service_kind *k = &kinds[i];
+        json_t *targets = json_array(), *fees = json_array();
+        for (int p = 0; p < AGREEMENT_PRIORITIES; p++)
+            json_array_append_new(targets, json_pack("{s:s,s:o,s:o}", "priority", arena_printf(req->arena, "P%d", p + 1), "fr",
+                                                     hours_minutes(k->targets.response[p]), "res",
+                                                     hours_minutes(k->targets.resolution[p])));
+        for (size_t j = 0; j < k->n_fees; j++)
+            json_array_append_new(fees, json_pack("{s:s,s:I}", "label_key",
+                                                  arena_printf(req->arena, "agreements.fee_name.%s", k->fees[j].kind),
+                                                  "amount_fen", (json_int_t)k->fees[j].amount_fen));
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:b,s:o,s:o,s:b}", "code", k->code, "name",
+                                             en ? k->name_en : k->name_zh, "other_name", en ? k->name_zh : k->name_en,
+                                             "builtin", k->builtin, "targets", targets, "fees", fees, "has_fees",
+                                             k->n_fees > 0));
+    }
+    json_object_set_new(d, "kinds", arr);
+    if (may(req, ACT_SERVICE_KIND_MANAGE, 0)) {
+        json_object_set_new(d, "can_manage", json_true());
+        if (!json_is_object(json_object_get(d, "form"))) json_object_set_new(d, "form", json_object());
+        strings_only(json_object_get(d, "form"));
+        json_t *errors = json_object_get(d, "errors");
+        json_t *targets = json_array(), *fees = json_array();
+        for (int p = 0; p < AGREEMENT_PRIORITIES; p++) {
+            const char *fr = target_field(req, KIND_FORM_CODE, p, false), *res = target_field(req, KIND_FORM_CODE, p, true);
+            json_t *row = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "priority", arena_printf(req->arena, "P%d", p + 1),
+                                    "label_id", arena_printf(req->arena, "kt_p%d", p + 1), "fr_name", fr, "fr_value",
+                                    kept ? form_str(req, fr) : "", "res_name", res, "res_value", kept ? form_str(req, res) : "");
+            json_t *e1 = errors ? json_object_get(errors, fr) : NULL, *e2 = errors ? json_object_get(errors, res) : NULL;
+            if (json_is_string(e1) || json_is_string(e2)) json_object_set(row, "problem", json_is_string(e1) ? e1 : e2);
+            json_array_append_new(targets, row);
+        }
+        for (const char *const *fk = fee_kinds; *fk; fk++) {
+            const char *key = fee_field(req, KIND_FORM_CODE, *fk);
+            json_t *row = json_pack("{s:s,s:s,s:s}", "name", key, "value", kept ? form_str(req, key) : "", "label_key",
+                                    arena_printf(req->arena, "agreements.fee.%s", *fk));
+            json_t *e = errors ? json_object_get(errors, key) : NULL;
+            if (json_is_string(e)) json_object_set(row, "problem", e);
+            json_array_append_new(fees, row);
+        }
+        json_object_set_new(d, "targets", targets);
+        json_object_set_new(d, "fees", fees);
+    }
+    return page_render(req, status, "agreements/kinds", d);
+}
+
+/* GET /service-kinds: the catalogue for every provider role and client user (agreement.read). */
+int page_service_kinds(struct http_req *req)
+{
+    int rc = require(req, ACT_AGREEMENT_READ, AG_SOME_CLIENT(req));
+    if (rc) return rc;
+    json_t *d = page_data(req, "kinds.title", "agreements");
+    if (http_query(req, "added")) json_object_set_new(d, "notice_key", json_string("kinds.notice.added"));
+    return kinds_page(req, 200, d, false);
+}
+
+/* The field of an error on the catalogue form: a target's goes to the targets' fieldset (the domain's
+ * rule, response <= resolution, names no single one), a fee item's the domain refused to the fees'. */
+static const char *kind_page_field(const char *domain_field)
+{
+    if (domain_field && strncmp(domain_field, "t_", 2) == 0) return "targets";
+    if (domain_field && strncmp(domain_field, "fees", 4) == 0) return "fees";
+    return domain_field;
+}
+
+/* POST /service-kinds (code, name_zh, name_en, every target t_new_pN_fr/_res in business minutes, fees
+ * fee_new_<kind> in yuan): an admin adds a kind; refused input is shown beside its field, nothing added. */
+int page_service_kind_create(struct http_req *req)
+{
+    int rc = require(req, ACT_SERVICE_KIND_MANAGE, 0);
+    if (rc) return rc;
+    struct service_kind_input in = {0};
+    struct agreement_fee *fees = NULL;
+    in.code = form_str(req, "code");
+    in.name_zh = form_str(req, "name_zh");
+    in.name_en = form_str(req, "name_en");
+    for (int p = 0; !rc && p < AGREEMENT_PRIORITIES; p++)
+        if (!*form_str(req, target_field(req, KIND_FORM_CODE, p, false)) || !*form_str(req, target_field(req, KIND_FORM_CODE, p, true)))
+            rc = kf_fail(&req->err, KF_E_INVALID, "targets", "every target is required");
+    if (!rc) rc = targets_read(req, KIND_FORM_CODE, &in.targets);
+    if (!rc) rc = fees_read(req, KIND_FORM_CODE, &fees, &in.n_fees);
+    in.fees = fees;
+    int64_t id = 0;
+    if (!rc) rc = agreement_service_kind_create(&req->ctx, &in, &id, &req->err);
+    if (is_form_error(rc) || rc == KF_E_CONFLICT) {
+        json_t *d = page_data(req, "kinds.title", "agreements");
+        int status = form_error(req, d, kind_page_field(req->err.field));
+        page_keep_form(req, d, kind_fields);
+        kf_err_clear(&req->err);
+        return kinds_page(req, status, d, true);
+    }
+    if (rc) return rc;
+    return page_redirect(req, "/service-kinds?added=1");
 }

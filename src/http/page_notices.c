@@ -30,7 +30,7 @@ static const char *const kinds[] = {"change", "update", "breach", "renewal", "te
 static const char *const methods[] = {"portal", "email", "registered_mail", "hand", NULL};
 static const char *const directions[] = {"received", "sent", NULL};
 static const char *const notice_fields[] = {"client_id", "agreement_id", "kind", "subject", "body", "method",
-                                            "tracking_number", "corrects_id", NULL};
+                                            "tracking_number", "corrects_id", "idempotency_key", NULL};
 static const char *const delivery_fields[] = {"delivered_at", "tracking_number", NULL};
 static const char *const announce_fields[] = {"subject", "body", NULL};
 
@@ -242,6 +242,9 @@ static int new_form(struct http_req *req, int status, json_t *d, int64_t client_
     }
     json_t *form = json_object_get(c, "form");
     if (!json_is_object(form)) json_object_set_new(c, "form", form = json_object());
+    /* the duplicate-submission key: new when the form is first shown, the submitted one when shown again */
+    if (!json_is_string(json_object_get(form, "idempotency_key")))
+        json_object_set_new(form, "idempotency_key", json_string(page_form_key(req)));
     client_choice(req, d, client_id);
     if (client_id) json_object_set_new(d, "client_id", json_string(id_text(req, client_id)));
     const char *kind = json_string_value(json_object_get(form, "kind"));
@@ -261,8 +264,9 @@ static int new_form(struct http_req *req, int status, json_t *d, int64_t client_
     return page_render(req, status, "notices/new", d);
 }
 
-/* GET /notices/new?client_id=&corrects=: the form; a correction starts from the original's kind,
- * subject and agreement. Another client's notice to correct is not found. */
+/* GET /notices/new?client_id=&corrects=&agreement_id=: the form; a correction starts from the original's
+ * kind, subject and agreement; agreement_id preselects an agreement of that client (one not of the client
+ * is not offered). Another client's notice to correct is not found. */
 int page_notice_new(struct http_req *req)
 {
     int64_t client_id;
@@ -285,6 +289,11 @@ int page_notice_new(struct http_req *req)
                                               orig.subject));
         if (orig.agreement_id) json_object_set_new(form, "agreement_id", json_string(id_text(req, orig.agreement_id)));
         json_object_set_new(d, "send", json_pack("{s:o}", "form", form));
+    } else if (query_value(req, "agreement_id") && client_id) {
+        /* from an agreement's page: that agreement preselected (agreement_choice marks it when it is the client's) */
+        int64_t aid;
+        if (id_parse(query_value(req, "agreement_id"), &aid) == 0)
+            json_object_set_new(d, "send", json_pack("{s:{s:s}}", "form", "agreement_id", id_text(req, aid)));
     }
     return new_form(req, 200, d, client_id);
 }
@@ -302,7 +311,8 @@ int page_notice_create(struct http_req *req)
     int64_t id = 0;
     if (client_ok && (rc = api_notice_input(req, &in)) == 0) {
         if (in.method && !*in.method) in.method = NULL;
-        rc = notice_send(&req->ctx, &in, &id, &req->err);
+        /* sent twice (the same idempotency_key): the first notice answers, and the page goes to it */
+        rc = notice_send_once(&req->ctx, &in, &id, NULL, &req->err);
     }
     if (rc == KF_E_INVALID || (rc == KF_E_NOT_FOUND && req->err.field && strcmp(req->err.field, "client_id") == 0 &&
                                req->actor.client_id == 0)) {

@@ -348,6 +348,18 @@ const struct route routes[] = {
      "Page: dissolve an agreement, or confirm a mutual consent."},
     {"POST", "/agreements/{id}/files", ROUTE_PAGE | ROUTE_FORM_BODY | ROUTE_UPLOAD, "agreement.dissolve",
      page_agreement_file_upload, "Page: attach a file (multipart, field file) to an agreement."},
+    {"GET", "/service-kinds", ROUTE_PAGE, "agreement.read", page_service_kinds,
+     "Page: the service catalogue: kinds with default targets P1-P4 and fees; the form to add a kind for admins."},
+    {"POST", "/service-kinds", ROUTE_PAGE | ROUTE_FORM_BODY, "service_kind.manage", page_service_kind_create,
+     "Page: add a kind to the service catalogue (admin)."},
+    {"GET", "/agreements/{id}/changes/new", ROUTE_PAGE, "agreement.manage", page_agreement_change_new,
+     "Page: the service change form of an active agreement: services, calendar, effective date, summary."},
+    {"POST", "/agreements/{id}/changes", ROUTE_PAGE | ROUTE_FORM_BODY, "agreement.manage", page_agreement_change_create,
+     "Page: propose a service change (its notice is sent); on to the agreement's changes."},
+    {"GET", "/agreements/{id}/changes/{change}/withdraw", ROUTE_PAGE, "agreement.manage",
+     page_agreement_change_withdraw_confirm, "Page: confirm withdrawing a pending service change."},
+    {"POST", "/agreements/{id}/changes/{change}/withdraw", ROUTE_PAGE | ROUTE_FORM_BODY, "agreement.manage",
+     page_agreement_change_withdraw, "Page: withdraw a pending service change (a correcting notice is sent)."},
 
     /* ---- */
 

@@ -92,3 +92,53 @@ test("a draft made through the form, signed on both sides, is active with its nu
   assert.deepEqual(ctxB.dialogs, []);
   await ctxB.close();
 });
+
+/* The datetime-local value (Asia/Shanghai, UTC+8 without daylight saving) of UTC ms. */
+function shanghaiLocal(ms) {
+  return new Date(ms + 8 * 3600 * 1000).toISOString().slice(0, 16);
+}
+
+test("a service change proposed through the form is listed with its notice, a date inside the notice period refused (C8.1.1)", { skip }, async () => {
+  const dir = outputDir("agreements");
+  const admin = await server.admin();
+  const a = await admin.call("POST", "/api/v1/agreements", { client_id: clientId, term_years: 2, notice_days: 30,
+    services: [{ kind: "technical_support", fees: [{ kind: "fixed_month", amount_fen: 800000 }] }, { kind: "maintenance" }] });
+  assert.equal(a.status, 201);
+  const q = `?client_id=${clientId}`;
+  assert.equal((await admin.call("POST", `/api/v1/agreements/${a.json.id}/sign-provider${q}`)).status, 200);
+  const boss = await server.login("boss.qian");
+  assert.equal((await boss.call("POST", `/api/v1/agreements/${a.json.id}/sign-client`)).status, 200);
+  const ctx = await newContext(browser, { viewport: { width: 1280, height: 900 } });
+  const page = await ctx.newPage();
+  await formLogin(page, server, "am.zhou");
+  await page.goto(`${server.url}/agreements/${a.json.id}${q}`);
+  await Promise.all([page.waitForNavigation(), page.click("a[href*='/changes/new']")]);
+  assert.ok((await page.textContent("main")).includes("最早可生效时间"));
+  const now = await server.clockNow();
+  await page.fill("#summary", "技术支持月费调整为9,000元");
+  await page.fill("input[name=fee_technical_support_fixed_month]", "9,000.00");
+  // ten days ahead is inside the 30 days' notice: refused beside the date, nothing sent
+  await page.fill("#effective_at", shanghaiLocal(now + 10 * 86400000));
+  let resp = await submit(page, "form.change-form button[type=submit]");
+  assert.equal(resp.status(), 422);
+  assert.equal(await page.getAttribute("#effective_at", "aria-invalid"), "true");
+  assert.ok((await page.textContent("#effective_at-error")).includes("通知期"));
+  assert.equal(await page.inputValue("#summary"), "技术支持月费调整为9,000元");
+  await page.screenshot({ path: path.join(dir, "change-error.png"), fullPage: true });
+  await page.fill("#effective_at", shanghaiLocal(now + 31 * 86400000));
+  resp = await submit(page, "form.change-form button[type=submit]");
+  assert.equal(resp.status(), 200);
+  const section = await page.textContent("#changes");
+  assert.ok(section.includes("待生效") && section.includes("技术支持月费调整为9,000元"), section);
+  assert.equal(await page.locator("#changes a[href^='/notices/']").count(), 1, "the change links its notice");
+  assert.ok((await page.textContent("#notices")).includes("服务变更通知"), "the notice is listed too");
+  await page.screenshot({ path: path.join(dir, "change-listed.png"), fullPage: true });
+  // the withdrawal goes through its confirmation page
+  await Promise.all([page.waitForNavigation(), page.click("#changes a[href*='/withdraw']")]);
+  await page.screenshot({ path: path.join(dir, "change-withdraw.png"), fullPage: true });
+  resp = await submit(page, "form button.button-danger");
+  assert.equal(resp.status(), 200);
+  assert.ok((await page.textContent("#changes")).includes("已撤回"));
+  assert.deepEqual(ctx.pageErrors || [], []);
+  await ctx.close();
+});

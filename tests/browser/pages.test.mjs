@@ -33,6 +33,17 @@ const OBJECTS = {
   "/agreements/{id}/sign-provider": async (admin) => agreement(admin, "draft"),
   "/agreements/{id}/sign-client": async (admin) => agreement(admin, "provider_signed"),
   "/agreements/{id}/dissolve": async (admin) => agreement(admin, "active"),
+  // service changes (C8.1.1): the form, and the withdrawal of a pending change (the agreement's page shows it too)
+  "/agreements/{id}/changes/new": async (admin) => agreement(admin, "active"),
+  "/agreements/{id}/changes/{change}/withdraw": async (admin) => {
+    const ref = await agreement(admin, "active");
+    const [aid, q] = ref.split("?");
+    const ch = await created(admin, `/api/v1/agreements/${aid}/changes?${q}`, { summary: "技术支持P1首次响应缩短为10分钟,月费调整为9,000元",
+      effective_at: (await server.clockNow()) + 31 * 86400000,
+      services: [{ kind: "technical_support", targets: { P1: { first_response: 10, resolution: 120 } },
+                   fees: [{ kind: "fixed_month", amount_fen: 900000 }] }, { kind: "maintenance" }] });
+    return `/agreements/${aid}/changes/${ch.id}/withdraw?${q}`;
+  },
   // a registered-mail notice from the provider: its page shows the delivery form (C11.1.1)
   "/notices/{id}": async (admin) => {
     const org = await created(admin, "/api/v1/orgs", { name: "截图通知客户" });
@@ -108,8 +119,10 @@ async function plan() {
       try {
         const id = await OBJECTS[route](admin);
         // an id may carry a query (?client_id=…): it goes after the whole path
+        // (a route with two parameters makes its whole path, starting with "/")
         const [bare, query] = String(id).split("?");
-        out.push({ route, url: route.replace(/\{\w+\}/, bare) + (query ? `?${query}` : ""), anonymous: false });
+        const url = bare.startsWith("/") ? bare : route.replace(/\{\w+\}/, bare);
+        out.push({ route, url: url + (query ? `?${query}` : ""), anonymous: false });
       } catch (e) {
         out.push({ route, skip: `could not make its object: ${e.message}` });
       }

@@ -45,6 +45,13 @@ ROUTES = {
     ("GET", "/agreements/{id}/dissolve"): dict(kind="client", allow=PROVIDER | CLIENTS),
     ("POST", "/agreements/{id}/dissolve"): dict(kind="client", allow=MANAGE | {"client_admin"}, form=True),
     ("POST", "/agreements/{id}/files"): dict(kind="client", allow=MANAGE | {"client_admin"}),
+    # the service change pages and the catalogue page (page_agreements.c, second round)
+    ("GET", "/agreements/{id}/changes/new"): dict(kind="client", allow=MANAGE),
+    ("POST", "/agreements/{id}/changes"): dict(kind="client", allow=MANAGE, form=True),
+    ("GET", "/agreements/{id}/changes/{change}/withdraw"): dict(kind="client", allow=MANAGE),
+    ("POST", "/agreements/{id}/changes/{change}/withdraw"): dict(kind="client", allow=MANAGE, form=True),
+    ("GET", "/service-kinds"): dict(kind="session"),
+    ("POST", "/service-kinds"): dict(kind="provider", allow={"admin"}, form=True),
     ("POST", "/api/v1/agreements/{id}/changes"): dict(kind="client", allow=MANAGE),
     ("GET", "/api/v1/agreements/{id}/changes"): dict(kind="client", allow=PROVIDER | CLIENTS),
     ("POST", "/api/v1/agreements/{id}/changes/{change}/withdraw"): dict(kind="client", allow=MANAGE),
@@ -131,11 +138,55 @@ def _shared(site, t):
     return cache[t]
 
 
+def _local(ms):
+    """UTC ms as the change form's datetime-local value in Asia/Shanghai (UTC+8, no daylight saving)."""
+    import datetime
+    return datetime.datetime.utcfromtimestamp(ms / 1000 + 8 * 3600).strftime("%Y-%m-%dT%H:%M")
+
+
+def page_change_fields(site, n):
+    """The change form's fields: the draft_body's 30 days' notice, plus a day."""
+    return [("summary", "矩阵页面变更-%d" % n), ("effective_at", _local(site.srv.clock_now() + 31 * DAY_MS)),
+            ("calendar_id", ""), ("services", "consulting")]
+
+
+def _active_with_change(site, t, n):
+    """A fresh active agreement of target t's client with a pending change proposed: (aid, change id)."""
+    cid = site.client[t]
+    aid = _fresh(site, t, n, "active")
+    r = site.call(site.admin, "POST", "/api/v1/agreements/%s/changes?client_id=%s" % (aid, cid), change_body(site, n))
+    assert r.status == 201, r
+    return aid, r.json["id"]
+
+
+def _shared_active(site, t):
+    """One active agreement with a pending change per tenant, for the reading cells."""
+    cache = site.__dict__.setdefault("_agreement_active", {})
+    if t not in cache:
+        cache[t] = _active_with_change(site, t, 0)
+    return cache[t]
+
+
 def page_request(site, route, actor, t, n):
     """The cells of the pages and the export: (method, path, body)."""
     import matrix_admin  # the multipart body of the file upload
     method, pattern = route
+    if pattern == "/service-kinds":
+        if method == "GET":
+            return method, pattern, None
+        f = [("code", "matrix_page_%d" % n), ("name_zh", "矩阵页面服务%d" % n), ("name_en", "Matrix page %d" % n)]
+        for p in range(1, 5):
+            f += [("t_new_p%d_fr" % p, str(10 * p)), ("t_new_p%d_res" % p, str(100 * p))]
+        return method, pattern, f + [("fee_new_per_hour", "100.00")]
     cid = site.client[t]
+    if pattern.startswith("/agreements/{id}/changes"):
+        if route == ("GET", "/agreements/{id}/changes/new"):
+            return method, "/agreements/%s/changes/new?client_id=%s" % (_shared_active(site, t)[0], cid), None
+        if route == ("POST", "/agreements/{id}/changes"):
+            aid = _fresh(site, t, n, "active")
+            return method, "/agreements/%s/changes?client_id=%s" % (aid, cid), page_change_fields(site, n)
+        aid, ch = _shared_active(site, t) if method == "GET" else _active_with_change(site, t, n)
+        return method, "/agreements/%s/changes/%s/withdraw?client_id=%s" % (aid, ch, cid), {} if method == "POST" else None
     if route == ("GET", "/agreements"):
         return method, "/agreements?client_id=%s" % cid, None
     if route == ("GET", "/agreements/new"):
@@ -161,7 +212,7 @@ def page_request(site, route, actor, t, n):
 
 def request(site, route, actor, t, n):
     method, pattern = route
-    if pattern.startswith("/agreements") or pattern.endswith("/export"):
+    if pattern.startswith("/agreements") or pattern.endswith("/export") or pattern == "/service-kinds":
         return page_request(site, route, actor, t, n)
     if pattern == "/api/v1/service-kinds":
         if method == "GET":

@@ -93,8 +93,20 @@ def _agreement_page(tail, state):
     return make
 
 
+def _agreement_change(admin, ids):
+    """An active agreement of client A with a pending service change (C8.1.1): (agreement id, change id)."""
+    aid, _ = _agreement(admin, ids, "active")
+    ch = _created(admin, "/api/v1/agreements/%s/changes?client_id=%s" % (aid, ids["A"]), {
+        "summary": "技术支持P1首次响应缩短为10分钟", "effective_at": admin.srv.clock_now() + 31 * 24 * 3600 * 1000,
+        "services": [{"kind": "technical_support", "targets": {"P1": {"first_response": 10, "resolution": 120}}}]})
+    return aid, ch["id"]
+
+
 # Pages with a path parameter: how to make an object to show (admin session, site ids → the URL).
 OBJECTS = {
+    "/agreements/{id}/changes/new": _agreement_page("/changes/new", "active"),
+    "/agreements/{id}/changes/{change}/withdraw": lambda admin, ids: "/agreements/%s/changes/%s/withdraw?client_id=%s" % (
+        _agreement_change(admin, ids) + (ids["A"],)),
     "/agreements/{id}": _agreement_page("", "active"),
     "/agreements/{id}/edit": _agreement_page("/edit", "draft"),
     "/agreements/{id}/sign-provider": _agreement_page("/sign-provider", "draft"),

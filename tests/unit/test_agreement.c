@@ -707,6 +707,82 @@ static void test_C10_1_1_C10_3_2_expiring_filter_and_export_disclosure(void **st
     ifx_audit_verify_clean(fx);
 }
 
+/* --- duplicate submission: idempotency keys ---------------------------------------------------- */
+
+struct keyed_creator {
+    struct ifx *fx;
+    int64_t client_id, id;
+    bool existing;
+    int rc;
+    struct kf_err err;
+};
+
+static void *keyed_create_thread(void *arg)
+{
+    struct keyed_creator *k = arg;
+    struct arena *arena = arena_new(0);
+    struct kf_ctx ctx = k->fx->ctx;
+    struct actor am = {.kind = ACTOR_USER, .user_id = AM_ID, .roles = ROLE_ACCOUNT_MANAGER, .session_id = 1};
+    ctx.arena = arena;
+    ctx.actor = &am;
+    struct agreement_service_input svc[2];
+    struct agreement_input in = std_input(svc);
+    in.idempotency_key = "draft-form-7f3a";
+    k->rc = agreement_create_once(&ctx, k->client_id, &in, &k->id, &k->existing, &k->err);
+    arena_free(&arena);
+    return NULL;
+}
+
+static void test_C1_1_six_racing_submissions_with_one_key_make_one_draft_and_another_client_is_independent(void **state)
+{
+    IFX(state);
+    int64_t before = rows(fx, "agreements");
+    struct keyed_creator k[6];
+    pthread_t t[6];
+    for (int i = 0; i < 6; i++) {
+        k[i] = (struct keyed_creator){.fx = fx, .client_id = fx->client_a};
+        assert_int_equal(pthread_create(&t[i], NULL, keyed_create_thread, &k[i]), 0);
+    }
+    for (int i = 0; i < 6; i++) pthread_join(t[i], NULL);
+    int fresh = 0;
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(k[i].rc, 0);
+        assert_true(k[i].id == k[0].id);
+        fresh += !k[i].existing;
+    }
+    assert_int_equal(fresh, 1);
+    assert_int_equal(rows(fx, "agreements"), before + 1);
+    assert_int_equal(ifx_audit_count(fx, "agreement.create"), 1);
+    /* the same key with another client: a draft of its own */
+    struct keyed_creator b = {.fx = fx, .client_id = fx->client_b};
+    keyed_create_thread(&b);
+    assert_int_equal(b.rc, 0);
+    assert_false(b.existing);
+    assert_true(b.id != k[0].id);
+    assert_int_equal(rows(fx, "agreements"), before + 2);
+    /* a malformed key changes nothing */
+    const char *bad[] = {"含空格 key", "a/b", "x\"y", NULL};
+    char longkey[AGREEMENT_KEY_MAX + 2];
+    memset(longkey, 'k', sizeof longkey - 1);
+    longkey[sizeof longkey - 1] = '\0';
+    struct agreement_service_input svc[2];
+    struct agreement_input in = std_input(svc);
+    ifx_as(fx, AM_ID, 0, ROLE_ACCOUNT_MANAGER);
+    int64_t id = 0;
+    for (int i = 0; bad[i]; i++) {
+        in.idempotency_key = bad[i];
+        assert_int_equal(agreement_create_once(&fx->ctx, fx->client_a, &in, &id, NULL, &fx->err), KF_E_INVALID);
+        assert_string_equal(fx->err.field, "idempotency_key");
+    }
+    in.idempotency_key = longkey;
+    assert_int_equal(agreement_create_once(&fx->ctx, fx->client_a, &in, &id, NULL, &fx->err), KF_E_INVALID);
+    assert_int_equal(rows(fx, "agreements"), before + 2);
+    /* the policy first: a client user may not create, whatever the key */
+    ifx_as(fx, CADM_A, fx->client_a, ROLE_CLIENT_ADMIN);
+    in.idempotency_key = "draft-form-7f3a";
+    assert_int_equal(agreement_create_once(&fx->ctx, fx->client_a, &in, &id, NULL, &fx->err), KF_E_FORBIDDEN);
+}
+
 #define BOTH(fn) HARNESS_BOTH_ENGINES(fn, ifx_setup_sqlite, ifx_setup_postgres, ifx_teardown)
 
 int main(void)
@@ -719,6 +795,7 @@ int main(void)
         BOTH(test_C1_3_1_C10_2_1_bad_transitions_are_refused_and_change_nothing),
         BOTH(test_C10_2_1_C10_3_2_dissolution_grounds_parties_and_evidence),
         BOTH(test_C1_1_C1_3_1_two_racing_client_signatures_activate_once),
+        BOTH(test_C1_1_six_racing_submissions_with_one_key_make_one_draft_and_another_client_is_independent),
         BOTH(test_C1_1_eight_racing_activations_number_0001_to_0008_without_gaps),
         cmocka_unit_test(test_C1_1_number_patterns_and_C1_3_1_years_in_the_zone),
         BOTH(test_C10_1_1_C10_3_2_a_term_on_the_clock_reminder_once_expiry_read_only),

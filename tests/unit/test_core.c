@@ -129,6 +129,19 @@ static void int_parsing_is_strict(void **state)
     assert_int_equal(text_parse_int64("99999999999999999999", &v), KF_E_INVALID);
 }
 
+static void tokens_are_ascii_words_of_bounded_length(void **state)
+{
+    (void)state;
+    assert_true(text_is_token("draft-form_7f3A", 64));
+    assert_true(text_is_token("a", 1));
+    assert_false(text_is_token("ab", 1));
+    assert_false(text_is_token("", 64));
+    assert_false(text_is_token(NULL, 64));
+    assert_false(text_is_token("a b", 64));
+    assert_false(text_is_token("a/b", 64));
+    assert_false(text_is_token("键", 64));
+}
+
 static void ids_are_increasing_and_carry_their_time(void **state)
 {
     int64_t now = 1795000000000LL; /* 2026-11 */
@@ -231,9 +244,11 @@ static void local_wall_times_parse_in_their_zone(void **state)
     assert_int_equal(ms, INT64_C(1771084800000));
     assert_int_equal(zone_parse_local("2026-02-14T09:30", "Asia/Shanghai", false, &ms), 0);
     assert_int_equal(ms, INT64_C(1771032600000));
+    assert_int_equal(zone_parse_local("2026-02-14 09:30", "Asia/Shanghai", false, &ms), 0); /* typed by hand */
+    assert_int_equal(ms, INT64_C(1771032600000));
     assert_int_equal(zone_parse_local("2026-07-01T12:00", "Europe/Berlin", false, &ms), 0);
     assert_int_equal(ms, INT64_C(1782900000000)); /* summer time: 10:00Z */
-    const char *bad[] = {"", "2026-2-14", "2026-02-30", "2026-13-01", "2026-02-14T24:00", "2026-02-14 09:30",
+    const char *bad[] = {"", "2026-2-14", "2026-02-30", "2026-13-01", "2026-02-14T24:00", "2026-02-14_09:30",
                          "2026-02-14T09:30:00", "1969-12-31", "２０２６-02-14", "2026-02-14T9:30", "x2026-02-14"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ms = 42;
@@ -259,6 +274,7 @@ int main(void)
         cmocka_unit_test(utf8_validation_accepts_text_and_refuses_bad_bytes),
         cmocka_unit_test(percent_decoding_handles_escapes_and_refuses_malformed),
         cmocka_unit_test(int_parsing_is_strict),
+        cmocka_unit_test(tokens_are_ascii_words_of_bounded_length),
         cmocka_unit_test(ids_are_increasing_and_carry_their_time),
         cmocka_unit_test(fake_clock_moves_only_forward),
         cmocka_unit_test(config_precedence_is_flag_env_file_default),

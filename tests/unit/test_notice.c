@@ -614,6 +614,70 @@ static void test_C11_1_1_racing_acknowledgements_acknowledge_once(void **state)
     assert_int_equal(ifx_audit_count(fx, "notice.acknowledge"), 1);
 }
 
+/* --- duplicate submission: idempotency keys ---------------------------------------------------- */
+
+struct keyed_sender {
+    struct ifx *fx;
+    int64_t client_id, id;
+    bool existing;
+    int rc;
+    struct kf_err err;
+};
+
+static void *keyed_send_thread(void *arg)
+{
+    struct keyed_sender *k = arg;
+    struct arena *arena = arena_new(0);
+    struct kf_ctx ctx = k->fx->ctx;
+    struct actor am = {.kind = ACTOR_USER, .user_id = AM_ID, .roles = ROLE_ACCOUNT_MANAGER, .session_id = 1};
+    ctx.arena = arena;
+    ctx.actor = &am;
+    struct notice_input in = std_notice(k->client_id, "other");
+    in.idempotency_key = "notice-form-91c2";
+    k->rc = notice_send_once(&ctx, &in, &k->id, &k->existing, &k->err);
+    arena_free(&arena);
+    return NULL;
+}
+
+static void test_C11_1_1_six_racing_submissions_with_one_key_send_one_notice_and_another_client_is_independent(void **state)
+{
+    IFX(state);
+    int64_t before = rows(fx, "notices");
+    struct keyed_sender k[6];
+    pthread_t t[6];
+    for (int i = 0; i < 6; i++) {
+        k[i] = (struct keyed_sender){.fx = fx, .client_id = fx->client_a};
+        assert_int_equal(pthread_create(&t[i], NULL, keyed_send_thread, &k[i]), 0);
+    }
+    for (int i = 0; i < 6; i++) pthread_join(t[i], NULL);
+    int fresh = 0;
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(k[i].rc, 0);
+        assert_true(k[i].id == k[0].id);
+        fresh += !k[i].existing;
+    }
+    assert_int_equal(fresh, 1);
+    assert_int_equal(rows(fx, "notices"), before + 1);
+    assert_int_equal(ifx_audit_count(fx, "notice.send"), 1);
+    /* the same key with another client: a notice of its own */
+    struct keyed_sender b = {.fx = fx, .client_id = fx->client_b};
+    keyed_send_thread(&b);
+    assert_int_equal(b.rc, 0);
+    assert_false(b.existing);
+    assert_true(b.id != k[0].id);
+    /* a malformed key sends nothing */
+    struct notice_input in = std_notice(fx->client_a, "other");
+    ifx_as(fx, AM_ID, 0, ROLE_ACCOUNT_MANAGER);
+    int64_t id = 0;
+    const char *bad[] = {"含空格 key", "a;b", NULL};
+    for (int i = 0; bad[i]; i++) {
+        in.idempotency_key = bad[i];
+        assert_int_equal(notice_send_once(&fx->ctx, &in, &id, NULL, &fx->err), KF_E_INVALID);
+        assert_string_equal(fx->err.field, "idempotency_key");
+    }
+    assert_int_equal(rows(fx, "notices"), before + 2);
+}
+
 #define BOTH(fn) HARNESS_BOTH_ENGINES(fn, ifx_setup_sqlite, ifx_setup_postgres, ifx_teardown)
 
 int main(void)
@@ -626,6 +690,7 @@ int main(void)
         BOTH(test_C8_2_1_announcements_to_several_or_all_clients_with_read_receipts),
         BOTH(test_C11_1_1_C8_1_1_notice_send_in_commits_and_rolls_back_with_the_callers_write),
         BOTH(test_C11_1_1_racing_acknowledgements_acknowledge_once),
+        BOTH(test_C11_1_1_six_racing_submissions_with_one_key_send_one_notice_and_another_client_is_independent),
     };
     return cmocka_run_group_tests(tests, NULL, group_teardown);
 }
