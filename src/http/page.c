@@ -9,6 +9,7 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "domain/notify.h"
+#include "domain/org.h"
 #include "domain/policy.h"
 #include "domain/session.h"
 #include "domain/user.h"
@@ -248,6 +249,43 @@ void page_keep_form(struct http_req *req, json_t *data, const char *const *field
         if (json_is_string(v)) json_object_set(form, *f, v);
     }
     json_object_set_new(data, "form", form);
+}
+
+int page_form_fail(struct http_req *req, json_t *data, const char *group, const char *form, const char *const *fields)
+{
+    json_t *tmp = json_object();
+    int status = page_form_error(req, tmp);
+    json_t *errors = json_object_get(tmp, "errors");
+    if (req->err.field) {
+        const char *own = i18n_lookup(page_locale(req), arena_printf(req->arena, "%s.error.%s", group, req->err.field));
+        if (own) json_object_set_new(errors, req->err.field, json_string(own));
+        json_object_set_new(data, "error", json_pack("{s:s}", "message", page_text(req, "form.errors_title")));
+    } else {
+        json_object_set(data, "error", json_object_get(tmp, "error"));
+    }
+    page_keep_form(req, tmp, fields);
+    json_object_set_new(data, form, json_pack("{s:O,s:O}", "errors", errors, "form", json_object_get(tmp, "form")));
+    json_decref(tmp);
+    return status;
+}
+
+void page_client_choice(struct http_req *req, json_t *data, int64_t selected)
+{
+    if (req->actor.client_id != 0) return;
+    struct org *items;
+    size_t n;
+    int64_t next;
+    struct kf_err err;
+    if (org_list_clients(&req->ctx, 0, PAGE_CLIENT_CHOICE_MAX, &items, &n, &next, &err) != 0) {
+        json_object_set_new(data, "client_text", json_true());
+        if (selected) json_object_set_new(data, "client_value", json_string(arena_printf(req->arena, "%lld", (long long)selected)));
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, json_pack("{s:o,s:s,s:b}", "id", http_json_id(items[i].id), "name",
+                                             items[i].name ? items[i].name : "", "selected", items[i].id == selected));
+    json_object_set_new(data, "clients", arr);
 }
 
 const char *page_form_key(struct http_req *req)

@@ -51,6 +51,17 @@ void page_keep_form(struct http_req *req, json_t *data, const char *const *field
  * request's arena): sent twice, the form names the same key and the domain answers the first object. */
 const char *page_form_key(struct http_req *req);
 
+/* Shows a form again after the error in req->err: data[form] = {errors, form} with the submitted
+ * values of `fields` (page_keep_form), and data.error the summary. A field with its own catalogue
+ * text "<group>.error.<field>" gets that text instead of the code's. Returns the status to answer. */
+int page_form_fail(struct http_req *req, json_t *data, const char *group, const char *form, const char *const *fields);
+
+/* For provider staff: `clients` in `data`, the client organisations to choose from (at most
+ * PAGE_CLIENT_CHOICE_MAX, org_list_clients' page limit; `selected` marked); when the actor may not
+ * list them, `client_text` (a box for the client's id) and `client_value`. Client users: nothing. */
+#define PAGE_CLIENT_CHOICE_MAX 500
+void page_client_choice(struct http_req *req, json_t *data, int64_t selected);
+
 /* True when `next` is a safe place to go after logging in: a path inside kefu. */
 bool page_local_path(const char *next);
 

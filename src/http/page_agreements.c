@@ -33,7 +33,6 @@
 #include "render/template.h"
 
 #define AG_PAGE_SIZE 50
-#define AG_CLIENTS_MAX 500        /* clients offered in the chooser (org_list_clients' page limit) */
 #define AG_HISTORY_MAX 100        /* audit records shown on an agreement's page */
 #define AG_NOTICES_MAX 50         /* notices shown on an agreement's page (the register has the rest) */
 #define AG_ANY_CLIENT 1           /* any client id stands for "a client" in the provider scope */
@@ -137,18 +136,6 @@ static const char *yuan_text(struct http_req *req, int64_t fen)
     return arena_printf(req->arena, "%lld.%02lld", (long long)(fen / 100), (long long)(fen % 100));
 }
 
-/* A repeated field arrives as an array, which a template cannot print: keep its first value. */
-static void strings_only(json_t *form)
-{
-    const char *key;
-    json_t *v, *tmp;
-    json_object_foreach_safe(form, tmp, key, v) {
-        if (json_is_string(v)) continue;
-        json_t *first = json_is_array(v) ? json_array_get(v, 0) : NULL;
-        json_object_set_new(form, key, json_string(json_is_string(first) ? json_string_value(first) : ""));
-    }
-}
-
 /* The form error of req->err into d (`errors`, `error`), on `field` of the page (NULL: the domain's):
  * the field's own text when the catalogue has one (agreements.error.<field>). Returns the status. */
 static int form_error(struct http_req *req, json_t *d, const char *field)
@@ -163,22 +150,6 @@ static int form_error(struct http_req *req, json_t *d, const char *field)
         json_object_set_new(d, "error", json_pack("{s:s}", "message", page_text(req, "form.errors_title")));
     }
     return status;
-}
-
-/* For provider staff: `clients`, a select of client organisations with `selected` marked. */
-static void client_choice(struct http_req *req, json_t *d, int64_t selected)
-{
-    if (req->actor.client_id != 0) return;
-    struct org *items;
-    size_t n;
-    int64_t next;
-    struct kf_err err;
-    if (org_list_clients(&req->ctx, 0, AG_CLIENTS_MAX, &items, &n, &next, &err) != 0) return;
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, json_pack("{s:o,s:s,s:b}", "id", http_json_id(items[i].id), "name",
-                                             items[i].name ? items[i].name : "", "selected", items[i].id == selected));
-    json_object_set_new(d, "clients", arr);
 }
 
 static json_t *options(struct http_req *req, const char *prefix, const char *const *values, const char *chosen)
@@ -268,7 +239,7 @@ int page_agreement_list(struct http_req *req)
         json_array_append_new(exp, json_pack("{s:i,s:b}", "days", expiring_choices[i], "selected",
                                              f.expiring_days == expiring_choices[i]));
     json_object_set_new(d, "expiring_choices", exp);
-    client_choice(req, d, f.client_id);
+    page_client_choice(req, d, f.client_id);
     json_object_set_new(d, "form", form);
     json_object_set_new(d, "can_create", json_boolean(may(req, ACT_AGREEMENT_MANAGE, AG_SOME_CLIENT(req))));
     return page_render(req, code, "agreements/list", d);
@@ -558,7 +529,6 @@ static void form_model(struct http_req *req, json_t *d, const struct service_kin
         json_object_set_new(form, "calendar_zone", json_string("Asia/Shanghai"));
         json_object_set_new(form, "number_pattern", json_string(AGREEMENT_DEFAULT_PATTERN));
     }
-    strings_only(form);
     /* a new draft's duplicate-submission key: made when the form is first shown, kept when shown again */
     if (!g && !json_is_string(json_object_get(form, "idempotency_key")))
         json_object_set_new(form, "idempotency_key", json_string(page_form_key(req)));
@@ -602,7 +572,7 @@ static int form_page(struct http_req *req, int status, json_t *d, const struct a
         json_object_set_new(d, "back", json_string(ag_path(req, client_id, g->id, NULL, NULL)));
         json_object_set_new(d, "agreement_label", json_string(g->draft_ref));
     } else {
-        client_choice(req, d, client_id);
+        page_client_choice(req, d, client_id);
         json_object_set_new(d, "action", json_string("/agreements"));
         json_object_set_new(d, "back", json_string("/agreements"));
     }
@@ -1256,7 +1226,6 @@ int page_agreement_dissolve(struct http_req *req)
         if (conflict)
             json_object_set_new(d, "error", json_pack("{s:s}", "message", page_text(req, "agreements.error.dissolve_conflict")));
         page_keep_form(req, d, dissolve_fields);
-        strings_only(json_object_get(d, "form"));
         kf_err_clear(&req->err);
         return dissolve_page(req, status, d, client_id, id);
     }
@@ -1314,7 +1283,6 @@ static int change_page(struct http_req *req, int status, json_t *d, const struct
         return rc;
     }
     if (!json_is_object(json_object_get(d, "form"))) json_object_set_new(d, "form", json_object());
-    strings_only(json_object_get(d, "form"));
     json_object_set_new(d, "agreement", agreement_view(req, g));
     services_model(req, d, kinds, n, g, kept);
     calendar_choice(req, d, kept ? kept_calendar(req) : 0, true);
@@ -1481,7 +1449,6 @@ static int kinds_page(struct http_req *req, int status, json_t *d, bool kept)
     if (may(req, ACT_SERVICE_KIND_MANAGE, 0)) {
         json_object_set_new(d, "can_manage", json_true());
         if (!json_is_object(json_object_get(d, "form"))) json_object_set_new(d, "form", json_object());
-        strings_only(json_object_get(d, "form"));
         json_t *errors = json_object_get(d, "errors");
         json_t *targets = json_array(), *fees = json_array();
         for (int p = 0; p < AGREEMENT_PRIORITIES; p++) {

@@ -16,7 +16,6 @@
 #include "render/i18n.h"
 
 #define CUSTOMER_PAGE_SIZE 50
-#define CLIENT_CHOICE_MAX 500   /* clients offered in the chooser: org_list_clients' page limit */
 #define ANY_CLIENT 1            /* any client id stands for "a client" in the provider scope (page.c) */
 
 static const char *const customer_fields[] = {"kind", "name", "phone", "email", "address", "id_number", NULL};
@@ -61,61 +60,6 @@ static int page_client_required(struct http_req *req, int64_t *client_r)
     int rc = page_client(req, client_r, &chosen);
     if (rc) return rc;
     return chosen ? 0 : kf_fail(&req->err, KF_E_NOT_FOUND, "client_id", "no client chosen");
-}
-
-/* For provider staff: `clients` (a select of client organisations, `selected` marked) when they
- * may list them, else `client_text` (a box for the client's id). Client users choose nothing. */
-static void page_client_choice(struct http_req *req, json_t *d, int64_t selected)
-{
-    if (req->actor.client_id != 0) return;
-    struct org *items;
-    size_t n;
-    int64_t next;
-    struct kf_err err;
-    if (org_list_clients(&req->ctx, 0, CLIENT_CHOICE_MAX, &items, &n, &next, &err) != 0) {
-        json_object_set_new(d, "client_text", json_true());
-        if (selected) json_object_set_new(d, "client_value", json_string(id_text(req, selected)));
-        return;
-    }
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, json_pack("{s:o,s:s,s:b}", "id", http_json_id(items[i].id), "name",
-                                             items[i].name ? items[i].name : "", "selected", items[i].id == selected));
-    json_object_set_new(d, "clients", arr);
-}
-
-/* A repeated field arrives as an array, which a template cannot print: show its first value. */
-static void keep_strings_only(json_t *form)
-{
-    const char *key;
-    json_t *v, *tmp;
-    json_object_foreach_safe(form, tmp, key, v) {
-        if (json_is_string(v)) continue;
-        json_t *first = json_is_array(v) ? json_array_get(v, 0) : NULL;
-        json_object_set_new(form, key, json_string(json_is_string(first) ? json_string_value(first) : ""));
-    }
-}
-
-/* Puts the form error of req->err into d[form] (`errors`, and `form` the submitted values) and the
- * summary into d.error; a field with its own catalogue text (customers.error.<field>) gets that.
- * Returns the status to answer with. */
-static int page_form_fail(struct http_req *req, json_t *d, const char *form, const char *const *fields)
-{
-    json_t *tmp = json_object();
-    int status = page_form_error(req, tmp);
-    json_t *errors = json_object_get(tmp, "errors");
-    if (req->err.field) {
-        const char *own = i18n_lookup(page_locale(req), arena_printf(req->arena, "customers.error.%s", req->err.field));
-        if (own) json_object_set_new(errors, req->err.field, json_string(own));
-        json_object_set_new(d, "error", json_pack("{s:s}", "message", page_text(req, "form.errors_title")));
-    } else {
-        json_object_set(d, "error", json_object_get(tmp, "error"));
-    }
-    page_keep_form(req, tmp, fields);
-    keep_strings_only(json_object_get(tmp, "form"));
-    json_object_set_new(d, form, json_pack("{s:O,s:O}", "errors", errors, "form", json_object_get(tmp, "form")));
-    json_decref(tmp);
-    return status;
 }
 
 /* A select's options: [{value, label_key, selected}]. */
@@ -236,7 +180,7 @@ int page_customers(struct http_req *req)
     if (rc == KF_E_INVALID) {
         static const char *const none[] = {NULL};
         bool cursor = req->err.field && strcmp(req->err.field, "after") == 0;
-        int status = page_form_fail(req, d, "find", none);
+        int status = page_form_fail(req, d, "customers", "find", none);
         /* the cursor is no field on the page: its message goes to the top */
         if (cursor) json_object_set_new(d, "error", json_pack("{s:s}", "message", page_text(req, "customers.error.after")));
         return page_render(req, status, "customers/list", d);
@@ -302,7 +246,7 @@ int page_customer_create(struct http_req *req)
     }
     if (rc == KF_E_INVALID) {
         json_t *d = page_data(req, "customers.new.title", "customers");
-        int status = page_form_fail(req, d, "create", customer_fields);
+        int status = page_form_fail(req, d, "customers", "create", customer_fields);
         return new_form(req, status, d, client_ok ? client_id : 0);
     }
     if (rc) return rc;
@@ -423,7 +367,7 @@ int page_customer_update(struct http_req *req)
     if ((rc = customer_form(req, &in)) == 0) rc = customer_update(&req->ctx, client_id, id, &in, &req->err);
     if (rc == KF_E_INVALID) {
         json_t *d = page_data(req, NULL, "customers");
-        int status = page_form_fail(req, d, "edit", customer_fields);
+        int status = page_form_fail(req, d, "customers", "edit", customer_fields);
         return customer_page(req, status, d, client_id, id);
     }
     if (rc) return rc;
@@ -476,7 +420,7 @@ int page_consent_give(struct http_req *req)
         rc = consent_give(&req->ctx, client_id, id, &in, &cid, &req->err);
     if (rc == KF_E_INVALID) {
         json_t *d = page_data(req, NULL, "customers");
-        int status = page_form_fail(req, d, "give", consent_fields);
+        int status = page_form_fail(req, d, "customers", "give", consent_fields);
         return customer_page(req, status, d, client_id, id);
     }
     if (rc) return rc;

@@ -22,7 +22,6 @@
 #include "render/template.h"
 
 #define NOTICE_PAGE_SIZE 50
-#define CLIENT_CHOICE_MAX 500   /* clients offered in a chooser: org_list_clients' page limit */
 #define AGREEMENT_CHOICE_MAX 100
 #define ANY_CLIENT 1            /* any client id stands for "a client" in the provider scope (page.c) */
 
@@ -84,59 +83,6 @@ static json_t *options_json(struct http_req *req, const char *prefix, const char
     return arr;
 }
 
-/* For provider staff: `clients` [{id, name, selected}] when they may list them, else `client_text`. */
-static void client_choice(struct http_req *req, json_t *d, int64_t selected)
-{
-    if (req->actor.client_id != 0) return;
-    struct org *items;
-    size_t n;
-    int64_t next;
-    struct kf_err err;
-    if (org_list_clients(&req->ctx, 0, CLIENT_CHOICE_MAX, &items, &n, &next, &err) != 0) {
-        json_object_set_new(d, "client_text", json_true());
-        if (selected) json_object_set_new(d, "client_value", json_string(id_text(req, selected)));
-        return;
-    }
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, json_pack("{s:o,s:s,s:b}", "id", http_json_id(items[i].id), "name",
-                                             items[i].name ? items[i].name : "", "selected", items[i].id == selected));
-    json_object_set_new(d, "clients", arr);
-}
-
-/* A repeated field arrives as an array, which a template cannot print: show its first value. */
-static void keep_strings_only(json_t *form)
-{
-    const char *key;
-    json_t *v, *tmp;
-    json_object_foreach_safe(form, tmp, key, v) {
-        if (json_is_string(v)) continue;
-        json_t *first = json_is_array(v) ? json_array_get(v, 0) : NULL;
-        json_object_set_new(form, key, json_string(json_is_string(first) ? json_string_value(first) : ""));
-    }
-}
-
-/* The form error of req->err into d[form] {errors, form} and the summary into d.error; returns the
- * status to answer with. */
-static int form_fail(struct http_req *req, json_t *d, const char *form, const char *const *fields)
-{
-    json_t *tmp = json_object();
-    int status = page_form_error(req, tmp);
-    json_t *errors = json_object_get(tmp, "errors");
-    if (req->err.field) {
-        const char *own = i18n_lookup(page_locale(req), arena_printf(req->arena, "notices.error.%s", req->err.field));
-        if (own) json_object_set_new(errors, req->err.field, json_string(own));
-        json_object_set_new(d, "error", json_pack("{s:s}", "message", page_text(req, "form.errors_title")));
-    } else {
-        json_object_set(d, "error", json_object_get(tmp, "error"));
-    }
-    page_keep_form(req, tmp, fields);
-    keep_strings_only(json_object_get(tmp, "form"));
-    json_object_set_new(d, form, json_pack("{s:O,s:O}", "errors", errors, "form", json_object_get(tmp, "form")));
-    json_decref(tmp);
-    return status;
-}
-
 /* The side ("provider"/"client") of the viewer. */
 static const char *viewer_side(struct http_req *req)
 {
@@ -171,7 +117,7 @@ int page_notice_list(struct http_req *req)
     if (!rc) rc = require(req, ACT_NOTICE_READ, client_id ? client_id : ANY_CLIENT);
     if (rc) return rc;
     json_t *d = page_data(req, "notices.title", "notices");
-    client_choice(req, d, client_id);
+    page_client_choice(req, d, client_id);
     struct notice_filter f = {.client_id = client_id};
     f.kind = query_value(req, "kind");
     f.direction = query_value(req, "direction");
@@ -194,7 +140,7 @@ int page_notice_list(struct http_req *req)
     if (!rc) rc = notice_list(&req->ctx, &f, after, NOTICE_PAGE_SIZE, &items, &n, &next, &req->err);
     if (!rc) rc = notice_count_unacknowledged(&req->ctx, client_id, &waiting, &req->err);
     if (rc == KF_E_INVALID) {
-        int status = form_fail(req, d, "filter", notice_fields);
+        int status = page_form_fail(req, d, "notices", "filter", notice_fields);
         return page_render(req, status, "notices/list", d);
     }
     if (rc) {
@@ -245,7 +191,7 @@ static int new_form(struct http_req *req, int status, json_t *d, int64_t client_
     /* the duplicate-submission key: new when the form is first shown, the submitted one when shown again */
     if (!json_is_string(json_object_get(form, "idempotency_key")))
         json_object_set_new(form, "idempotency_key", json_string(page_form_key(req)));
-    client_choice(req, d, client_id);
+    page_client_choice(req, d, client_id);
     if (client_id) json_object_set_new(d, "client_id", json_string(id_text(req, client_id)));
     const char *kind = json_string_value(json_object_get(form, "kind"));
     const char *method = json_string_value(json_object_get(form, "method"));
@@ -318,7 +264,7 @@ int page_notice_create(struct http_req *req)
                                req->actor.client_id == 0)) {
         if (rc == KF_E_NOT_FOUND) req->err.code = KF_E_INVALID;
         json_t *d = page_data(req, "notices.new.title", "notices");
-        int status = form_fail(req, d, "send", notice_fields);
+        int status = page_form_fail(req, d, "notices", "send", notice_fields);
         return new_form(req, status, d, client_ok ? client_id : 0);
     }
     if (rc) return rc;
@@ -427,7 +373,7 @@ int page_notice_delivery(struct http_req *req)
     if (!rc) rc = notice_record_delivery(&req->ctx, client_id, id, at, tracking, &req->err);
     if (rc == KF_E_INVALID) {
         json_t *d = page_data(req, "notices.show.title", "notices");
-        int status = form_fail(req, d, "deliver", delivery_fields);
+        int status = page_form_fail(req, d, "notices", "deliver", delivery_fields);
         return show_page(req, status, d, client_id, id);
     }
     if (rc) return rc;
@@ -444,7 +390,7 @@ static int announce_form(struct http_req *req, int status, json_t *d, const int6
     int64_t next;
     struct kf_err err;
     json_t *arr = json_array();
-    if (org_list_clients(&req->ctx, 0, CLIENT_CHOICE_MAX, &items, &n, &next, &err) == 0) {
+    if (org_list_clients(&req->ctx, 0, PAGE_CLIENT_CHOICE_MAX, &items, &n, &next, &err) == 0) {
         for (size_t i = 0; i < n; i++) {
             bool sel = false;
             for (size_t k = 0; k < n_chosen; k++) sel |= chosen[k] == items[i].id;
@@ -491,7 +437,7 @@ int page_announcement_create(struct http_req *req)
     if (!rc) rc = notice_announce(&req->ctx, &in, &id, NULL, &req->err);
     if (rc == KF_E_INVALID) {
         json_t *d = page_data(req, "notices.announce.title", "notices");
-        int status = form_fail(req, d, "announce", announce_fields);
+        int status = page_form_fail(req, d, "notices", "announce", announce_fields);
         if (in.all) json_object_set_new(json_object_get(json_object_get(d, "announce"), "form"), "all", json_true());
         return announce_form(req, status, d, list, n);
     }
