@@ -209,7 +209,6 @@ int page_requests(struct http_req *req)
     if (cs && (api_parse_client_id(cs, &f.client_id) != 0 || f.client_id == 0))
         rc = kf_fail(&req->err, KF_E_NOT_FOUND, "client_id", "no such client");
     if (rc) goto fail;
-    if (req->actor.client_id) f.client_id = req->actor.client_id;
     client_choice(req, d, f.client_id);
     f.status = query_value(req, "status");
     f.channel = query_value(req, "channel");
