@@ -334,7 +334,8 @@ int page_request_new(struct http_req *req)
 {
     int64_t client_id = req->actor.client_id;
     const char *cs = query_value(req, "client_id");
-    if (!client_id && cs && (api_parse_client_id(cs, &client_id) != 0 || client_id == 0))
+    /* another client's id is refused by the policy below (404), as on the other pages */
+    if (cs && (api_parse_client_id(cs, &client_id) != 0 || client_id == 0))
         return kf_fail(&req->err, KF_E_NOT_FOUND, "client_id", "no such client");
     int rc = require(req, ACT_REQUEST_CREATE, client_id ? client_id : ANY_CLIENT);
     if (rc) return rc;

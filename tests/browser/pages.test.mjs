@@ -45,6 +45,18 @@ const OBJECTS = {
     await created(admin, "/api/v1/orgs", { name: "截图公告客户" });
     return (await created(admin, "/api/v1/announcements", { all: true, subject: "系统升级公告", body: "本周六 22:00 起升级,约两小时。" })).id;
   },
+  // a request under an active agreement with a reply, an internal note, a call and time (issue 6)
+  "/requests/{id}": async (admin) => {
+    const q = `?client_id=${(await agreement(admin, "active")).split("=")[1]}`;
+    const r = await created(admin, "/api/v1/requests", { client_id: q.split("=")[1], service_kind: "technical_support",
+      channel: "phone", priority: "P1", subject: "财务部打印机无法连接网络",
+      body: "## 现象\n\n财务部 HP-1020 **无法打印**,重启无效。" });
+    await created(admin, `/api/v1/requests/${r.id}/replies${q}`, { body: "您好,已收到,工程师将于 30 分钟内联系您。" });
+    await created(admin, `/api/v1/requests/${r.id}/notes${q}`, { body: "内部:先查驱动版本,再考虑上门。" });
+    await created(admin, `/api/v1/requests/${r.id}/calls${q}`, { kind: "phone", started_at: 1, duration_s: 420, summary: "电话指导重装驱动" });
+    await created(admin, `/api/v1/requests/${r.id}/time-entries${q}`, { minutes: 30, billable: true, note: "远程排查" });
+    return `${r.id}${q}`;
+  },
 };
 
 /* An agreement of a client made for the screenshots in `state` (draft, provider_signed, active), with

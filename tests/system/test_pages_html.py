@@ -93,6 +93,21 @@ def _agreement_page(tail, state):
     return make
 
 
+def _request_page(admin, ids):
+    """A request of client A under an active agreement, with a reply, an internal note, a call and time."""
+    _agreement(admin, ids, "active")
+    r = _created(admin, "/api/v1/requests", {
+        "client_id": ids["A"], "customer_id": ids["customerA"], "service_kind": "technical_support", "channel": "phone",
+        "priority": "P1", "subject": "打印机无法连接网络", "body": "## 现象\n\nHP-1020 **无法打印**。"})
+    q = "?client_id=%s" % ids["A"]
+    base = "/api/v1/requests/%s" % r["id"]
+    _created(admin, base + "/replies" + q, {"body": "您好，已收到。"})
+    _created(admin, base + "/notes" + q, {"body": "内部：先查驱动。"})
+    _created(admin, base + "/calls" + q, {"kind": "phone", "started_at": 1, "duration_s": 300, "summary": "电话指导"})
+    _created(admin, base + "/time-entries" + q, {"minutes": 30, "billable": True, "note": "远程排查"})
+    return "/requests/%s%s" % (r["id"], q)
+
+
 # Pages with a path parameter: how to make an object to show (admin session, site ids → the URL).
 OBJECTS = {
     "/agreements/{id}": _agreement_page("", "active"),
@@ -116,6 +131,7 @@ OBJECTS = {
         "method": "registered_mail", "tracking_number": "EMS1234567890CN"})["id"], ids["A"]),
     "/announcements/{id}": lambda admin, ids: "/announcements/%s" % _created(admin, "/api/v1/announcements", {
         "all": True, "subject": "系统升级公告", "body": "本周六升级。"})["id"],
+    "/requests/{id}": _request_page,
 }
 
 
