@@ -59,9 +59,9 @@
         if (ev.key === "Escape" && t.blur) t.blur();
         return;
       }
-      if (ev.ctrlKey || ev.metaKey || ev.altKey || !ev.key || ev.key.length !== 1) return;
-      var el = document.querySelector('[data-shortcut="' + ev.key.toLowerCase().replace(/[^a-z]/g, "") + '"]');
-      if (!el || ev.key.toLowerCase().replace(/[^a-z]/g, "") === "") return;
+      if (ev.ctrlKey || ev.metaKey || ev.altKey || !ev.key || !/^[a-z]$/i.test(ev.key)) return;
+      var el = document.querySelector('[data-shortcut="' + ev.key.toLowerCase() + '"]');
+      if (!el) return;
       ev.preventDefault();
       el.focus();
       if (el.scrollIntoView) el.scrollIntoView({ block: "center" });

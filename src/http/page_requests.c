@@ -435,8 +435,15 @@ static int add_messages(struct http_req *req, json_t *d, int64_t client_id, int6
         if (markdown_render_html(req->arena, m->body, strlen(m->body), &html, NULL, &e) == 0)
             json_object_set_new(row, "body_html", render_trusted(html)); /* markdown.h made it safe */
         else json_object_set_new(row, "body_text", json_string(m->body));
-        json_object_set_new(row, "author", json_string(m->author_id ? user_name(users, nu, m->author_id, req)
-                                                                      : page_text(req, "requests.customer_author")));
+        /* a provider user's name when the viewer may list them; else which side wrote it */
+        const char *author = NULL;
+        for (size_t k = 0; k < nu && m->author_id; k++)
+            if (users[k].id == m->author_id) author = user_name(users, nu, m->author_id, req);
+        if (!author)
+            author = page_text(req, !m->author_id ? "requests.customer_author"
+                                    : strcmp(m->author_side, "client") == 0 ? "requests.client_author"
+                                                                             : "requests.provider_author");
+        json_object_set_new(row, "author", json_string(author));
         json_array_append_new(arr, row);
     }
     json_object_set_new(d, "messages", arr);
@@ -543,6 +550,23 @@ static void add_forms(struct http_req *req, json_t *d, const struct request *r, 
     json_object_set_new(cf, "kinds", options_json(req, "requests.call", call_kinds, ck ? ck : "phone"));
 }
 
+/* The catalogue name of a service kind in the viewer's language (the code when it has none). */
+static const char *kind_name(struct http_req *req, const char *code)
+{
+    struct service_kind *kinds;
+    size_t n;
+    struct kf_err err;
+    if (!code) return "";
+    if (agreement_service_kinds(&req->ctx, &kinds, &n, &err) != 0) return code;
+    bool zh = strcmp(page_locale(req), "zh-CN") == 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(kinds[i].code, code) == 0) {
+            const char *name = zh ? kinds[i].name_zh : kinds[i].name_en;
+            return name && *name ? name : code;
+        }
+    return code;
+}
+
 /* Renders a request's page. Consumes d. */
 static int request_page(struct http_req *req, int status, json_t *d, int64_t client_id, int64_t id)
 {
@@ -565,7 +589,7 @@ static int request_page(struct http_req *req, int status, json_t *d, int64_t cli
     if (r.body && *r.body && markdown_render_html(req->arena, r.body, strlen(r.body), &html, NULL, &e) == 0)
         json_object_set_new(row, "body_html", render_trusted(html));
     json_object_set_new(row, "agreement_id", http_json_id(r.agreement_id));
-    json_object_set_new(row, "service_kind", json_string(r.service_kind ? r.service_kind : ""));
+    json_object_set_new(row, "service_kind", json_string(kind_name(req, r.service_kind)));
     if (r.customer_id) {
         struct customer cu;
         /* the customer's name when the viewer may read customers (the read is audited) */
