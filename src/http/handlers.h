@@ -224,6 +224,14 @@ int page_request_call(struct http_req *req);
 int page_request_time(struct http_req *req);
 int page_request_attach(struct http_req *req);
 
+/* page_request_public.c (no account: C3.2.2) */
+int page_intake_new(struct http_req *req);
+int page_intake_create(struct http_req *req);
+int page_track_show(struct http_req *req);
+int page_track_reply(struct http_req *req);
+int page_track_consent(struct http_req *req);
+int page_intake_rotate(struct http_req *req);
+
 /* ---- */
 
 /* api_test.c (test mode only) */

@@ -358,6 +358,20 @@ const struct route routes[] = {
     {"POST", "/requests/{id}/attachments", ROUTE_PAGE | ROUTE_FORM_BODY | ROUTE_UPLOAD, "request.reply",
      page_request_attach, "Page: attach a file (multipart, field file) to a request."},
 
+    /* pages without an account (page_request_public.c; C3.2.2): the token is the visitor's authority */
+    {"GET", "/c/{token}/new", ROUTE_PAGE, NULL, page_intake_new,
+     "Page: a client's public form for a request (no login); any other token is the 404 page."},
+    {"POST", "/c/{token}/new", ROUTE_PAGE | ROUTE_FORM_BODY, NULL, page_intake_create,
+     "Page: raise a request through the public form (rate-limited per address, honeypot); the tracking link once."},
+    {"GET", "/t/{token}", ROUTE_PAGE, NULL, page_track_show,
+     "Page: follow a request by its private tracking link: public replies, a reply form, consent."},
+    {"POST", "/t/{token}/replies", ROUTE_PAGE | ROUTE_FORM_BODY, NULL, page_track_reply,
+     "Page: the customer's reply through the tracking link."},
+    {"POST", "/t/{token}/consent", ROUTE_PAGE | ROUTE_FORM_BODY, NULL, page_track_consent,
+     "Page: the customer gives or withdraws consent to the purpose service_delivery."},
+    {"POST", "/orgs/{id}/intake-token", ROUTE_PAGE | ROUTE_FORM_BODY, "org.update", page_intake_rotate,
+     "Page: make or rotate a client's public form link (shown once)."},
+
     /* ---- */
 
     {"POST", "/api/v1/test/probe-writes", ROUTE_TEST_ONLY | ROUTE_JSON_BODY, NULL, api_test_probe_create,

@@ -4,6 +4,7 @@ the same form sent twice making one request, the request's page with every actio
 form's bad input: no csrf, P9, a reply to a closed request, another client's request (404 without a
 byte of it, C5.2), attachments over the limit, with a path in the name, an executable disguised as an
 image. Internal notes never appear on a page a client user can reach (C5.2)."""
+import hashlib
 import re
 
 from test_admin_api import Actor
@@ -246,3 +247,126 @@ def test_C5_2_internal_notes_never_reach_a_client_page(kefu, tmp_path):
     # the client cannot write one either
     assert staff.form(rq(rid, A, "/notes"), {"body": "客户试图写备注"}).status == 403
     assert "客户试图写备注" not in text(admin.get(rq(rid, A)))
+
+
+# --- without an account (C3.2.2) -------------------------------------------------------------------
+
+def anon_get(srv, path):
+    return srv.request("GET", path)
+
+
+def anon_form(srv, path, fields):
+    import urllib.parse
+    return srv.request("POST", path, body=urllib.parse.urlencode(fields),
+                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+
+def intake_link(admin, cid):
+    r = admin.form("/orgs/%s/intake-token" % cid, {})
+    assert r.status == 200, r
+    m = re.search(r'id="intake-link">(/c/kfc_[A-Za-z0-9_-]{43}/new)</a>', text(r))
+    assert m, text(r)
+    return m.group(1)
+
+
+def raise_public(srv, link, **over):
+    fields = {"name": "张三", "phone": "138 0013 8000", "service_kind": "technical_support",
+              "subject": "家里宽带断了", "body": "从昨晚开始**无法上网**。", "idempotency_key": "k-" + hashlib.sha1(over.get("subject", "x").encode()).hexdigest(),
+              "website": ""}
+    fields.update(over)
+    return anon_form(srv, link, fields)
+
+
+def tracking(r):
+    m = re.search(r'id="tracking-link">(/t/kft_[A-Za-z0-9_-]{43})</a>', text(r))
+    assert m, text(r)
+    return m.group(1)
+
+
+def test_C3_2_2_a_customer_raises_and_follows_a_request_without_an_account(kefu, tmp_path):
+    srv, admin, boss, boss_b, ids = new_site(kefu, tmp_path)
+    A, B = ids["A"], ids["B"]
+    link = intake_link(admin, A)
+    page = text(anon_get(srv, link))
+    assert 'name="website"' in page and 'name="idempotency_key"' in page and 'name="phone"' in page
+    r = raise_public(srv, link)
+    assert r.status == 201, r
+    t = tracking(r)
+    assert "SR-000001" in text(r)
+    # the request: channel web, the customer created with consent for service delivery (C3.2.2)
+    api = actor(admin)
+    items = api.call("GET", "/api/v1/requests?client_id=%s" % A).json["items"]
+    assert len(items) == 1 and items[0]["channel"] == "web" and items[0]["customer_id"]
+    cust = items[0]["customer_id"]
+    c = api.call("GET", "/api/v1/customers/%s?client_id=%s" % (cust, A)).json
+    assert c["name"] == "张三"
+    ks = api.call("GET", "/api/v1/customers/%s/consents?client_id=%s" % (cust, A)).json["items"]
+    assert [(k["purpose"], k["given_channel"]) for k in ks] == [("service_delivery", "web")]
+    # the same customer again (name + phone in another format): matched, not created twice
+    r = raise_public(srv, link, phone="13800138000", subject="第二次")
+    assert r.status == 201
+    items = api.call("GET", "/api/v1/requests?client_id=%s" % A).json["items"]
+    assert len(items) == 2 and items[0]["customer_id"] == cust
+    # following it: public replies, never the internal note (C5.2)
+    rid = items[1]["id"]
+    assert location(admin.form(rq(rid, A, "/replies"), {"body": "您好，师傅下午上门。"}))
+    assert location(admin.form(rq(rid, A, "/notes"), {"body": NOTE}))
+    page = text(anon_get(srv, t))
+    assert "家里宽带断了" in page and "师傅下午上门" in page and NOTE not in page and "message-internal" not in page
+    # the customer replies through the link; staff see it as the client's side
+    assert location(anon_form(srv, t + "/replies", {"body": "好的，我在家。"})).startswith(t)
+    assert "我在家" in text(admin.get(rq(rid, A)))
+    r = anon_form(srv, t + "/replies", {"body": ""})
+    assert r.status == 422 and NOTE.encode() not in r.body
+    # consent withdrawn and given again on the link, as easily
+    assert location(anon_form(srv, t + "/consent", {"action": "withdraw"})).endswith("#consent")
+    ks = api.call("GET", "/api/v1/customers/%s/consents?client_id=%s" % (cust, A)).json["items"]
+    assert all(k["withdrawn_at"] for k in ks)
+    assert location(anon_form(srv, t + "/consent", {"action": "give"}))
+    # a closed request takes no reply through the link either
+    for to in ("resolved", "closed"):
+        assert location(admin.form(rq(rid, A, "/status"), {"status": to}))
+    r = anon_form(srv, t + "/replies", {"body": "关闭后"})
+    assert r.status == 409
+    for path in ("/t/" + "kft_" + "A" * 43, t[:-1], t + "x", "/t/", "/t/kft_", t.replace("kft_", "kfc_")):
+        r = anon_get(srv, path)
+        assert r.status == 404 and "家里宽带断了".encode() not in r.body, path
+    assert anon_form(srv, t[:-1] + "/replies", {"body": "猜"}).status == 404
+    assert anon_form(srv, t[:-1] + "/consent", {"action": "withdraw"}).status == 404
+    # another request's link shows that request only; client B's form token never reaches A
+    link_b = intake_link(admin, B)
+    tb = tracking(raise_public(srv, link_b, subject=SECRET_B))
+    assert SECRET_B not in text(anon_get(srv, t)) and "家里宽带断了" not in text(anon_get(srv, tb))
+    # rotating the form's link ends the old one
+    link2 = intake_link(admin, A)
+    assert anon_get(srv, link).status == 404 and anon_get(srv, link2).status == 200
+    assert raise_public(srv, link, subject="旧链接").status == 404
+    # a client's own staff may not make the link (org.update); another client's org is 404
+    assert boss.form("/orgs/%s/intake-token" % A, {}).status == 403
+    assert boss_b.form("/orgs/%s/intake-token" % A, {}).status in (403, 404)
+
+
+def test_C3_2_2_the_public_forms_honeypot_bad_input_double_submit_and_rate_limit(kefu, tmp_path):
+    srv, admin, boss, boss_b, ids = new_site(kefu, tmp_path)
+    A = ids["A"]
+    link = intake_link(admin, A)
+    # the honeypot: the same thanks, no link, nothing written
+    r = raise_public(srv, link, website="http://spam.example")
+    assert r.status == 200 and b"tracking-link" not in r.body
+    assert count(admin, A) == 0
+    # bad input: the form again beside the field, nothing written
+    for over, field in ((dict(name=""), "name"), (dict(phone="", email=""), "contact"), (dict(subject=""), "subject"),
+                        (dict(service_kind="nothing"), "service_kind"), (dict(subject="长" * 201), "subject")):
+        r = raise_public(srv, link, **over)
+        assert r.status == 422 and field_error(r, field), (over, r.status)
+    assert count(admin, A) == 0
+    # the same form twice: one request
+    a = raise_public(srv, link, idempotency_key="same-form", subject="双击")
+    b = raise_public(srv, link, idempotency_key="same-form", subject="双击")
+    assert a.status == 201 and b.status == 201 and count(admin, A) == 1
+    # rate limit per address: after the free submissions of the hour, refused with 429
+    statuses = [raise_public(srv, link, subject="第%d次" % i, idempotency_key="rl-%d" % i).status for i in range(30)]
+    assert 429 in statuses and statuses[:10] == [201] * 10, statuses
+    made = count(admin, A)
+    r = raise_public(srv, link, subject="再来一次", idempotency_key="rl-x")
+    assert r.status == 429 and count(admin, A) == made
