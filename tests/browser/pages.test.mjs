@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 
-import { KefuServer, chromiumPresent, firstPaint, launchBrowser, newContext, outputDir, pageRoutes } from "./lib/kefu.mjs";
+import { KefuServer, chromiumPresent, firstPaint, launchBrowser, newContext, outputDir, pageRoutes, request } from "./lib/kefu.mjs";
 
 const skip = chromiumPresent() ? false : "chromium is not installed (scripts/install-deps installs it)";
 const LANGS = ["zh-CN", "en"];
@@ -15,7 +15,7 @@ const WIDTHS = [360, 1280];
 // Routes tagged `pages` that are not pages to look at.
 const NOT_PAGES = new Set(["/static/{name}"]);
 // Who looks at a page: the administrator sees every page; /login is seen logged out.
-const ANONYMOUS = new Set(["/login"]);
+const ANONYMOUS = new Set(["/login", "/c/{token}/new", "/t/{token}"]); // the public request pages too
 // Pages with a path parameter: how to make an object to show (admin API session → the id). A new
 // page with {id} gets a line here; until then it is skipped with the reason printed.
 const OBJECTS = {
@@ -57,7 +57,30 @@ const OBJECTS = {
     await created(admin, `/api/v1/requests/${r.id}/time-entries${q}`, { minutes: 30, billable: true, note: "远程排查" });
     return `${r.id}${q}`;
   },
+  // without an account (C3.2.2): client A's public form, and the tracking page of a request raised on it
+  "/c/{token}/new": async (admin) => (await intakeLink(admin)).split("/")[2],
+  "/t/{token}": async (admin) => {
+    const r = await request(server.port, "POST", await intakeLink(admin), { form: { name: "王五", phone: "139 0000 0009",
+      service_kind: "technical_support", subject: "路由器指示灯不亮", body: "昨晚**停电**后就不亮了。", website: "" } });
+    if (r.status !== 201) throw new Error(`intake: ${r.status} ${r.body}`);
+    const t = /id="tracking-link">\/t\/([^<]+)<\/a>/.exec(r.body)[1];
+    await created(admin, `/api/v1/requests/${(await admin.call("GET", `/api/v1/requests?client_id=${agreementClient}`)).json.items[0].id}/replies?client_id=${agreementClient}`,
+      { body: "您好,已收到,师傅今天下午联系您。" });
+    return t;
+  },
 };
+
+/* The public form link of the screenshots' agreement client (made on its organisation page). */
+async function intakeLink(admin) {
+  if (intakeCache) return intakeCache; // made once: making it again would end the first link
+  await agreement(admin, "active");
+  const r = await request(server.port, "POST", `/orgs/${agreementClient}/intake-token`,
+    { form: { csrf: admin.csrf }, headers: { Cookie: admin.cookie } });
+  if (r.status !== 200) throw new Error(`intake-token: ${r.status} ${r.body}`);
+  intakeCache = /id="intake-link">([^<]+)<\/a>/.exec(r.body)[1];
+  return intakeCache;
+}
+let intakeCache = null;
 
 /* An agreement of a client made for the screenshots in `state` (draft, provider_signed, active), with
  * personalised targets, fees and Markdown terms: "<id>?client_id=<client>". */
@@ -121,7 +144,7 @@ async function plan() {
         const id = await OBJECTS[route](admin);
         // an id may carry a query (?client_id=…): it goes after the whole path
         const [bare, query] = String(id).split("?");
-        out.push({ route, url: route.replace(/\{\w+\}/, bare) + (query ? `?${query}` : ""), anonymous: false });
+        out.push({ route, url: route.replace(/\{\w+\}/, bare) + (query ? `?${query}` : ""), anonymous: ANONYMOUS.has(route) });
       } catch (e) {
         out.push({ route, skip: `could not make its object: ${e.message}` });
       }

@@ -6,11 +6,11 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, test } from "node:test";
 
-import { KefuServer, chromiumPresent, formLogin, launchBrowser, newContext, outputDir } from "./lib/kefu.mjs";
+import { KefuServer, chromiumPresent, formLogin, launchBrowser, newContext, outputDir, request } from "./lib/kefu.mjs";
 
 const skip = chromiumPresent() ? false : "chromium is not installed (scripts/install-deps installs it)";
 const NOTE = "内部:客户上月欠费,先电话沟通";
-let server, browser, clientId, requestPath;
+let server, browser, clientId, requestPath, intakePath;
 
 before(async () => {
   if (skip) return;
@@ -29,6 +29,10 @@ before(async () => {
   assert.equal((await admin.call("POST", `/api/v1/agreements/${g.json.id}/sign-provider?client_id=${clientId}`)).status, 200);
   const boss = await server.login("rq.boss");
   assert.equal((await boss.call("POST", `/api/v1/agreements/${g.json.id}/sign-client`)).status, 200);
+  const r = await request(server.port, "POST", `/orgs/${clientId}/intake-token`,
+    { form: { csrf: admin.csrf }, headers: { Cookie: admin.cookie } });
+  assert.equal(r.status, 200);
+  intakePath = /id="intake-link">([^<]+)<\/a>/.exec(r.body)[1];
 });
 
 after(async () => {
@@ -89,4 +93,44 @@ test("C5.2 an agent replies with the r shortcut and notes with n; the client nev
   assert.ok(!html.includes(NOTE) && !html.includes("message-internal"), "no internal note on the client's page");
   await p2.screenshot({ path: path.join(dir, "client-360.png"), fullPage: true });
   await c2.close();
+});
+
+test("C3.2.2 a customer without an account raises a request on a phone and follows it by the link", { skip }, async () => {
+  const dir = outputDir("requests");
+  const ctx = await newContext(browser, { viewport: { width: 360, height: 740 } });
+  const page = await ctx.newPage();
+  await page.goto(`${server.url}${intakePath}?lang=zh-CN`);
+  const hp = await page.locator("#website").boundingBox();
+  assert.ok(!hp || hp.x + hp.width <= 0, "the honeypot is out of sight");
+  assert.equal(await page.getAttribute("#website", "tabindex"), "-1", "and out of the tab order");
+  await page.fill("#name", "赵六");
+  await page.fill("#phone", "137 0000 0006");
+  await page.selectOption("#service_kind", "technical_support");
+  await page.fill("#subject", "家里宽带从昨晚断了");
+  await page.fill("#body", "光猫 **LOS 灯**一直红。");
+  await page.screenshot({ path: path.join(dir, "public-form-360.png"), fullPage: true });
+  await Promise.all([page.waitForNavigation(), page.click("form button[type=submit]")]);
+  const link = await page.getAttribute("#tracking-link", "href");
+  assert.match(link, /^\/t\/kft_[A-Za-z0-9_-]{43}$/);
+  await page.screenshot({ path: path.join(dir, "public-done-360.png"), fullPage: true });
+  // an agent answers (and notes), the customer follows the link and replies
+  const admin = await server.admin();
+  const list = await admin.call("GET", `/api/v1/requests?client_id=${clientId}`);
+  const rid = list.json.items.find((x) => x.subject === "家里宽带从昨晚断了").id;
+  assert.equal((await admin.call("POST", `/api/v1/requests/${rid}/replies?client_id=${clientId}`, { body: "师傅今天下午三点上门。" })).status, 201);
+  assert.equal((await admin.call("POST", `/api/v1/requests/${rid}/notes?client_id=${clientId}`, { body: NOTE })).status, 201);
+  await page.goto(`${server.url}${link}`);
+  const html = await page.content();
+  assert.ok(html.includes("师傅今天下午三点上门"), "the public reply");
+  assert.ok(!html.includes(NOTE) && !html.includes("message-internal"), "never the internal note");
+  await page.fill("#reply-body", "好的,我在家等。");
+  await Promise.all([page.waitForNavigation(), page.click("form[action$='/replies'] button[type=submit]")]);
+  assert.ok((await page.content()).includes("我在家等"));
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 360, `no sideways scrolling at 360 px (${width})`);
+  await page.screenshot({ path: path.join(dir, "public-track-360.png"), fullPage: true });
+  // a truncated link is the 404 page
+  const r = await page.goto(`${server.url}${link.slice(0, -1)}`);
+  assert.equal(r.status(), 404);
+  await ctx.close();
 });
