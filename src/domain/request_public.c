@@ -96,7 +96,8 @@ int request_intake_client(struct kf_ctx *ctx, const char *token, int64_t *client
 {
     /* no policy check: the token is the visitor's authority (request_public.h) */
     int64_t row[3] = {0};
-    int rc = by_hash(ctx, "SELECT client_id FROM request_intake_forms WHERE token_hash = $1", token,
+    int rc = by_hash(ctx, "SELECT f.client_id FROM request_intake_forms f JOIN organizations o ON o.id = f.client_id "
+                     "WHERE f.token_hash = $1 AND o.disabled = 0", token,
                      INTAKE_TOKEN_PREFIX, row, 1, err);
     if (!rc) *client_id_r = row[0];
     return rc;

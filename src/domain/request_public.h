@@ -30,7 +30,8 @@
  * token, shown once. Audited "request.intake_rotate" (never the token). */
 int request_intake_rotate(struct kf_ctx *ctx, int64_t client_id, char token[TOKEN_TEXT_MAX], struct kf_err *err);
 
-/* The client whose public form `token` is: KF_E_NOT_FOUND for anything else (no write). */
+/* The client whose public form `token` is: KF_E_NOT_FOUND for anything else, and while the client
+ * organisation is disabled (no write). */
 int request_intake_client(struct kf_ctx *ctx, const char *token, int64_t *client_id_r, struct kf_err *err);
 
 struct intake_input {
