@@ -92,6 +92,7 @@ static const struct grant grants[ACTION__COUNT] = {
     [ACT_REQUEST_REPLY] = {"request.reply", P_WORK, 0, C_ALL, 0},
     [ACT_REQUEST_NOTE] = {"request.note", P_WORK, 0, 0, 0},
     [ACT_REQUEST_LOG] = {"request.log", P_WORK, 0, 0, 0},
+    [ACT_REQUEST_INTAKE] = {"request.intake", P_ADM, 0, C_ADM, 0},
 };
 
 const char *policy_action_name(enum action act)

@@ -50,6 +50,7 @@ enum action {
     ACT_REQUEST_REPLY,        /* a public reply, seen by the client and the customer */
     ACT_REQUEST_NOTE,         /* internal notes: written and read by provider staff only */
     ACT_REQUEST_LOG,          /* log calls, remote sessions (C9.2.1) and time entries on a request */
+    ACT_REQUEST_INTAKE,       /* make or rotate a client's public request form link (C3.2.2) */
     ACTION__COUNT
 };
 

@@ -54,7 +54,7 @@ static int rotate_fn(struct store_conn *c, void *arg, struct kf_err *err)
 
 int request_intake_rotate(struct kf_ctx *ctx, int64_t client_id, char token[TOKEN_TEXT_MAX], struct kf_err *err)
 {
-    int rc = ident_allow(ctx, ACT_ORG_UPDATE, client_id, 0, err);
+    int rc = ident_allow(ctx, ACT_REQUEST_INTAKE, client_id, 0, err);
     if (rc) return rc;
     if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not a client");
     if ((rc = token_new(INTAKE_TOKEN_PREFIX, token, TOKEN_TEXT_MAX, err)) != 0) return rc;

@@ -26,7 +26,7 @@
 #define INTAKE_PER_ADDRESS_MAX 40        /* and blocked for the rest of the hour */
 
 /* Makes (or replaces: the old link stops working) client `client_id`'s public form token
- * (ACT_ORG_UPDATE on the client: provider admins and account managers). `token` gets the new
+ * (ACT_REQUEST_INTAKE: provider admins, and the client's own admins). `token` gets the new
  * token, shown once. Audited "request.intake_rotate" (never the token). */
 int request_intake_rotate(struct kf_ctx *ctx, int64_t client_id, char token[TOKEN_TEXT_MAX], struct kf_err *err);
 

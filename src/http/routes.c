@@ -369,7 +369,7 @@ const struct route routes[] = {
      "Page: the customer's reply through the tracking link."},
     {"POST", "/t/{token}/consent", ROUTE_PAGE | ROUTE_FORM_BODY, NULL, page_track_consent,
      "Page: the customer gives or withdraws consent to the purpose service_delivery."},
-    {"POST", "/orgs/{id}/intake-token", ROUTE_PAGE | ROUTE_FORM_BODY, "org.update", page_intake_rotate,
+    {"POST", "/orgs/{id}/intake-token", ROUTE_PAGE | ROUTE_FORM_BODY, "request.intake", page_intake_rotate,
      "Page: make or rotate a client's public form link (shown once)."},
 
     /* ---- */

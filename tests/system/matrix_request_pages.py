@@ -26,7 +26,7 @@ ROUTES = {
     ("GET", "/t/{token}"): dict(kind="public"),
     ("POST", "/t/{token}/replies"): dict(kind="public", form=True),
     ("POST", "/t/{token}/consent"): dict(kind="public", form=True),
-    ("POST", "/orgs/{id}/intake-token"): dict(kind="client", allow={"admin", "account_manager"}, form=True),
+    ("POST", "/orgs/{id}/intake-token"): dict(kind="client", allow={"admin", "client_admin"}, form=True),
 }
 
 

@@ -74,6 +74,7 @@ static const char *const matrix[ACTION__COUNT][A__COUNT] = {
     [ACT_REQUEST_REPLY] =  {"UUU", "FYY", "FFF", "FYY", "FYY", "FFF", "FFF", "FYY", "NYN", "NYN", "NYN", "YYY"},
     [ACT_REQUEST_NOTE] =   {"UUU", "FYY", "FFF", "FYY", "FYY", "FFF", "FFF", "FYY", "NFN", "NFN", "NFN", "YYY"},
     [ACT_REQUEST_LOG] =    {"UUU", "FYY", "FFF", "FYY", "FYY", "FFF", "FFF", "FYY", "NFN", "NFN", "NFN", "YYY"},
+    [ACT_REQUEST_INTAKE] = {"UUU", "FYY", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "NYN", "NFN", "NFN", "YYY"},
 };
 
 static int expected_code(char cell)

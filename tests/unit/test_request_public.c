@@ -41,7 +41,7 @@ static void make_active(struct ifx *fx, int64_t client_id)
 
 static void form_token(struct ifx *fx, int64_t client_id, char token[TOKEN_TEXT_MAX])
 {
-    ifx_as(fx, AM_ID, 0, ROLE_ACCOUNT_MANAGER);
+    ifx_as(fx, 1, 0, ROLE_ADMIN);
     T_OK(request_intake_rotate(&fx->ctx, client_id, token, &fx->err));
     ifx_as_anonymous(fx);
 }
@@ -58,6 +58,10 @@ static void test_C3_2_2_the_form_token_is_made_by_the_client_side_managers_hashe
     char tok[TOKEN_TEXT_MAX], tok2[TOKEN_TEXT_MAX];
     ifx_as(fx, AGENT_ID, 0, ROLE_AGENT);
     assert_int_equal(request_intake_rotate(&fx->ctx, fx->client_a, tok, &fx->err), KF_E_FORBIDDEN);
+    ifx_as(fx, AM_ID, 0, ROLE_ACCOUNT_MANAGER);
+    assert_int_equal(request_intake_rotate(&fx->ctx, fx->client_a, tok, &fx->err), KF_E_FORBIDDEN);
+    ifx_as(fx, CADM_A, fx->client_a, ROLE_CLIENT_ADMIN);
+    T_OK(request_intake_rotate(&fx->ctx, fx->client_a, tok, &fx->err));
     ifx_as(fx, CADM_A, fx->client_b, ROLE_CLIENT_ADMIN);
     assert_int_not_equal(request_intake_rotate(&fx->ctx, fx->client_a, tok, &fx->err), 0);
     form_token(fx, fx->client_a, tok);
@@ -75,7 +79,7 @@ static void test_C3_2_2_the_form_token_is_made_by_the_client_side_managers_hashe
     form_token(fx, fx->client_a, tok2);
     assert_int_equal(request_intake_client(&fx->ctx, tok, &cid, &fx->err), KF_E_NOT_FOUND);
     T_OK(request_intake_client(&fx->ctx, tok2, &cid, &fx->err));
-    assert_int_equal(ifx_audit_count(fx, "request.intake_rotate"), 2);
+    assert_int_equal(ifx_audit_count(fx, "request.intake_rotate"), 3);
 }
 
 static void test_C3_2_2_C5_2_intake_and_tracking_show_public_replies_only(void **state)
