@@ -225,8 +225,8 @@ def test_C5_2_attachments_through_the_page(kefu, tmp_path):
     assert len(re.findall(r"download>", text(admin.get(rq(rid, A))))) == 2
 
 
-def test_C5_2_internal_notes_never_reach_a_client_page(kefu, tmp_path):
-    """Walk every page a client user can reach (list, request page, the pages forms re-show after an
+def test_C5_2_C3_2_2_internal_notes_never_reach_a_client_or_customer_page(kefu, tmp_path):
+    """Walk every page a client user or a customer with a tracking link can reach (list, request page, the pages forms re-show after an
     error, the new-request form) and assert the note's text and its marking appear nowhere."""
     srv, admin, boss, boss_b, ids = new_site(kefu, tmp_path)
     A = ids["A"]
@@ -247,6 +247,17 @@ def test_C5_2_internal_notes_never_reach_a_client_page(kefu, tmp_path):
     # the client cannot write one either
     assert staff.form(rq(rid, A, "/notes"), {"body": "客户试图写备注"}).status == 403
     assert "客户试图写备注" not in text(admin.get(rq(rid, A)))
+    # the customer-facing pages (C3.2.2): a request raised on the public form, noted by staff; its
+    # tracking page and every page its forms answer hold no note either
+    done = raise_public(srv, intake_link(admin, A), subject="顾客的工单")
+    t = tracking(done)
+    pub = actor(admin).call("GET", "/api/v1/requests?client_id=%s" % A).json["items"][0]["id"]
+    assert location(admin.form(rq(pub, A, "/notes"), {"body": NOTE}))
+    assert NOTE in text(admin.get(rq(pub, A)))
+    for r in (done, anon_get(srv, t), anon_form(srv, t + "/replies", {"body": ""}),
+              anon_form(srv, t + "/consent", {"action": "nonsense"}), anon_form(srv, t + "/replies", {"body": "好"}),
+              anon_get(srv, t + "?replied=1")):
+        assert NOTE.encode() not in r.body and b"message-internal" not in r.body, r
 
 
 # --- without an account (C3.2.2) -------------------------------------------------------------------
