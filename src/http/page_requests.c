@@ -535,6 +535,12 @@ static void add_forms(struct http_req *req, json_t *d, const struct request *r, 
         json_array_append_new(uarr, json_pack("{s:o,s:s,s:b}", "id", http_json_id(users[i].id), "name",
                                               user_name(users, nu, users[i].id, req), "selected",
                                               users[i].id == r->assignee_id));
+    if (nu == 0 && req->actor.client_id == 0 && req->actor.user_id) {
+        /* a viewer who may not list users (an agent) can still take the request themselves */
+        json_array_append_new(uarr, json_pack("{s:o,s:s,s:b}", "id", http_json_id(req->actor.user_id), "name",
+                                              page_text(req, "requests.me"), "selected",
+                                              req->actor.user_id == r->assignee_id));
+    }
     json_object_set_new(af, "users", uarr);
     struct team *teams;
     size_t nt = 0;
