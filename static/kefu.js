@@ -48,6 +48,27 @@
       if (q && !window.confirm(q)) ev.preventDefault();
     });
   }
+  /* keyboard shortcuts (a request's page): a key outside a text box focuses the control marked
+     data-shortcut="<key>" (r reply, n note, s status, a assignee, c call, t time); Esc leaves a box */
+  function shortcuts() {
+    document.addEventListener("keydown", function (ev) {
+      var t = ev.target, tag = t && t.tagName;
+      var typing = tag === "TEXTAREA" || tag === "SELECT" || (tag === "INPUT" && t.type !== "checkbox" &&
+        t.type !== "radio" && t.type !== "submit") || (t && t.isContentEditable);
+      if (typing) {
+        if (ev.key === "Escape" && t.blur) t.blur();
+        return;
+      }
+      if (ev.ctrlKey || ev.metaKey || ev.altKey || !ev.key || !/^[a-z]$/i.test(ev.key)) return;
+      var el = document.querySelector('[data-shortcut="' + ev.key.toLowerCase() + '"]');
+      if (!el) return;
+      ev.preventDefault();
+      el.focus();
+      if (el.scrollIntoView) el.scrollIntoView({ block: "center" });
+    });
+  }
   /* the page's listener first: the stream's first event may come at once */
-  document.addEventListener("DOMContentLoaded", function () { newNotifications(); bell(); confirmations(); });
+  document.addEventListener("DOMContentLoaded", function () {
+    newNotifications(); bell(); confirmations(); shortcuts();
+  });
 })();

@@ -97,6 +97,7 @@ static const struct grant grants[ACTION__COUNT] = {
     [ACT_REQUEST_ACCEPT_CUSTOMER] = {"request.accept_customer", 0, 0, 0, 0},
     [ACT_CANNED_READ] = {"canned.read", 0, P_WORK, 0, 0},
     [ACT_CANNED_MANAGE] = {"canned.manage", 0, P_WORK, 0, 0},
+    [ACT_REQUEST_INTAKE] = {"request.intake", P_ADM, 0, C_ADM, 0},
 };
 
 const char *policy_action_name(enum action act)

@@ -55,6 +55,7 @@ enum action {
                                   * link's handler acts as kefu after proving the link (system actor) */
     ACT_CANNED_READ,          /* a team's canned replies (provider objects; canned.h) */
     ACT_CANNED_MANAGE,        /* create, change, delete them (the domain checks team membership) */
+    ACT_REQUEST_INTAKE,       /* make or rotate a client's public request form link (C3.2.2) */
     ACTION__COUNT
 };
 

@@ -457,6 +457,8 @@ int request_list(struct kf_ctx *ctx, const struct request_filter *f, struct requ
     if (rc) return rc;
     if (f->status && *f->status && !rq_in(f->status, statuses))
         return kf_fail(err, KF_E_INVALID, "status", "unknown status");
+    if (f->channel && *f->channel && !rq_in(f->channel, channels))
+        return kf_fail(err, KF_E_INVALID, "channel", "unknown channel");
     if (f->priority && (rc = rq_check_priority(f->priority, err)) != 0) return rc;
     int limit = f->limit >= 1 && f->limit <= REQUEST_LIST_MAX ? f->limit : 50;
     struct store_conn *c;
@@ -465,7 +467,8 @@ int request_list(struct kf_ctx *ctx, const struct request_filter *f, struct requ
     rc = store_prepare(c,
                        "SELECT " RQ_LIST_COLS " FROM requests r JOIN service_kinds k ON k.id = r.service_kind_id "
                        "WHERE (r.client_id = $1 OR $1 = 0) AND (r.status = $2 OR $2 = '') AND (r.priority = $3 OR "
-                       "$3 = 0) AND (r.assignee_id = $4 OR $4 = 0) AND r.id < $5 ORDER BY r.id DESC LIMIT $6",
+                       "$3 = 0) AND (r.assignee_id = $4 OR $4 = 0) AND (r.channel = $7 OR $7 = '') AND r.id < $5 "
+                       "ORDER BY r.id DESC LIMIT $6",
                        &st, err);
     if (rc == 0) {
         store_bind_int64(st, 1, client_id);
@@ -474,6 +477,7 @@ int request_list(struct kf_ctx *ctx, const struct request_filter *f, struct requ
         store_bind_int64(st, 4, f->assignee_id);
         store_bind_int64(st, 5, f->after_id > 0 ? f->after_id : INT64_MAX);
         store_bind_int64(st, 6, limit);
+        store_bind_text(st, 7, f->channel ? f->channel : "", (size_t)-1);
         struct request *items = arena_zalloc(ctx->arena, sizeof *items * (size_t)limit);
         size_t n = 0;
         while ((rc = store_step(st, err)) == STORE_ROW && n < (size_t)limit) rq_from_row(ctx, st, &items[n++]);

@@ -68,11 +68,12 @@ struct request_filter {
     const char *status;           /* NULL/"": any */
     int priority;                 /* 0: any */
     int64_t assignee_id;          /* 0: any */
+    const char *channel;          /* NULL/"": any; else one of the channels */
     int64_t after_id;             /* keyset: id < after_id (0: from the newest) */
     int limit;                    /* 1..REQUEST_LIST_MAX */
 };
 
-/* Requests newest first, each with body "" (request_get has it) (ACT_REQUEST_READ). KF_E_INVALID (field "status", "priority"). *next_r is
+/* Requests newest first, each with body "" (request_get has it) (ACT_REQUEST_READ). KF_E_INVALID (field "status", "priority", "channel"). *next_r is
  * the next page's after_id, 0 on the last. */
 int request_list(struct kf_ctx *ctx, const struct request_filter *f, struct request **items_r, size_t *n_r,
                  int64_t *next_r, struct kf_err *err);

@@ -229,6 +229,30 @@ int page_audit(struct http_req *req);
 
 /* ---- */
 
+/* page_requests.c */
+int page_requests(struct http_req *req);
+int page_request_new(struct http_req *req);
+int page_request_create(struct http_req *req);
+int page_request_show(struct http_req *req);
+int page_request_reply(struct http_req *req);
+int page_request_note(struct http_req *req);
+int page_request_status(struct http_req *req);
+int page_request_priority(struct http_req *req);
+int page_request_assign(struct http_req *req);
+int page_request_call(struct http_req *req);
+int page_request_time(struct http_req *req);
+int page_request_attach(struct http_req *req);
+
+/* page_request_public.c (no account: C3.2.2) */
+int page_intake_new(struct http_req *req);
+int page_intake_create(struct http_req *req);
+int page_track_show(struct http_req *req);
+int page_track_reply(struct http_req *req);
+int page_track_consent(struct http_req *req);
+int page_intake_rotate(struct http_req *req);
+
+/* ---- */
+
 /* api_test.c (test mode only) */
 int api_test_probe_create(struct http_req *req);
 int api_test_probe_get(struct http_req *req);

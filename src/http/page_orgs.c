@@ -193,6 +193,7 @@ int page_org_render(struct http_req *req, int64_t org_id, int status, json_t *d)
         json_object_set_new(d, "uploaded", json_boolean(http_query(req, "uploaded") != NULL));
     }
     json_object_set_new(d, "can_edit", json_boolean(page_admin_may(req, ACT_ORG_UPDATE, org_id)));
+    json_object_set_new(d, "can_intake", json_boolean(page_admin_may(req, ACT_REQUEST_INTAKE, org_id)));
     json_object_set_new(d, "can_users", json_boolean(page_admin_may(req, ACT_USER_READ, org_id)));
     return page_render(req, status, "orgs/show", d);
 }

@@ -363,6 +363,47 @@ const struct route routes[] = {
 
     /* ---- */
 
+    /* pages: service requests (page_requests.c; docs/requests.md "Pages"; C3.2.1, C5.2) */
+    {"GET", "/requests", ROUTE_PAGE, "request.read", page_requests,
+     "Page: service requests newest first (keyset), filtered by client, status, priority, assignee, channel."},
+    {"GET", "/requests/new", ROUTE_PAGE, "request.create", page_request_new, "Page: the form for a new request."},
+    {"POST", "/requests", ROUTE_PAGE | ROUTE_FORM_BODY, "request.create", page_request_create,
+     "Page: raise a request (the form's idempotency key makes a double submit one request); on to its page."},
+    {"GET", "/requests/{id}", ROUTE_PAGE, "request.read", page_request_show,
+     "Page: one request, its conversation, calls, time, attachments, history and the viewer's actions."},
+    {"POST", "/requests/{id}/replies", ROUTE_PAGE | ROUTE_FORM_BODY, "request.reply", page_request_reply,
+     "Page: a public reply."},
+    {"POST", "/requests/{id}/notes", ROUTE_PAGE | ROUTE_FORM_BODY, "request.note", page_request_note,
+     "Page: an internal note (provider staff only)."},
+    {"POST", "/requests/{id}/status", ROUTE_PAGE | ROUTE_FORM_BODY, "request.update", page_request_status,
+     "Page: move a request to another status."},
+    {"POST", "/requests/{id}/priority", ROUTE_PAGE | ROUTE_FORM_BODY, "request.update", page_request_priority,
+     "Page: change a request's priority (kept in its history)."},
+    {"POST", "/requests/{id}/assign", ROUTE_PAGE | ROUTE_FORM_BODY, "request.assign", page_request_assign,
+     "Page: set a request's assignee and team."},
+    {"POST", "/requests/{id}/calls", ROUTE_PAGE | ROUTE_FORM_BODY, "request.log", page_request_call,
+     "Page: log a phone call or remote session that ended just now."},
+    {"POST", "/requests/{id}/time-entries", ROUTE_PAGE | ROUTE_FORM_BODY, "request.log", page_request_time,
+     "Page: log time spent on a request."},
+    {"POST", "/requests/{id}/attachments", ROUTE_PAGE | ROUTE_FORM_BODY | ROUTE_UPLOAD, "request.reply",
+     page_request_attach, "Page: attach a file (multipart, field file) to a request."},
+
+    /* pages without an account (page_request_public.c; C3.2.2): the token is the visitor's authority */
+    {"GET", "/c/{token}/new", ROUTE_PAGE, NULL, page_intake_new,
+     "Page: a client's public form for a request (no login); any other token is the 404 page."},
+    {"POST", "/c/{token}/new", ROUTE_PAGE | ROUTE_FORM_BODY, NULL, page_intake_create,
+     "Page: raise a request through the public form (rate-limited per address, honeypot); the tracking link once."},
+    {"GET", "/t/{token}", ROUTE_PAGE, NULL, page_track_show,
+     "Page: follow a request by its private tracking link: public replies, a reply form, consent."},
+    {"POST", "/t/{token}/replies", ROUTE_PAGE | ROUTE_FORM_BODY, NULL, page_track_reply,
+     "Page: the customer's reply through the tracking link."},
+    {"POST", "/t/{token}/consent", ROUTE_PAGE | ROUTE_FORM_BODY, NULL, page_track_consent,
+     "Page: the customer gives or withdraws consent to the purpose service_delivery."},
+    {"POST", "/orgs/{id}/intake-token", ROUTE_PAGE | ROUTE_FORM_BODY, "request.intake", page_intake_rotate,
+     "Page: make or rotate a client's public form link (shown once)."},
+
+    /* ---- */
+
     {"POST", "/api/v1/test/probe-writes", ROUTE_TEST_ONLY | ROUTE_JSON_BODY, NULL, api_test_probe_create,
      "Test mode: write one row durably through the writer."},
     {"GET", "/api/v1/test/probe-writes", ROUTE_TEST_ONLY, NULL, api_test_probe_list, "Test mode: list probe rows by tag."},

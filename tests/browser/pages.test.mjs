@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 
-import { KefuServer, chromiumPresent, firstPaint, launchBrowser, newContext, outputDir, pageRoutes } from "./lib/kefu.mjs";
+import { KefuServer, chromiumPresent, firstPaint, launchBrowser, newContext, outputDir, pageRoutes, request } from "./lib/kefu.mjs";
 
 const skip = chromiumPresent() ? false : "chromium is not installed (scripts/install-deps installs it)";
 const LANGS = ["zh-CN", "en"];
@@ -15,7 +15,7 @@ const WIDTHS = [360, 1280];
 // Routes tagged `pages` that are not pages to look at.
 const NOT_PAGES = new Set(["/static/{name}"]);
 // Who looks at a page: the administrator sees every page; /login is seen logged out.
-const ANONYMOUS = new Set(["/login"]);
+const ANONYMOUS = new Set(["/login", "/c/{token}/new", "/t/{token}"]); // the public request pages too
 // Pages with a path parameter: how to make an object to show (admin API session → the id). A new
 // page with {id} gets a line here; until then it is skipped with the reason printed.
 const OBJECTS = {
@@ -56,7 +56,42 @@ const OBJECTS = {
     await created(admin, "/api/v1/orgs", { name: "截图公告客户" });
     return (await created(admin, "/api/v1/announcements", { all: true, subject: "系统升级公告", body: "本周六 22:00 起升级,约两小时。" })).id;
   },
+  // a request under an active agreement with a reply, an internal note, a call and time (issue 6)
+  "/requests/{id}": async (admin) => {
+    const q = `?client_id=${(await agreement(admin, "active")).split("=")[1]}`;
+    const r = await created(admin, "/api/v1/requests", { client_id: q.split("=")[1], service_kind: "technical_support",
+      channel: "phone", priority: "P1", subject: "财务部打印机无法连接网络",
+      body: "## 现象\n\n财务部 HP-1020 **无法打印**,重启无效。" });
+    await created(admin, `/api/v1/requests/${r.id}/replies${q}`, { body: "您好,已收到,工程师将于 30 分钟内联系您。" });
+    await created(admin, `/api/v1/requests/${r.id}/notes${q}`, { body: "内部:先查驱动版本,再考虑上门。" });
+    await created(admin, `/api/v1/requests/${r.id}/calls${q}`, { kind: "phone", started_at: 1, duration_s: 420, summary: "电话指导重装驱动" });
+    await created(admin, `/api/v1/requests/${r.id}/time-entries${q}`, { minutes: 30, billable: true, note: "远程排查" });
+    return `${r.id}${q}`;
+  },
+  // without an account (C3.2.2): client A's public form, and the tracking page of a request raised on it
+  "/c/{token}/new": async (admin) => (await intakeLink(admin)).split("/")[2],
+  "/t/{token}": async (admin) => {
+    const r = await request(server.port, "POST", await intakeLink(admin), { form: { name: "王五", phone: "139 0000 0009",
+      service_kind: "technical_support", subject: "路由器指示灯不亮", body: "昨晚**停电**后就不亮了。", website: "" } });
+    if (r.status !== 201) throw new Error(`intake: ${r.status} ${r.body}`);
+    const t = /id="tracking-link">\/t\/([^<]+)<\/a>/.exec(r.body)[1];
+    await created(admin, `/api/v1/requests/${(await admin.call("GET", `/api/v1/requests?client_id=${agreementClient}`)).json.items[0].id}/replies?client_id=${agreementClient}`,
+      { body: "您好,已收到,师傅今天下午联系您。" });
+    return t;
+  },
 };
+
+/* The public form link of the screenshots' agreement client (made on its organisation page). */
+async function intakeLink(admin) {
+  if (intakeCache) return intakeCache; // made once: making it again would end the first link
+  await agreement(admin, "active");
+  const r = await request(server.port, "POST", `/orgs/${agreementClient}/intake-token`,
+    { form: { csrf: admin.csrf }, headers: { Cookie: admin.cookie } });
+  if (r.status !== 200) throw new Error(`intake-token: ${r.status} ${r.body}`);
+  intakeCache = /id="intake-link">([^<]+)<\/a>/.exec(r.body)[1];
+  return intakeCache;
+}
+let intakeCache = null;
 
 /* An agreement of a client made for the screenshots in `state` (draft, provider_signed, active), with
  * personalised targets, fees and Markdown terms: "<id>?client_id=<client>". */
@@ -122,7 +157,7 @@ async function plan() {
         // (a route with two parameters makes its whole path, starting with "/")
         const [bare, query] = String(id).split("?");
         const url = bare.startsWith("/") ? bare : route.replace(/\{\w+\}/, bare);
-        out.push({ route, url: url + (query ? `?${query}` : ""), anonymous: false });
+        out.push({ route, url: url + (query ? `?${query}` : ""), anonymous: ANONYMOUS.has(route) });
       } catch (e) {
         out.push({ route, skip: `could not make its object: ${e.message}` });
       }

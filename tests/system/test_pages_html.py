@@ -21,7 +21,7 @@ OPENAPI = os.path.join(ROOT, "docs", "openapi.yaml")
 # Routes tagged `pages` that do not answer HTML.
 NOT_HTML = {"/static/{name}", "/files/{id}"}  # files are always downloads
 # Pages seen logged out (a logged-in visitor is sent on).
-ANONYMOUS = {"/login"}
+ANONYMOUS = {"/login", "/c/{token}/new", "/t/{token}"}  # public pages are seen logged out
 
 # tidy 5.6 (Debian 12) warnings that are not faults of the page:
 #  - attributes of today's HTML standard its table predates: ARIA 1.1+ (aria-current…) and the
@@ -102,6 +102,41 @@ def _agreement_change(admin, ids):
     return aid, ch["id"]
 
 
+def _request_page(admin, ids):
+    """A request of client A under an active agreement, with a reply, an internal note, a call and time."""
+    _agreement(admin, ids, "active")
+    r = _created(admin, "/api/v1/requests", {
+        "client_id": ids["A"], "customer_id": ids["customerA"], "service_kind": "technical_support", "channel": "phone",
+        "priority": "P1", "subject": "打印机无法连接网络", "body": "## 现象\n\nHP-1020 **无法打印**。"})
+    q = "?client_id=%s" % ids["A"]
+    base = "/api/v1/requests/%s" % r["id"]
+    _created(admin, base + "/replies" + q, {"body": "您好，已收到。"})
+    _created(admin, base + "/notes" + q, {"body": "内部：先查驱动。"})
+    _created(admin, base + "/calls" + q, {"kind": "phone", "started_at": 1, "duration_s": 300, "summary": "电话指导"})
+    _created(admin, base + "/time-entries" + q, {"minutes": 30, "billable": True, "note": "远程排查"})
+    return "/requests/%s%s" % (r["id"], q)
+
+
+def _intake_link(admin, ids):
+    """Client A's public form link (made on the organisation page) after an active agreement."""
+    import urllib.parse
+    r = admin.srv.request("POST", "/orgs/%s/intake-token" % ids["A"], body=urllib.parse.urlencode({"csrf": admin.csrf}),
+                          headers={"Cookie": admin.cookie, "Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status == 200, r
+    return re.search(r'id="intake-link">(/c/[^<]+)</a>', r.body.decode()).group(1)
+
+
+def _tracking_link(admin, ids):
+    """A request raised through the public form, with a public reply: its private tracking page."""
+    import urllib.parse
+    _agreement(admin, ids, "active")
+    r = admin.srv.request("POST", _intake_link(admin, ids), body=urllib.parse.urlencode({
+        "name": "王五", "phone": "139 0000 0009", "service_kind": "technical_support", "subject": "路由器指示灯不亮",
+        "body": "昨晚**停电**后就不亮了。", "website": ""}), headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status == 201, r
+    return re.search(r'id="tracking-link">(/t/[^<]+)</a>', r.body.decode()).group(1)
+
+
 # Pages with a path parameter: how to make an object to show (admin session, site ids → the URL).
 OBJECTS = {
     "/agreements/{id}/changes/new": _agreement_page("/changes/new", "active"),
@@ -128,6 +163,9 @@ OBJECTS = {
         "method": "registered_mail", "tracking_number": "EMS1234567890CN"})["id"], ids["A"]),
     "/announcements/{id}": lambda admin, ids: "/announcements/%s" % _created(admin, "/api/v1/announcements", {
         "all": True, "subject": "系统升级公告", "body": "本周六升级。"})["id"],
+    "/requests/{id}": _request_page,
+    "/c/{token}/new": lambda admin, ids: (_agreement(admin, ids, "active"), _intake_link(admin, ids))[1],
+    "/t/{token}": _tracking_link,
 }
 
 

@@ -78,6 +78,7 @@ static const char *const matrix[ACTION__COUNT][A__COUNT] = {
     [ACT_REQUEST_ACCEPT_CUSTOMER] = {"UUU", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "NFN", "NFN", "NFN", "YYY"},
     [ACT_CANNED_READ] =    {"UUU", "YFF", "FFF", "YFF", "YFF", "FFF", "FFF", "YFF", "NFN", "NFN", "NFN", "YYY"},
     [ACT_CANNED_MANAGE] =  {"UUU", "YFF", "FFF", "YFF", "YFF", "FFF", "FFF", "YFF", "NFN", "NFN", "NFN", "YYY"},
+    [ACT_REQUEST_INTAKE] = {"UUU", "FYY", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "NYN", "NFN", "NFN", "YYY"},
 };
 
 static int expected_code(char cell)
