@@ -255,14 +255,8 @@ static int ag_query_int(struct store_conn *c, const char *sql, int64_t p1, int64
  * commits; KF_E_NOT_FOUND when the client has no such agreement. */
 int agreement_lock(struct store_conn *c, int64_t client_id, int64_t id, struct kf_err *err)
 {
-    struct store_stmt *st;
-    int rc = store_prepare(c, "UPDATE agreements SET updated = updated WHERE id = $1 AND client_id = $2", &st, err);
-    if (rc) return rc;
-    store_bind_int64(st, 1, id);
-    store_bind_int64(st, 2, client_id);
-    int64_t n = 0;
-    if ((rc = ident_exec(c, &st, &n, err)) != 0) return rc;
-    return n == 1 ? 0 : kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    return ident_lock_row(c, "UPDATE agreements SET updated = updated WHERE id = $1 AND client_id = $2", id, client_id,
+                          err);
 }
 
 /* The agreement's status into buf (locked or not). */

@@ -53,6 +53,18 @@ int ident_exec(struct store_conn *c, struct store_stmt **st, int64_t *changes_r,
     return rc < 0 ? rc : 0;
 }
 
+int ident_lock_row(struct store_conn *c, const char *lock_sql, int64_t id, int64_t client_id, struct kf_err *err)
+{
+    struct store_stmt *st;
+    int rc = store_prepare(c, lock_sql, &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, id);
+    store_bind_int64(st, 2, client_id);
+    int64_t n = 0;
+    if ((rc = ident_exec(c, &st, &n, err)) != 0) return rc;
+    return n == 1 ? 0 : kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+}
+
 int ident_page_limit(int limit)
 {
     return limit >= 1 && limit <= IDENT_LIST_MAX ? limit : 50;

@@ -37,6 +37,12 @@ int ident_check_text(const char *s, const char *field, bool required, size_t max
 /* Runs a prepared statement that returns no rows; *changes_r (may be NULL) gets the rows changed. */
 int ident_exec(struct store_conn *c, struct store_stmt **st, int64_t *changes_r, struct kf_err *err);
 
+/* Takes the row lock of one tenant row inside a write (PostgreSQL: until the commit; SQLite has one
+ * writer) so what the write reads next stays true: `lock_sql` is a fixed no-op UPDATE of that row with
+ * $1 = id and $2 = client_id ("UPDATE requests SET updated = updated WHERE id = $1 AND client_id = $2").
+ * KF_E_NOT_FOUND when the client has no such row. */
+int ident_lock_row(struct store_conn *c, const char *lock_sql, int64_t id, int64_t client_id, struct kf_err *err);
+
 /* The limit of a page: 1..IDENT_LIST_MAX (anything else becomes 50). */
 int ident_page_limit(int limit);
 

@@ -391,13 +391,9 @@ struct nt_state {
 static int nt_lock_state(struct store_conn *c, int64_t client_id, int64_t id, struct nt_state *s, struct kf_err *err)
 {
     struct store_stmt *st;
-    int rc = store_prepare(c, "UPDATE notices SET created = created WHERE id = $1 AND client_id = $2", &st, err);
+    int rc = ident_lock_row(c, "UPDATE notices SET created = created WHERE id = $1 AND client_id = $2", id, client_id,
+                            err);
     if (rc) return rc;
-    store_bind_int64(st, 1, id);
-    store_bind_int64(st, 2, client_id);
-    int64_t n = 0;
-    if ((rc = ident_exec(c, &st, &n, err)) != 0) return rc;
-    if (n != 1) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
     rc = store_prepare(c,
                        "SELECT sender_party, recipient_party, method, tracking_number, sent_at, delivered_at, "
                        "acknowledged_at FROM notices WHERE id = $1 AND client_id = $2",

@@ -56,13 +56,9 @@ struct acc_state {
 static int acc_lock(struct store_conn *c, int64_t client_id, int64_t id, struct acc_state *s, struct kf_err *err)
 {
     struct store_stmt *st;
-    int rc = store_prepare(c, "UPDATE requests SET updated = updated WHERE id = $1 AND client_id = $2", &st, err);
+    int rc = ident_lock_row(c, "UPDATE requests SET updated = updated WHERE id = $1 AND client_id = $2", id, client_id,
+                            err);
     if (rc) return rc;
-    store_bind_int64(st, 1, id);
-    store_bind_int64(st, 2, client_id);
-    int64_t n = 0;
-    if ((rc = ident_exec(c, &st, &n, err)) != 0) return rc;
-    if (n != 1) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
     rc = store_prepare(c,
                        "SELECT status, number, agreement_id, customer_id, resolved_at, assignee_id, remediation_count "
                        "FROM requests WHERE id = $1 AND client_id = $2",
