@@ -301,8 +301,8 @@ static int track_decide(struct http_req *req, bool accept)
         static const char *const fields[] = {"reason", NULL};
         page_keep_form(req, tmp, fields);
         json_t *errors = json_object_get(tmp, "errors");
-        json_object_set_new(d, "reject_form", json_pack("{s:O,s:O}", "errors", errors ? errors : json_object(), "form",
-                                                        json_object_get(tmp, "form")));
+        json_object_set_new(d, "reject_form", json_pack("{s:o,s:O}", "errors", errors ? json_incref(errors) : json_object(),
+                                                        "form", json_object_get(tmp, "form")));
         json_object_set_new(d, "error", json_pack("{s:s}", "message",
                                                   page_text(req, rc == KF_E_INVALID ? "form.errors_title"
                                                                                     : "requests.accept.not_open")));
