@@ -1,6 +1,8 @@
 /* The service-request pages (issue 6 item 5; C3.2.1, C5.2): the list with its filters, the form for a
  * new request, and a request's page with its conversation, calls, time, attachments, history and the
- * forms for what the viewer may do (reply, internal note, status, priority, assignment, a call, time).
+ * forms for what the viewer may do (reply — a team's canned reply too —, internal note, status, priority,
+ * assignment, a call, time), its SLA clocks and breaches (request_sla.h), and the client's accept /
+ * reject of a resolution (request_accept.h).
  * Every decision is the domain's (request.h): another client's request is 404, and internal notes
  * reach this file only for provider staff, because request_messages does not select them for anyone
  * else. This file parses forms, shapes pages and shows a refused form again beside its field.
