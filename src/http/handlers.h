@@ -242,6 +242,8 @@ int page_request_assign(struct http_req *req);
 int page_request_call(struct http_req *req);
 int page_request_time(struct http_req *req);
 int page_request_attach(struct http_req *req);
+int page_request_accept(struct http_req *req);
+int page_request_reject(struct http_req *req);
 
 /* page_request_public.c (no account: C3.2.2) */
 int page_intake_new(struct http_req *req);
@@ -249,6 +251,8 @@ int page_intake_create(struct http_req *req);
 int page_track_show(struct http_req *req);
 int page_track_reply(struct http_req *req);
 int page_track_consent(struct http_req *req);
+int page_track_accept(struct http_req *req);
+int page_track_reject(struct http_req *req);
 int page_intake_rotate(struct http_req *req);
 
 /* ---- */

@@ -8,6 +8,7 @@
 
 #include "core/arena.h"
 #include "domain/agreement.h"
+#include "domain/request_accept.h"
 #include "domain/request_public.h"
 #include "http/api_common.h"
 #include "http/handlers.h"
@@ -174,6 +175,26 @@ static int track_page(struct http_req *req, int status, json_t *d, const char *t
     json_object_set_new(d, "closed", json_boolean(strcmp(r->status, "closed") == 0));
     json_object_set_new(d, "consent", json_boolean(t.consent_in_force));
     if (!json_object_get(d, "reply")) json_object_set_new(d, "reply", json_pack("{s:{}}", "form"));
+    /* acceptance (C5.1.2): the customer decides when the terms in force at the resolution name them */
+    json_t *acc = json_pack("{s:i,s:b}", "remediation_count", r->remediation_count, "remediated", r->remediation_count > 0);
+    if (strcmp(r->status, "resolved") == 0 && r->resolved_at) {
+        struct agreement_terms terms;
+        struct actor sys = {.kind = ACTOR_SYSTEM};
+        const struct actor *visitor = req->ctx.actor;
+        req->ctx.actor = &sys;   /* the link is proven: read the terms as kefu itself */
+        if (agreement_terms_at(NULL, &req->ctx, r->client_id, r->agreement_id, r->resolved_at, &terms, &e) == 0 &&
+            terms.acceptance_by && strcmp(terms.acceptance_by, "customer") == 0) {
+            int days = terms.acceptance_days > 0 ? terms.acceptance_days : AGREEMENT_DEFAULT_ACCEPTANCE_DAYS;
+            json_object_set_new(acc, "can_decide", json_true());
+            json_object_set_new(acc, "until", json_integer(r->resolved_at + (int64_t)days * 86400000));
+        }
+        req->ctx.actor = visitor;
+        json_object_set_new(acc, "awaiting", json_true());
+    }
+    json_object_set_new(acc, "show", json_boolean(json_object_get(acc, "awaiting") || r->remediation_count > 0 ||
+                                                  json_object_get(d, "reject_form")));
+    json_object_set_new(d, "acceptance", acc);
+    if (!json_object_get(d, "reject_form")) json_object_set_new(d, "reject_form", json_pack("{s:{}}", "form"));
     return page_render(req, status, "requests/track", d);
 }
 
@@ -181,7 +202,7 @@ static int track_page(struct http_req *req, int status, json_t *d, const char *t
 int page_track_show(struct http_req *req)
 {
     json_t *d = page_data(req, NULL, NULL);
-    static const char *const notices[] = {"replied", "given", "withdrawn", NULL};
+    static const char *const notices[] = {"replied", "given", "withdrawn", "accepted", "rejected", NULL};
     for (const char *const *n = notices; *n; n++)
         if (http_query(req, *n))
             json_object_set_new(d, "notice_key", json_string(arena_printf(req->arena, "requests.track.%s", *n)));
@@ -250,4 +271,57 @@ int page_intake_rotate(struct http_req *req)
     json_object_set_new(d, "org_id", json_string(arena_printf(req->arena, "%lld", (long long)id)));
     json_object_set_new(d, "link", json_string(arena_printf(req->arena, "/c/%s/new", token)));
     return page_render(req, 200, "requests/intake_link", d);
+}
+
+/* The customer's decision on a resolution through the tracking link (C5.1.2): the link first (a wrong
+ * token is 404 whatever the form says), then request_accept.h with a system actor. */
+static int track_decide(struct http_req *req, bool accept)
+{
+    const char *token = path_token(req), *reason = NULL;
+    struct request_track t;
+    struct kf_err e;
+    if (request_track_open(&req->ctx, token, &t, &e) != 0) {
+        req->err = e;
+        return KF_E_NOT_FOUND;
+    }
+    int rc = accept ? 0 : http_json_string(req, "reason", true, REQUEST_REJECT_REASON_MAX, &reason);
+    if (!rc) {
+        struct actor sys = {.kind = ACTOR_SYSTEM};
+        const struct actor *visitor = req->ctx.actor;
+        req->ctx.actor = &sys;
+        rc = accept ? request_accept_as_customer(&req->ctx, t.request.client_id, t.request.id, t.request.customer_id, &req->err)
+                    : request_reject_as_customer(&req->ctx, t.request.client_id, t.request.id, t.request.customer_id,
+                                                 reason, &req->err);
+        req->ctx.actor = visitor;
+    }
+    if (rc == KF_E_INVALID || rc == KF_E_CONFLICT || rc == KF_E_FORBIDDEN) {
+        json_t *d = page_data(req, NULL, NULL);
+        json_t *tmp = json_object();
+        int status = rc == KF_E_FORBIDDEN ? 403 : page_form_error(req, tmp);
+        static const char *const fields[] = {"reason", NULL};
+        page_keep_form(req, tmp, fields);
+        json_t *errors = json_object_get(tmp, "errors");
+        json_object_set_new(d, "reject_form", json_pack("{s:o,s:O}", "errors", errors ? json_incref(errors) : json_object(),
+                                                        "form", json_object_get(tmp, "form")));
+        json_object_set_new(d, "error", json_pack("{s:s}", "message",
+                                                  page_text(req, rc == KF_E_INVALID ? "form.errors_title"
+                                                                                    : "requests.accept.not_open")));
+        json_decref(tmp);
+        kf_err_clear(&req->err);
+        return track_page(req, status, d, token);
+    }
+    if (rc) return rc;
+    return page_redirect(req, arena_printf(req->arena, "/t/%s?%s=1#acceptance", token, accept ? "accepted" : "rejected"));
+}
+
+/* POST /t/{token}/accept: the customer accepts the resolution; the request closes. */
+int page_track_accept(struct http_req *req)
+{
+    return track_decide(req, true);
+}
+
+/* POST /t/{token}/reject (reason): the customer rejects it; the request reopens as remediation. */
+int page_track_reject(struct http_req *req)
+{
+    return track_decide(req, false);
 }

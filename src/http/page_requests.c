@@ -1,6 +1,8 @@
 /* The service-request pages (issue 6 item 5; C3.2.1, C5.2): the list with its filters, the form for a
  * new request, and a request's page with its conversation, calls, time, attachments, history and the
- * forms for what the viewer may do (reply, internal note, status, priority, assignment, a call, time).
+ * forms for what the viewer may do (reply — a team's canned reply too —, internal note, status, priority,
+ * assignment, a call, time), its SLA clocks and breaches (request_sla.h), and the client's accept /
+ * reject of a resolution (request_accept.h).
  * Every decision is the domain's (request.h): another client's request is 404, and internal notes
  * reach this file only for provider staff, because request_messages does not select them for anyone
  * else. This file parses forms, shapes pages and shows a refused form again beside its field.
@@ -19,6 +21,9 @@
 #include "domain/org.h"
 #include "domain/policy.h"
 #include "domain/request.h"
+#include "domain/request_accept.h"
+#include "domain/request_sla.h"
+#include "domain/canned.h"
 #include "domain/user.h"
 #include "http/api_common.h"
 #include "http/handlers.h"
@@ -197,6 +202,23 @@ static json_t *request_row(struct http_req *req, const struct request *r)
                      "updated", (json_int_t)r->updated);
 }
 
+/* One SLA clock for a page (C3.1.2): its state, the due instant (0: unknown while paused), and the
+ * business minutes counted against the target, so the countdown respects business hours. */
+static json_t *sla_clock_json(struct http_req *req, const struct request_sla_clock *k, const char *status)
+{
+    int64_t counted = k->clock.counted_ms / 60000, left = k->target_minutes - counted;
+    json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:b,s:I,s:b}", "name_key",
+                          arena_printf(req->arena, "requests.sla.%s", k->name), "state", k->state, "state_key",
+                          arena_printf(req->arena, "requests.sla.state.%s", k->state), "counted", (json_int_t)counted,
+                          "target", (json_int_t)k->target_minutes, "remaining", (json_int_t)(left > 0 ? left : 0),
+                          "running", !k->clock.stopped, "overdue", (json_int_t)(k->clock.overdue_ms / 60000),
+                          "late", k->clock.overdue_ms > 0);
+    if (k->clock.due_ms) json_object_set_new(o, "due_at", json_integer(k->clock.due_ms));
+    if (k->clock.paused && status && strncmp(status, "waiting_", 8) == 0)
+        json_object_set_new(o, "cause_key", json_string(arena_printf(req->arena, "requests.sla.cause.%s", status + 8)));
+    return o;
+}
+
 /* --- the list ------------------------------------------------------------------------------------ */
 
 /* GET /requests?client_id=&status=&priority=&assignee_id=&channel=&after=: newest first, keyset. */
@@ -245,7 +267,16 @@ int page_requests(struct http_req *req)
     }
     if (rc) goto fail;
     json_t *rows = json_array();
-    for (size_t i = 0; i < n; i++) json_array_append_new(rows, request_row(req, &items[i]));
+    struct request_sla *slas = n ? arena_zalloc(req->arena, n * sizeof *slas) : NULL;
+    bool *sla_ok = n ? arena_zalloc(req->arena, n * sizeof *sla_ok) : NULL;
+    struct kf_err se;
+    /* a list without clocks is still the list: the SLA column stays empty */
+    if (n && request_sla_many(&req->ctx, items, n, slas, sla_ok, &se) != 0) memset(sla_ok, 0, n * sizeof *sla_ok);
+    for (size_t i = 0; i < n; i++) {
+        json_t *row = request_row(req, &items[i]);
+        if (sla_ok[i]) json_object_set_new(row, "sla", sla_clock_json(req, &slas[i].resolution, items[i].status));
+        json_array_append_new(rows, row);
+    }
     json_object_set_new(d, "any", json_boolean(n > 0));
     json_object_set_new(d, "requests", rows);
     if (next) {
@@ -573,6 +604,86 @@ static const char *kind_name(struct http_req *req, const char *code)
     return code;
 }
 
+/* The clocks (C3.1.2) and the breach records (C5.3) of a request; the page stays without them when
+ * the request has no clock (no target in its terms, no business time). */
+static void add_sla(struct http_req *req, json_t *d, const struct request *r)
+{
+    struct request_sla s;
+    struct kf_err e;
+    if (request_sla_get(&req->ctx, r->client_id, r->id, &s, &e) != 0) return;
+    json_t *o = json_pack("{s:o,s:o}", "first_response", sla_clock_json(req, &s.first_response, r->status), "resolution",
+                          sla_clock_json(req, &s.resolution, r->status));
+    struct request_sla_alert *al;
+    size_t n = 0;
+    json_t *arr = json_array();
+    if (request_sla_alerts(&req->ctx, r->client_id, r->id, "breach", &al, &n, &e) == 0)
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, json_pack("{s:s,s:i,s:I,s:I,s:I,s:I,s:I,s:I}", "name_key",
+                                                 arena_printf(req->arena, "requests.sla.%s", al[i].clock), "cycle",
+                                                 al[i].cycle, "target", (json_int_t)al[i].target_minutes, "due_at",
+                                                 (json_int_t)al[i].due_at, "detected_at", (json_int_t)al[i].detected_at,
+                                                 "overdue", (json_int_t)(al[i].overdue_ms / 60000), "paused_customer",
+                                                 (json_int_t)(al[i].paused_customer_ms / 60000), "paused_client",
+                                                 (json_int_t)(al[i].paused_client_ms / 60000)));
+    json_object_set_new(o, "breaches", arr);
+    json_object_set_new(o, "any_breach", json_boolean(n > 0));
+    json_object_set_new(d, "sla", o);
+}
+
+/* Who decides a resolution and until when (acceptance_by / acceptance_days of the terms in force at
+ * the resolution, C5.1.2); the remediations so far. The decision itself is request_accept.h's. */
+static void add_acceptance(struct http_req *req, json_t *d, const struct request *r)
+{
+    json_t *a = json_pack("{s:i,s:b}", "remediation_count", r->remediation_count, "remediated", r->remediation_count > 0);
+    bool resolved = strcmp(r->status, "resolved") == 0 && r->resolved_at;
+    const char *by = "client";
+    if (resolved) {
+        struct agreement_terms terms;
+        struct kf_err e;
+        if (agreement_terms_at(NULL, &req->ctx, r->client_id, r->agreement_id, r->resolved_at, &terms, &e) == 0) {
+            if (terms.acceptance_by && *terms.acceptance_by) by = terms.acceptance_by;
+            int days = terms.acceptance_days > 0 ? terms.acceptance_days : AGREEMENT_DEFAULT_ACCEPTANCE_DAYS;
+            json_object_set_new(a, "until", json_integer(r->resolved_at + (int64_t)days * 86400000));
+        }
+        json_object_set_new(a, "awaiting", json_true());
+        json_object_set_new(a, "by_key", json_string(arena_printf(req->arena, "requests.accept.by_%s", by)));
+    }
+    bool failed = json_object_get(d, "reject_form") || json_object_get(d, "accept_form");
+    bool can = resolved && strcmp(by, "client") == 0 && allowed(req, ACT_REQUEST_ACCEPT, r->client_id);
+    json_object_set_new(a, "can_decide", json_boolean(can));
+    json_object_set_new(a, "show", json_boolean(resolved || r->remediation_count > 0 || failed));
+    json_object_set_new(d, "acceptance", a);
+    if (!json_object_get(d, "accept_form")) json_object_set_new(d, "accept_form", json_pack("{s:{}}", "form"));
+    if (!json_object_get(d, "reject_form")) json_object_set_new(d, "reject_form", json_pack("{s:{}}", "form"));
+}
+
+/* The canned replies of the viewer's teams (provider staff), for the reply form's select. */
+static void add_canned(struct http_req *req, json_t *d)
+{
+    if (req->actor.client_id != 0 || !req->actor.user_id) return;
+    struct team *teams;
+    size_t nt = 0;
+    struct kf_err e;
+    if (team_list(&req->ctx, &teams, &nt, &e) != 0) return;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < nt; i++) {
+        int64_t *members;
+        size_t nm = 0;
+        bool member = false;
+        if (team_members(&req->ctx, teams[i].id, &members, &nm, &e) != 0) continue;
+        for (size_t k = 0; k < nm; k++) member = member || members[k] == req->actor.user_id;
+        struct canned_reply *items;
+        size_t n = 0;
+        if (!member || canned_list(&req->ctx, teams[i].id, &items, &n, &e) != 0) continue;
+        for (size_t k = 0; k < n; k++)
+            json_array_append_new(arr, json_pack("{s:o,s:s}", "id", http_json_id(items[k].id), "title",
+                                                 arena_printf(req->arena, "%s · %s", teams[i].name, items[k].title)));
+    }
+    json_object_set_new(d, "has_canned", json_boolean(json_array_size(arr) > 0));
+    if (json_array_size(arr)) json_object_set_new(d, "canned", arr);
+    else json_decref(arr);
+}
+
 /* Renders a request's page. Consumes d. */
 static int request_page(struct http_req *req, int status, json_t *d, int64_t client_id, int64_t id)
 {
@@ -632,6 +743,9 @@ static int request_page(struct http_req *req, int status, json_t *d, int64_t cli
                                                       allowed(req, ACT_FILE_UPLOAD, client_id)));
     json_object_set_new(d, "closed", json_boolean(closed));
     add_forms(req, d, &r, users, nu);
+    add_sla(req, d, &r);
+    add_acceptance(req, d, &r);
+    add_canned(req, d);
     return page_render(req, status, "requests/show", d);
 }
 
@@ -643,7 +757,7 @@ int page_request_show(struct http_req *req)
     if (rc) return rc;
     json_t *d = page_data(req, NULL, "requests");
     static const char *const notices[] = {"created", "existing", "replied", "noted", "moved", "saved", "assigned",
-                                          "logged", "uploaded", NULL};
+                                          "logged", "uploaded", "accepted", "rejected", NULL};
     for (const char *const *n = notices; *n; n++)
         if (http_query(req, *n))
             json_object_set_new(d, "notice_key", json_string(arena_printf(req->arena, "requests.notice.%s", *n)));
@@ -666,13 +780,23 @@ static int after_action(struct http_req *req, int rc, int64_t client_id, int64_t
 
 static int post_message(struct http_req *req, bool internal)
 {
-    static const char *const fields[] = {"body", NULL};
+    static const char *const fields[] = {"body", "canned_reply_id", NULL};
     int64_t client_id, id, mid;
     int rc = rq_ids(req, &client_id, &id);
     if (!rc) rc = require(req, internal ? ACT_REQUEST_NOTE : ACT_REQUEST_REPLY, client_id);
     if (rc) return rc;
     const char *body = NULL;
-    rc = http_json_string(req, "body", true, REQUEST_BODY_MAX, &body);
+    int64_t canned_id = 0;
+    /* a reply may be a team's canned reply (canned.h), filled for this request, instead of a body */
+    if (!internal) rc = form_id(req, "canned_reply_id", &canned_id);
+    if (!rc && canned_id) {
+        rc = http_json_string(req, "body", false, REQUEST_BODY_MAX, &body);
+        if (!rc && body && *body) rc = kf_fail(&req->err, KF_E_INVALID, "body", "must be empty with a canned reply");
+        if (!rc) rc = canned_render(&req->ctx, canned_id, client_id, id, &body, &req->err);
+        if (rc == KF_E_NOT_FOUND || rc == KF_E_FORBIDDEN) rc = kf_fail(&req->err, KF_E_INVALID, "canned_reply_id", "no such canned reply");
+    } else if (!rc) {
+        rc = http_json_string(req, "body", true, REQUEST_BODY_MAX, &body);
+    }
     if (!rc) rc = internal ? request_note(&req->ctx, client_id, id, body, &mid, &req->err)
                            : request_reply(&req->ctx, client_id, id, body, &mid, &req->err);
     return after_action(req, rc, client_id, id, internal ? "note" : "reply", fields, internal ? "noted" : "replied",
@@ -811,4 +935,32 @@ int page_request_attach(struct http_req *req)
     }
     if (form_error(rc) && req->err.field && strcmp(req->err.field, "status") != 0) req->err.field = "file";
     return after_action(req, rc, client_id, id, "upload", fields, "uploaded", "files");
+}
+
+/* POST /requests/{id}/accept?client_id= (csrf): the client accepts the resolution (C5.1.2); the
+ * request closes. A request not resolved, or decided already, is the page again with 409. */
+int page_request_accept(struct http_req *req)
+{
+    static const char *const fields[] = {NULL};
+    int64_t client_id, id;
+    int rc = rq_ids(req, &client_id, &id);
+    if (!rc) rc = require(req, ACT_REQUEST_ACCEPT, client_id);
+    if (rc) return rc;
+    rc = request_accept(&req->ctx, client_id, id, &req->err);
+    return after_action(req, rc, client_id, id, "accept_form", fields, "accepted", "acceptance");
+}
+
+/* POST /requests/{id}/reject?client_id= (csrf, reason): the client rejects the resolution with a
+ * reason (C5.1.2); the request reopens as remediation. */
+int page_request_reject(struct http_req *req)
+{
+    static const char *const fields[] = {"reason", NULL};
+    int64_t client_id, id;
+    int rc = rq_ids(req, &client_id, &id);
+    if (!rc) rc = require(req, ACT_REQUEST_ACCEPT, client_id);
+    if (rc) return rc;
+    const char *reason = NULL;
+    rc = http_json_string(req, "reason", true, REQUEST_REJECT_REASON_MAX, &reason);
+    if (!rc) rc = request_reject(&req->ctx, client_id, id, reason, &req->err);
+    return after_action(req, rc, client_id, id, "reject_form", fields, "rejected", "acceptance");
 }

@@ -387,6 +387,10 @@ const struct route routes[] = {
      "Page: log time spent on a request."},
     {"POST", "/requests/{id}/attachments", ROUTE_PAGE | ROUTE_FORM_BODY | ROUTE_UPLOAD, "request.reply",
      page_request_attach, "Page: attach a file (multipart, field file) to a request."},
+    {"POST", "/requests/{id}/accept", ROUTE_PAGE | ROUTE_FORM_BODY, "request.accept", page_request_accept,
+     "Page: the client accepts a resolution (C5.1.2); the request closes."},
+    {"POST", "/requests/{id}/reject", ROUTE_PAGE | ROUTE_FORM_BODY, "request.accept", page_request_reject,
+     "Page: the client rejects a resolution with a reason; the request reopens as remediation."},
 
     /* pages without an account (page_request_public.c; C3.2.2): the token is the visitor's authority */
     {"GET", "/c/{token}/new", ROUTE_PAGE, NULL, page_intake_new,
@@ -399,6 +403,10 @@ const struct route routes[] = {
      "Page: the customer's reply through the tracking link."},
     {"POST", "/t/{token}/consent", ROUTE_PAGE | ROUTE_FORM_BODY, NULL, page_track_consent,
      "Page: the customer gives or withdraws consent to the purpose service_delivery."},
+    {"POST", "/t/{token}/accept", ROUTE_PAGE | ROUTE_FORM_BODY, NULL, page_track_accept,
+     "Page: the customer accepts the resolution through the tracking link (C5.1.2)."},
+    {"POST", "/t/{token}/reject", ROUTE_PAGE | ROUTE_FORM_BODY, NULL, page_track_reject,
+     "Page: the customer rejects the resolution with a reason through the tracking link."},
     {"POST", "/orgs/{id}/intake-token", ROUTE_PAGE | ROUTE_FORM_BODY, "request.intake", page_intake_rotate,
      "Page: make or rotate a client's public form link (shown once)."},
 

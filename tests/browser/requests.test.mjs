@@ -134,3 +134,50 @@ test("C3.2.2 a customer without an account raises a request on a phone and follo
   assert.equal(r.status(), 404);
   await ctx.close();
 });
+
+test("C5.1.2 C3.1.2 a client rejects a resolution, then accepts the next one; the clocks at 360 and 1280 px", { skip }, async () => {
+  const dir = outputDir("requests");
+  const admin = await server.admin();
+  const made = await admin.call("POST", "/api/v1/requests", { client_id: clientId, service_kind: "technical_support",
+    channel: "phone", priority: "P2", subject: "会议室投影仪没有信号", body: "HDMI 接上后无信号。" });
+  assert.equal(made.status, 201, made.body);
+  const rid = made.json.id;
+  const rpath = `/requests/${rid}?client_id=${clientId}`;
+  const resolve = async () => assert.equal((await admin.call("POST",
+    `/api/v1/requests/${rid}/status?client_id=${clientId}`, { status: "resolved" })).status, 200);
+  await resolve();
+  for (const width of [1280, 360]) {
+    const ctx = await newContext(browser, { viewport: { width, height: width === 360 ? 740 : 900 } });
+    const page = await ctx.newPage();
+    await formLogin(page, server, "rq.boss");
+    await page.goto(`${server.url}${rpath}&lang=zh-CN`);
+    assert.equal(await page.locator("#sla .rq-clock").count(), 2, "both clocks");
+    assert.equal(await page.locator("#accept-submit").count(), 1);
+    const w = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(w <= width, `no sideways scrolling at ${width} px (${w})`);
+    await page.screenshot({ path: path.join(dir, `sla-accept-${width}.png`), fullPage: true });
+    if (width === 360) {
+      // reject without a reason: the message beside the field; then with one
+      await Promise.all([page.waitForNavigation(), page.click("#reject-submit")]);
+      assert.ok(await page.locator("#reject-error").count() === 1, "the error beside the reason");
+      await page.fill("#reject-reason", "投影仪仍然没有信号");
+      await Promise.all([page.waitForNavigation(), page.click("#reject-submit")]);
+      assert.match(page.url(), /rejected=1/);
+      assert.match(await page.textContent("#acceptance"), /返工次数：1/);
+      await page.screenshot({ path: path.join(dir, "rejected-360.png"), fullPage: true });
+      await resolve();
+      await page.goto(`${server.url}${rpath}&lang=zh-CN`);
+      // accepting asks first (data-confirm): this one confirmation is said yes to, instead of the
+      // context's watcher that dismisses every dialog
+      page.removeAllListeners("dialog");
+      let asked = "";
+      page.once("dialog", async (d) => { asked = d.message(); await d.accept(); });
+      await Promise.all([page.waitForNavigation(), page.click("#accept-submit")]);
+      assert.match(page.url(), /accepted=1/);
+      assert.match(asked, /确认验收/);
+      assert.match(await page.textContent(".rq-facts"), /已关闭|关闭/);
+      await page.screenshot({ path: path.join(dir, "accepted-360.png"), fullPage: true });
+    }
+    await ctx.close();
+  }
+});

@@ -27,6 +27,12 @@ ROUTES = {
     ("POST", "/t/{token}/replies"): dict(kind="public", form=True),
     ("POST", "/t/{token}/consent"): dict(kind="public", form=True),
     ("POST", "/orgs/{id}/intake-token"): dict(kind="client", allow={"admin", "client_admin"}, form=True),
+    # C5.1.2: the client's admin and staff decide on a resolution (a fresh resolved request per cell)
+    ("POST", "/requests/{id}/accept"): dict(kind="client", allow={"client_admin", "client_staff"}, form=True),
+    ("POST", "/requests/{id}/reject"): dict(kind="client", allow={"client_admin", "client_staff"}, form=True),
+    # the tracking link's request is not resolved: every visitor alike gets the page again with 409
+    ("POST", "/t/{token}/accept"): dict(kind="public", form=True, ok="conflict"),
+    ("POST", "/t/{token}/reject"): dict(kind="public", form=True, ok="conflict"),
 }
 
 
@@ -70,6 +76,10 @@ def request(site, route, actor, t, n):
             return method, t_path + "/replies", {"body": "矩阵顾客回复-%d" % n}
         if pattern.endswith("/consent"):
             return method, t_path + "/consent", {"action": "give"}
+        if pattern.endswith("/accept"):
+            return method, t_path + "/accept", {}
+        if pattern.endswith("/reject"):
+            return method, t_path + "/reject", {"reason": "矩阵顾客拒绝-%d" % n}
         return method, t_path, None
     if route == ("POST", "/orgs/{id}/intake-token"):
         return method, "/orgs/%s/intake-token" % cid, {}
@@ -77,7 +87,10 @@ def request(site, route, actor, t, n):
         b = mr.new_body(site, t, n)
         b["idempotency_key"] = "matrix-page-%d" % n
         return method, pattern, b
-    rid = mr._fresh(site, t, n) if pattern.endswith("/status") else mr._shared(site, t)
+    if pattern.endswith("/accept") or pattern.endswith("/reject"):
+        rid = mr._resolved(site, t, n)
+    else:
+        rid = mr._fresh(site, t, n) if pattern.endswith("/status") else mr._shared(site, t)
     path = pattern.replace("{id}", rid) + "?client_id=%s" % cid
     bodies = {
         ("POST", "/requests/{id}/replies"): {"body": "矩阵页面回复-%d" % n},
@@ -87,6 +100,8 @@ def request(site, route, actor, t, n):
         ("POST", "/requests/{id}/assign"): {"assignee_id": site.user_id["agent"], "team_id": ""},
         ("POST", "/requests/{id}/calls"): {"kind": "phone", "minutes": "3", "summary": "矩阵页面通话-%d" % n},
         ("POST", "/requests/{id}/time-entries"): {"minutes": "10", "billable": "1"},
+        ("POST", "/requests/{id}/accept"): {},
+        ("POST", "/requests/{id}/reject"): {"reason": "矩阵页面拒绝-%d" % n},
     }
     if route == ("POST", "/requests/{id}/attachments"):
         return method, path, matrix_admin.Multipart({}, {"file": ("页面截图-%d.png" % n, matrix_admin.png(seed=1000 + n),
