@@ -20,14 +20,17 @@
 #include "core/ids.h"
 #include "core/normalize.h"
 #include "core/text.h"
+#include "domain/agreement.h"
 #include "domain/customer.h"
 #include "domain/identity_internal.h"
 #include "domain/request.h"
+#include "domain/request_sla.h"
+#include "render/format.h"
 #include "store/store.h"
 
 #define CANNED_VAR_MAX 32                  /* bytes of a variable's name */
 
-static const char *const variables[] = {"request_number", "subject", "agent_name", "customer_name", NULL};
+static const char *const variables[] = {"request_number", "subject", "agent_name", "customer_name", "due_at", NULL};
 
 int canned_check_variables(const char *body, struct kf_err *err)
 {
@@ -40,7 +43,7 @@ int canned_check_variables(const char *body, struct kf_err *err)
             if (strlen(variables[i]) == len && memcmp(variables[i], p + 2, len) == 0) known = true;
         if (!known)
             return kf_fail(err, KF_E_INVALID, "body",
-                           "unknown variable {{%.*s}}: request_number, subject, agent_name, customer_name",
+                           "unknown variable {{%.*s}}: request_number, subject, agent_name, customer_name, due_at",
                            (int)(len < CANNED_VAR_MAX ? len : CANNED_VAR_MAX), p + 2);
         p = end + 2;
     }
@@ -318,6 +321,26 @@ static int cn_agent_name(struct kf_ctx *ctx, const char **name_r, struct kf_err 
     return rc;
 }
 
+/* The request's resolution deadline as the customer reads it: a date and time in the agreement's zone,
+ * in Chinese (a reply is written once, Chinese first), or "待定" while a pause leaves it open. */
+static int cn_due_at(struct kf_ctx *ctx, int64_t client_id, const struct request *r, const char **text_r,
+                     struct kf_err *err)
+{
+    struct request_sla sla;
+    struct agreement g;
+    int rc = request_sla_get(ctx, client_id, r->id, &sla, err);
+    if (rc == 0) rc = agreement_get(ctx, client_id, r->agreement_id, &g, err);
+    if (rc) return rc;
+    int64_t due = sla.resolution.clock.due_ms;
+    char out[FORMAT_MAX];
+    if (!due || format_datetime(out, sizeof out, due, g.calendar_zone, "zh-CN", true, err) != 0) {
+        *text_r = "待定";
+        return 0;
+    }
+    *text_r = arena_strdup(ctx->arena, out);
+    return 0;
+}
+
 int canned_render(struct kf_ctx *ctx, int64_t id, int64_t client_id, int64_t request_id, const char **text_r,
                   struct kf_err *err)
 {
@@ -334,7 +357,9 @@ int canned_render(struct kf_ctx *ctx, int64_t id, int64_t client_id, int64_t req
         if ((rc = customer_get(ctx, client_id, r.customer_id, &cu, err)) != 0) return rc;
         customer = cu.name ? cu.name : "";
     }
-    const char *values[] = {r.number, r.subject, agent, customer};
+    const char *due = "";
+    if (strstr(cr.body, "{{due_at}}") && (rc = cn_due_at(ctx, client_id, &r, &due, err)) != 0) return rc;
+    const char *values[] = {r.number, r.subject, agent, customer, due};
     struct buf out;
     buf_init(&out, REQUEST_BODY_MAX);
     const char *p = cr.body;

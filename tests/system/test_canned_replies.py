@@ -2,6 +2,7 @@
 members (and admins, supervisors), with variables filled for one request when an agent answers with
 canned_reply_id instead of a body; bad input (malformed, oversized, wrong type, unknown variable,
 another client's request, the same title twice) is refused by field and changes nothing."""
+import datetime
 import kefu_http as kh
 from test_admin_api import login_as, make_user, new_site
 from test_agreements_api import activate
@@ -12,6 +13,7 @@ def rpath(rid, cid, tail=""):
 
 
 def test_canned_replies_with_variables_answer_a_request(kefu, tmp_path):
+    """Canned replies per team with variables (issue 6): number, subject, agent, customer, due time."""
     srv, admin, ids = new_site(kefu, tmp_path)
     A, B = ids["A"], ids["B"]
     boss = login_as(srv, "boss-A")
@@ -68,6 +70,14 @@ def test_canned_replies_with_variables_answer_a_request(kefu, tmp_path):
     assert r.status == 200 and r.json["title"] == "上门预约", r
     r = agent.call("GET", "/api/v1/canned-replies/%s/preview?request_id=%s&client_id=%s" % (cid, req["id"], A))
     assert r.status == 200 and r.json["body"].endswith("您好") and len(r.json["body"]) > 2, r
+    # the deadline comes from the request's SLA clock, in the agreement's zone (Asia/Shanghai)
+    r = agent.call("PATCH", "/api/v1/canned-replies/%s" % cid, {"body": "预计 {{due_at}} 前解决"})
+    assert r.status == 200, r
+    due = agent.call("GET", rpath(req["id"], A)).json["sla"]["resolution"]["due_at"]
+    local = datetime.datetime.fromtimestamp(due / 1000, datetime.timezone(datetime.timedelta(hours=8)))
+    r = agent.call("GET", "/api/v1/canned-replies/%s/preview?request_id=%s&client_id=%s" % (cid, req["id"], A))
+    assert r.status == 200 and r.json["body"] == "预计 %d年%d月%d日 %s 前解决" % (
+        local.year, local.month, local.day, local.strftime("%H:%M")), r
     # the client sees the reply, never the canned reply itself
     msgs = boss.call("GET", rpath(req["id"], A, "/messages")).json["items"]
     assert [m["body"] for m in msgs] == [want], msgs

@@ -79,7 +79,7 @@ static void test_canned_replies_crud_by_members_supervisors_and_admins_only(void
     expect_refused(fx, canned_create(&fx->ctx, team, "两\n行", "x", NULL, &fx->err), KF_E_INVALID, "title");
     expect_refused(fx, canned_create(&fx->ctx, team, "大", big, NULL, &fx->err), KF_E_INVALID, "body");
     expect_refused(fx, canned_create(&fx->ctx, team, "未知", "{{password}}", NULL, &fx->err), KF_E_INVALID, "body");
-    expect_refused(fx, canned_create(&fx->ctx, team, "到期", "{{due_at}}", NULL, &fx->err), KF_E_INVALID, "body");
+    expect_refused(fx, canned_create(&fx->ctx, team, "到期", "{{due_on}}", NULL, &fx->err), KF_E_INVALID, "body");
     expect_refused(fx, canned_create(&fx->ctx, team, "未闭合", "{{subject", NULL, &fx->err), KF_E_INVALID, "body");
     expect_refused(fx, canned_create(&fx->ctx, 999, "无组", "x", NULL, &fx->err), KF_E_NOT_FOUND, "team_id");
     /* a provider agent outside the team, an account manager, a client user */
