@@ -800,21 +800,28 @@ static int rq_exists(struct store_conn *c, int64_t client_id, int64_t id, struct
     return rc == STORE_ROW ? 0 : kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
 }
 
-int request_messages(struct kf_ctx *ctx, int64_t client_id, int64_t id, int64_t after_id, int limit,
-                     struct request_message **items_r, size_t *n_r, int64_t *next_r, struct kf_err *err)
+/* What every read of one request's own rows opens with: the read policy, then a connection on which
+ * the request exists for that client (KF_E_NOT_FOUND otherwise). On success the caller releases *c_r. */
+static int rq_open_read(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct store_conn **c_r,
+                        struct kf_err *err)
 {
     int rc = ident_allow(ctx, ACT_REQUEST_READ, client_id, 0, err);
     if (rc) return rc;
     if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
+    if ((rc = store_acquire(ctx->env->store, c_r, err)) != 0) return rc;
+    if ((rc = rq_exists(*c_r, client_id, id, err)) != 0) store_release(c_r);
+    return rc;
+}
+
+int request_messages(struct kf_ctx *ctx, int64_t client_id, int64_t id, int64_t after_id, int limit,
+                     struct request_message **items_r, size_t *n_r, int64_t *next_r, struct kf_err *err)
+{
+    struct store_conn *c;
+    int rc = rq_open_read(ctx, client_id, id, &c, err);
+    if (rc) return rc;
     struct kf_err ignored = {0};
     bool staff = ident_allow(ctx, ACT_REQUEST_NOTE, client_id, 0, &ignored) == 0;
     if (limit < 1 || limit > REQUEST_LIST_MAX) limit = 50;
-    struct store_conn *c;
-    if ((rc = store_acquire(ctx->env->store, &c, err)) != 0) return rc;
-    if ((rc = rq_exists(c, client_id, id, err)) != 0) {
-        store_release(&c);
-        return rc;
-    }
     /* two statements, not one with a flag: for a client user internal rows are never selected */
     static const char *const sql_staff =
         "SELECT id, request_id, client_id, kind, author_id, author_side, body, created FROM request_messages "
@@ -857,15 +864,9 @@ int request_messages(struct kf_ctx *ctx, int64_t client_id, int64_t id, int64_t 
 int request_history(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct request_event **items_r, size_t *n_r,
                     struct kf_err *err)
 {
-    int rc = ident_allow(ctx, ACT_REQUEST_READ, client_id, 0, err);
-    if (rc) return rc;
-    if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
     struct store_conn *c;
-    if ((rc = store_acquire(ctx->env->store, &c, err)) != 0) return rc;
-    if ((rc = rq_exists(c, client_id, id, err)) != 0) {
-        store_release(&c);
-        return rc;
-    }
+    int rc = rq_open_read(ctx, client_id, id, &c, err);
+    if (rc) return rc;
     struct store_stmt *st;
     rc = store_prepare(c,
                        "SELECT id, kind, from_value, to_value, reason, actor_id, at FROM request_events WHERE "
@@ -967,15 +968,9 @@ int request_log_call(struct kf_ctx *ctx, int64_t client_id, int64_t id, const st
 int request_calls(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct request_call **items_r, size_t *n_r,
                   struct kf_err *err)
 {
-    int rc = ident_allow(ctx, ACT_REQUEST_READ, client_id, 0, err);
-    if (rc) return rc;
-    if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
     struct store_conn *c;
-    if ((rc = store_acquire(ctx->env->store, &c, err)) != 0) return rc;
-    if ((rc = rq_exists(c, client_id, id, err)) != 0) {
-        store_release(&c);
-        return rc;
-    }
+    int rc = rq_open_read(ctx, client_id, id, &c, err);
+    if (rc) return rc;
     struct store_stmt *st;
     rc = store_prepare(c,
                        "SELECT id, request_id, client_id, kind, user_id, started_at, duration_s, summary, created_by, "
@@ -1076,15 +1071,9 @@ int request_log_time(struct kf_ctx *ctx, int64_t client_id, int64_t id, const st
 int request_time_entries(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct request_time_entry **items_r,
                          size_t *n_r, int64_t *total_minutes_r, int64_t *billable_minutes_r, struct kf_err *err)
 {
-    int rc = ident_allow(ctx, ACT_REQUEST_READ, client_id, 0, err);
-    if (rc) return rc;
-    if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
     struct store_conn *c;
-    if ((rc = store_acquire(ctx->env->store, &c, err)) != 0) return rc;
-    if ((rc = rq_exists(c, client_id, id, err)) != 0) {
-        store_release(&c);
-        return rc;
-    }
+    int rc = rq_open_read(ctx, client_id, id, &c, err);
+    if (rc) return rc;
     struct store_stmt *st;
     rc = store_prepare(c,
                        "SELECT t.id, t.request_id, t.client_id, t.user_id, t.minutes, t.billable, k.code, t.note, "
