@@ -27,6 +27,7 @@
 #include "domain/agreement.h"
 #include "domain/file.h"
 #include "domain/identity_internal.h"
+#include "domain/request_sla.h"
 #include "store/store.h"
 
 #define REQ_REASON_MAX 400
@@ -345,7 +346,8 @@ static int create_fn(struct store_conn *c, void *arg, struct kf_err *err)
     char prio[4];
     snprintf(prio, sizeof prio, "P%d", a->priority);
     if ((rc = rq_event(c, a->ctx, a->client_id, a->id, "status", "", "new", "", now, err)) != 0 ||
-        (rc = rq_event(c, a->ctx, a->client_id, a->id, "priority", "", prio, "", now, err)) != 0)
+        (rc = rq_event(c, a->ctx, a->client_id, a->id, "priority", "", prio, "", now, err)) != 0 ||
+        (rc = request_sla_store(c, a->ctx, a->client_id, a->id, now, NULL, -1, err)) != 0) /* the queue's columns */
         return rc;
     /* sizes, not texts: what people write may name customers, and the trail cannot forget */
     json_t *changes = json_pack("{s:s, s:o, s:o, s:s, s:s, s:s, s:I, s:I}", "number", number, "customer_id",
@@ -389,7 +391,7 @@ int request_create(struct kf_ctx *ctx, int64_t client_id, const struct request_i
 #define RQ_COLS_BODY(body)                                                                                    \
     "r.id, r.client_id, r.number, r.customer_id, r.agreement_id, k.code, r.channel, r.priority, r.subject, "  \
     body ", r.status, r.assignee_id, r.team_id, r.first_response_at, r.resolved_at, r.closed_at, "           \
-    "r.created_by, r.created, r.updated, r.remediation_count"
+    "r.created_by, r.created, r.updated, r.remediation_count, r.sla_state, r.sla_due_at"
 #define RQ_COLS RQ_COLS_BODY("r.body")
 /* lists leave the body out: up to 64 KiB a row, and a queue shows subjects */
 #define RQ_LIST_COLS RQ_COLS_BODY("''")
@@ -417,6 +419,8 @@ static void rq_from_row(const struct kf_ctx *ctx, struct store_stmt *st, struct 
     r->created = store_col_int64(st, 17);
     r->updated = store_col_int64(st, 18);
     r->remediation_count = (int)store_col_int64(st, 19);   /* acceptance (request_accept.h) */
+    r->sla_state = ident_col_strdup(ctx, st, 20);          /* the queue's columns (0019) */
+    r->sla_due_at = store_col_int64(st, 21);
 }
 
 int request_get(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct request *out, struct kf_err *err)
@@ -443,47 +447,229 @@ int request_get(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct reques
     return rc;
 }
 
-int request_list(struct kf_ctx *ctx, const struct request_filter *f, struct request **items_r, size_t *n_r,
-                 int64_t *next_r, struct kf_err *err)
+static const char *const sla_states[] = {"running", "paused", "warning", "breached", "met", "missed", NULL};
+
+/* A WHERE clause of constant fragments, numbered as they are added, and the values they bind: the
+ * shape depends on which filters are present (so each variant can use its index), never on their
+ * values, which are all bound. */
+#define RQ_Q_SQL 2048
+#define RQ_Q_PARAMS 24
+struct rq_query {
+    char sql[RQ_Q_SQL];
+    size_t len;
+    int n;
+    struct {
+        bool text;
+        int64_t i;
+        const char *s;
+    } p[RQ_Q_PARAMS];
+};
+
+/* Appends `frag` with each "%d" replaced by the next parameter number (one value per "%d"). */
+static void rq_q_add(struct rq_query *q, const char *frag)
+{
+    for (const char *f = frag; *f && q->len + 8 < RQ_Q_SQL; f++) {
+        if (f[0] == '%' && f[1] == 'd') {
+            q->len += (size_t)snprintf(q->sql + q->len, RQ_Q_SQL - q->len, "$%d", ++q->n);
+            f++;
+        } else {
+            q->sql[q->len++] = *f;
+        }
+    }
+    q->sql[q->len] = '\0';
+}
+
+static void rq_q_int(struct rq_query *q, const char *frag, int64_t v)
+{
+    if (q->n >= RQ_Q_PARAMS) return;
+    q->p[q->n].text = false;
+    q->p[q->n].i = v;
+    rq_q_add(q, frag);
+}
+
+static void rq_q_text(struct rq_query *q, const char *frag, const char *v)
+{
+    if (q->n >= RQ_Q_PARAMS) return;
+    q->p[q->n].text = true;
+    q->p[q->n].s = v;
+    rq_q_add(q, frag);
+}
+
+static void rq_q_bind(const struct rq_query *q, struct store_stmt *st)
+{
+    for (int i = 0; i < q->n; i++) {
+        if (q->p[i].text) store_bind_text(st, i + 1, q->p[i].s, (size_t)-1);
+        else store_bind_int64(st, i + 1, q->p[i].i);
+    }
+}
+
+/* Checks a filter and resolves the client to scope by (*client_r; 0: every client). The status may
+ * be a comma-separated list of statuses (at most one of each), split into *statuses_r. */
+static int rq_filter_check(struct kf_ctx *ctx, const struct request_filter *f, int64_t *client_r,
+                           const char *statuses_r[8], struct kf_err *err)
 {
     int64_t own = ctx->actor ? ctx->actor->client_id : 0;
     int64_t client_id = own ? own : f->client_id; /* a client user lists their own client's, always */
     if (own && f->client_id && f->client_id != own) client_id = f->client_id; /* refused just below */
     int rc = ident_allow(ctx, ACT_REQUEST_READ, client_id ? client_id : INT64_MAX, 0, err);
     if (rc) return rc;
-    if (f->status && *f->status && !rq_in(f->status, statuses))
-        return kf_fail(err, KF_E_INVALID, "status", "unknown status");
+    memset(statuses_r, 0, sizeof(const char *) * 8);
+    if (f->status && *f->status) {
+        const char *p = f->status;
+        size_t n = 0;
+        for (;;) {
+            size_t len = strcspn(p, ",");
+            const char *hit = NULL;
+            for (size_t i = 0; statuses[i]; i++)
+                if (strlen(statuses[i]) == len && strncmp(statuses[i], p, len) == 0) hit = statuses[i];
+            for (size_t i = 0; hit && i < n; i++)
+                if (statuses_r[i] == hit) hit = NULL;
+            if (!hit || n >= 7) return kf_fail(err, KF_E_INVALID, "status", "unknown status");
+            statuses_r[n++] = hit;
+            if (!p[len]) break;
+            p += len + 1;
+        }
+    }
     if (f->channel && *f->channel && !rq_in(f->channel, channels))
         return kf_fail(err, KF_E_INVALID, "channel", "unknown channel");
     if (f->priority && (rc = rq_check_priority(f->priority, err)) != 0) return rc;
-    int limit = f->limit >= 1 && f->limit <= REQUEST_LIST_MAX ? f->limit : 50;
+    if (f->sla_state && *f->sla_state && !rq_in(f->sla_state, sla_states))
+        return kf_fail(err, KF_E_INVALID, "sla", "one of running, paused, warning, breached, met, missed");
+    if (f->team_id < 0) return kf_fail(err, KF_E_INVALID, "team_id", "must be an id");
+    if (f->assignee_id < 0) return kf_fail(err, KF_E_INVALID, "assignee_id", "must be an id");
+    if (f->created_from < 0 || f->created_to < 0 || (f->created_to && f->created_from >= f->created_to))
+        return kf_fail(err, KF_E_INVALID, "from", "from must be before to (UTC milliseconds)");
+    if (f->sort < REQUEST_SORT_NEWEST || f->sort > REQUEST_SORT_SLA_DUE)
+        return kf_fail(err, KF_E_INVALID, "sort", "newest, oldest or sla_due");
+    if (f->after_id < 0 || f->after_due < 0 || (f->after_due && f->sort != REQUEST_SORT_SLA_DUE))
+        return kf_fail(err, KF_E_BAD_REQUEST, "after", "the cursor does not belong to this list");
+    *client_r = client_id;
+    return 0;
+}
+
+/* The filter's WHERE conditions (after "WHERE 1 = 1"). */
+static void rq_q_filters(struct rq_query *q, const struct request_filter *f, int64_t client_id,
+                         const char *const statuses_in[8])
+{
+    if (client_id) rq_q_int(q, " AND r.client_id = %d", client_id);
+    if (statuses_in[0] && !statuses_in[1]) rq_q_text(q, " AND r.status = %d", statuses_in[0]);
+    else if (statuses_in[0]) {
+        rq_q_add(q, " AND r.status IN (");
+        for (int i = 0; statuses_in[i]; i++) rq_q_text(q, i ? ", %d" : "%d", statuses_in[i]);
+        rq_q_add(q, ")");
+    }
+    if (f->priority) rq_q_int(q, " AND r.priority = %d", f->priority);
+    if (f->unassigned) rq_q_add(q, " AND r.assignee_id IS NULL");
+    else if (f->assignee_id) rq_q_int(q, " AND r.assignee_id = %d", f->assignee_id);
+    if (f->team_id) rq_q_int(q, " AND r.team_id = %d", f->team_id);
+    if (f->channel && *f->channel) rq_q_text(q, " AND r.channel = %d", f->channel);
+    if (f->sla_state && *f->sla_state) rq_q_text(q, " AND r.sla_state = %d", f->sla_state);
+    if (f->created_from) rq_q_int(q, " AND r.created >= %d", f->created_from);
+    if (f->created_to) rq_q_int(q, " AND r.created < %d", f->created_to);
+}
+
+/* Runs `q` and appends its rows to items[*n..limit). */
+static int rq_q_rows(struct kf_ctx *ctx, struct store_conn *c, const struct rq_query *q, struct request *items,
+                     size_t *n, size_t limit, struct kf_err *err)
+{
+    struct store_stmt *st;
+    int rc = store_prepare(c, q->sql, &st, err);
+    if (rc) return rc;
+    rq_q_bind(q, st);
+    while ((rc = store_step(st, err)) == STORE_ROW && *n < limit) rq_from_row(ctx, st, &items[(*n)++]);
+    store_finalize(&st);
+    return rc < 0 ? rc : 0;
+}
+
+int request_list_keyset(struct kf_ctx *ctx, const struct request_filter *f, struct request **items_r, size_t *n_r,
+                        int64_t *next_r, int64_t *next_due_r, struct kf_err *err)
+{
+    int64_t client_id;
+    const char *st_list[8];
+    int rc = rq_filter_check(ctx, f, &client_id, st_list, err);
+    if (rc) return rc;
+    size_t limit = f->limit >= 1 && f->limit <= REQUEST_LIST_MAX ? (size_t)f->limit : 50;
+    struct request *items = arena_zalloc(ctx->arena, sizeof *items * limit);
+    size_t n = 0;
+    struct store_conn *c;
+    if ((rc = store_acquire(ctx->env->store, &c, err)) != 0) return rc;
+    static const char head[] = "SELECT " RQ_LIST_COLS " FROM requests r JOIN service_kinds k ON k.id = "
+                               "r.service_kind_id WHERE 1 = 1";
+    struct rq_query q = {0};
+    rq_q_add(&q, head);
+    rq_q_filters(&q, f, client_id, st_list);
+    if (f->sort == REQUEST_SORT_SLA_DUE) {
+        /* two stretches: rows with a due instant by (sla_due_at, id) — the index — then those without,
+         * by id; the cursor says which stretch it is in (after_due 0 with an id: the second) */
+        bool tail = f->after_id && !f->after_due;
+        if (!tail) {
+            struct rq_query d = q;
+            if (f->after_id) {
+                rq_q_int(&d, " AND (r.sla_due_at, r.id) > (%d", f->after_due);
+                rq_q_int(&d, ", %d)", f->after_id);
+            } else {
+                rq_q_add(&d, " AND r.sla_due_at IS NOT NULL");
+            }
+            rq_q_int(&d, " ORDER BY r.sla_due_at, r.id LIMIT %d", (int64_t)limit);
+            rc = rq_q_rows(ctx, c, &d, items, &n, limit, err);
+        }
+        if (rc == 0 && n < limit) {
+            struct rq_query t = q;
+            rq_q_add(&t, " AND r.sla_due_at IS NULL");
+            if (tail) rq_q_int(&t, " AND r.id > %d", f->after_id);
+            rq_q_int(&t, " ORDER BY r.id LIMIT %d", (int64_t)(limit - n));
+            rc = rq_q_rows(ctx, c, &t, items, &n, limit, err);
+        }
+    } else if (f->sort == REQUEST_SORT_OLDEST) {
+        if (f->after_id) rq_q_int(&q, " AND r.id > %d", f->after_id);
+        rq_q_int(&q, " ORDER BY r.id LIMIT %d", (int64_t)limit);
+        rc = rq_q_rows(ctx, c, &q, items, &n, limit, err);
+    } else {
+        if (f->after_id) rq_q_int(&q, " AND r.id < %d", f->after_id);
+        rq_q_int(&q, " ORDER BY r.id DESC LIMIT %d", (int64_t)limit);
+        rc = rq_q_rows(ctx, c, &q, items, &n, limit, err);
+    }
+    store_release(&c);
+    if (rc) return rc;
+    *items_r = items;
+    *n_r = n;
+    if (next_r) *next_r = n == limit ? items[n - 1].id : 0;
+    if (next_due_r) *next_due_r = n == limit && f->sort == REQUEST_SORT_SLA_DUE ? items[n - 1].sla_due_at : 0;
+    return 0;
+}
+
+int request_list(struct kf_ctx *ctx, const struct request_filter *f, struct request **items_r, size_t *n_r,
+                 int64_t *next_r, struct kf_err *err)
+{
+    return request_list_keyset(ctx, f, items_r, n_r, next_r, NULL, err);
+}
+
+int request_count(struct kf_ctx *ctx, const struct request_filter *f, int64_t *count_r, bool *capped_r,
+                  struct kf_err *err)
+{
+    int64_t client_id;
+    const char *st_list[8];
+    int rc = rq_filter_check(ctx, f, &client_id, st_list, err);
+    if (rc) return rc;
+    struct rq_query q = {0};
+    /* bounded: a count over a million rows stops at REQUEST_COUNT_MAX (the queue shows "10000+") */
+    rq_q_add(&q, "SELECT count(*) FROM (SELECT 1 FROM requests r WHERE 1 = 1");
+    rq_q_filters(&q, f, client_id, st_list);
+    rq_q_int(&q, " LIMIT %d) AS hits", REQUEST_COUNT_MAX + 1);
     struct store_conn *c;
     if ((rc = store_acquire(ctx->env->store, &c, err)) != 0) return rc;
     struct store_stmt *st;
-    rc = store_prepare(c,
-                       "SELECT " RQ_LIST_COLS " FROM requests r JOIN service_kinds k ON k.id = r.service_kind_id "
-                       "WHERE (r.client_id = $1 OR $1 = 0) AND (r.status = $2 OR $2 = '') AND (r.priority = $3 OR "
-                       "$3 = 0) AND (r.assignee_id = $4 OR $4 = 0) AND (r.channel = $7 OR $7 = '') AND r.id < $5 "
-                       "ORDER BY r.id DESC LIMIT $6",
-                       &st, err);
-    if (rc == 0) {
-        store_bind_int64(st, 1, client_id);
-        store_bind_text(st, 2, f->status ? f->status : "", (size_t)-1);
-        store_bind_int64(st, 3, f->priority);
-        store_bind_int64(st, 4, f->assignee_id);
-        store_bind_int64(st, 5, f->after_id > 0 ? f->after_id : INT64_MAX);
-        store_bind_int64(st, 6, limit);
-        store_bind_text(st, 7, f->channel ? f->channel : "", (size_t)-1);
-        struct request *items = arena_zalloc(ctx->arena, sizeof *items * (size_t)limit);
-        size_t n = 0;
-        while ((rc = store_step(st, err)) == STORE_ROW && n < (size_t)limit) rq_from_row(ctx, st, &items[n++]);
-        store_finalize(&st);
-        if (rc >= 0) {
+    if ((rc = store_prepare(c, q.sql, &st, err)) == 0) {
+        rq_q_bind(&q, st);
+        if ((rc = store_step(st, err)) == STORE_ROW) {
+            int64_t n = store_col_int64(st, 0);
+            if (capped_r) *capped_r = n > REQUEST_COUNT_MAX;
+            *count_r = n > REQUEST_COUNT_MAX ? REQUEST_COUNT_MAX : n;
             rc = 0;
-            *items_r = items;
-            *n_r = n;
-            if (next_r) *next_r = n == (size_t)limit ? items[n - 1].id : 0;
+        } else if (rc == STORE_DONE) {
+            rc = kf_fail(err, KF_E_INTERNAL, NULL, "count without a row");
         }
+        store_finalize(&st);
     }
     store_release(&c);
     return rc;
@@ -552,6 +738,11 @@ static int update_fn(struct store_conn *c, void *arg, struct kf_err *err)
         }
         json_object_set_new(changes, "service_kind", json_pack("[s, s]", from, ch->service_kind));
     }
+    if ((priority != s.priority || kind_id != s.service_kind_id) &&
+        (rc = request_sla_store(c, a->ctx, a->client_id, a->id, now, NULL, -1, err)) != 0) {
+        json_decref(changes);
+        return rc;
+    }
     if (ch->subject) json_object_set_new(changes, "subject_chars", json_integer((json_int_t)rq_chars(ch->subject)));
     if (ch->body) json_object_set_new(changes, "body_bytes", json_integer((json_int_t)strlen(ch->body)));
     if (ch->reason && *ch->reason) json_object_set_new(changes, "reason", json_string(ch->reason));
@@ -610,7 +801,9 @@ static int status_fn(struct store_conn *c, void *arg, struct kf_err *err)
     if (!request_transition_allowed(s.status, a->to))
         return kf_fail(err, KF_E_CONFLICT, "status", "a request that is %s cannot become %s", s.status, a->to);
     const char *reason = a->ch ? a->ch->reason : NULL;
-    if ((rc = rq_move(c, a->ctx, a->client_id, a->id, s.status, a->to, reason, now, err)) != 0) return rc;
+    if ((rc = rq_move(c, a->ctx, a->client_id, a->id, s.status, a->to, reason, now, err)) != 0 ||
+        (rc = request_sla_store(c, a->ctx, a->client_id, a->id, now, NULL, -1, err)) != 0)
+        return rc;
     return ident_audit(c, a->ctx, a->client_id, "request.status", "request", a->id,
                        json_pack("{s:s, s:s, s:s}", "from", s.status, "to", a->to, "reason", reason ? reason : ""),
                        NULL, err);
@@ -758,6 +951,11 @@ static int message_fn(struct store_conn *c, void *arg, struct kf_err *err)
         return rc;
     }
     if (to) json_object_set_new(changes, "status", json_pack("[s, s]", s.status, to));
+    if ((to || (provider && !s.first_response_at)) &&
+        (rc = request_sla_store(c, a->ctx, a->client_id, a->id, now, NULL, -1, err)) != 0) {
+        json_decref(changes);
+        return rc;
+    }
     return ident_audit(c, a->ctx, a->client_id, "request.reply", "request", a->id, changes, NULL, err);
 }
 

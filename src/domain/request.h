@@ -47,6 +47,8 @@ struct request {
     int64_t first_response_at, resolved_at, closed_at;   /* 0: not yet */
     int64_t created_by, created, updated;
     int remediation_count;        /* rejected resolutions so far (C5.1.2; request_accept.h) */
+    const char *sla_state;        /* "" unknown, else the worst clock's state as last stored (0019) */
+    int64_t sla_due_at;           /* the next running clock's due instant as last stored, 0: none */
 };
 
 /* Raises a request of client `client_id` (ACT_REQUEST_CREATE). In the one write: the customer is
@@ -63,20 +65,43 @@ int request_create(struct kf_ctx *ctx, int64_t client_id, const struct request_i
 /* One request (ACT_REQUEST_READ); another client's, or none, KF_E_NOT_FOUND. */
 int request_get(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct request *out, struct kf_err *err);
 
+enum request_sort { REQUEST_SORT_NEWEST = 0, REQUEST_SORT_OLDEST, REQUEST_SORT_SLA_DUE };
+
+#define REQUEST_COUNT_MAX 10000           /* request_count stops counting here */
+
 struct request_filter {
     int64_t client_id;            /* 0: every client (provider staff); a client user always their own */
-    const char *status;           /* NULL/"": any */
+    const char *status;           /* NULL/"": any; one status, or several separated by commas */
     int priority;                 /* 0: any */
     int64_t assignee_id;          /* 0: any */
     const char *channel;          /* NULL/"": any; else one of the channels */
-    int64_t after_id;             /* keyset: id < after_id (0: from the newest) */
+    int64_t after_id;             /* keyset: the last row's id of the page before (0: from the start) */
     int limit;                    /* 1..REQUEST_LIST_MAX */
+    /* the queue's filters (issue 7); zero values mean "any" */
+    int64_t team_id;
+    bool unassigned;              /* assignee_id IS NULL (assignee_id is then ignored) */
+    const char *sla_state;        /* requests.sla_state: running, paused, warning, breached, met, missed */
+    int64_t created_from, created_to;   /* UTC ms: created >= from, created < to */
+    enum request_sort sort;       /* newest (id descending), oldest, sla_due (sla_due_at, id; then no due, by id) */
+    int64_t after_due;            /* REQUEST_SORT_SLA_DUE's keyset with after_id: the last row's sla_due_at,
+                                   * 0 when that row had none (the stretch without a due instant) */
 };
 
-/* Requests newest first, each with body "" (request_get has it) (ACT_REQUEST_READ). KF_E_INVALID (field "status", "priority", "channel"). *next_r is
- * the next page's after_id, 0 on the last. */
+/* Requests of the filter, each with body "" (request_get has it) (ACT_REQUEST_READ), in the filter's
+ * order. KF_E_INVALID (field "status", "priority", "channel", "sla", "team_id", "assignee_id", "from",
+ * "sort"); KF_E_BAD_REQUEST (field "after") for a cursor that cannot belong to this sort. *next_r is
+ * the next page's after_id, 0 on the last; *next_due_r (may be NULL) its after_due. */
+int request_list_keyset(struct kf_ctx *ctx, const struct request_filter *f, struct request **items_r, size_t *n_r,
+                        int64_t *next_r, int64_t *next_due_r, struct kf_err *err);
+
+/* request_list_keyset without the due half of the cursor (the callers before the queue). */
 int request_list(struct kf_ctx *ctx, const struct request_filter *f, struct request **items_r, size_t *n_r,
                  int64_t *next_r, struct kf_err *err);
+
+/* How many requests match the filter (its keyset, limit and sort ignored), counted up to
+ * REQUEST_COUNT_MAX: *capped_r (may be NULL) says there are more (ACT_REQUEST_READ). */
+int request_count(struct kf_ctx *ctx, const struct request_filter *f, int64_t *count_r, bool *capped_r,
+                  struct kf_err *err);
 
 /* What request_update changes: NULL / 0 leave a field as it is. */
 struct request_change {

@@ -222,6 +222,62 @@ int request_sla_compute(struct store_conn *c, struct kf_ctx *ctx, int64_t client
     return rc;
 }
 
+static int rs_rank(const char *state)
+{
+    static const char *const order[] = {"met", "paused", "running", "warning", "missed", "breached"};
+    for (int i = 0; i < 6; i++)
+        if (state && strcmp(state, order[i]) == 0) return i + 1;
+    return 0;
+}
+
+void request_sla_summary(const struct request_sla *s, const char **state_r, int64_t *due_r)
+{
+    const struct request_sla_clock *k[2] = {&s->first_response, &s->resolution};
+    const char *state = NULL;
+    int64_t due = 0;
+    for (int i = 0; i < 2; i++) {
+        if (rs_rank(k[i]->state) > rs_rank(state)) state = k[i]->state;
+        if (!k[i]->clock.stopped && k[i]->clock.due_ms && (!due || k[i]->clock.due_ms < due)) due = k[i]->clock.due_ms;
+    }
+    *state_r = state;
+    *due_r = due;
+}
+
+/* Writes the summary `s` (NULL: no clock) when it differs from the old values (old_due -1: always). */
+static int rs_store_summary(struct store_conn *c, int64_t client_id, int64_t id, const struct request_sla *s,
+                            const char *old_state, int64_t old_due, struct kf_err *err)
+{
+    const char *state = NULL;
+    int64_t due = 0;
+    int rc;
+    if (s) request_sla_summary(s, &state, &due);
+    if (old_due >= 0 && old_due == due && strcmp(old_state ? old_state : "", state ? state : "") == 0) return 0;
+    struct store_stmt *st;
+    if ((rc = store_prepare(c, "UPDATE requests SET sla_state = $3, sla_due_at = $4 WHERE id = $1 AND client_id = $2",
+                            &st, err)) != 0)
+        return rc;
+    store_bind_int64(st, 1, id);
+    store_bind_int64(st, 2, client_id);
+    if (state) store_bind_text(st, 3, state, (size_t)-1);
+    else store_bind_null(st, 3);
+    if (due) store_bind_int64(st, 4, due);
+    else store_bind_null(st, 4);
+    return ident_exec(c, &st, NULL, err);
+}
+
+int request_sla_store(struct store_conn *c, struct kf_ctx *ctx, int64_t client_id, int64_t id, int64_t now,
+                      const char *old_state, int64_t old_due, struct kf_err *err)
+{
+    struct request_sla s;
+    int rc = request_sla_compute(c, ctx, client_id, id, now, NULL, &s, err);
+    if (rc == KF_E_NOT_FOUND || rc == KF_E_INVALID) {
+        kf_err_clear(err); /* no clock to compute: NULL, NULL */
+        return rs_store_summary(c, client_id, id, NULL, old_state, old_due, err);
+    }
+    if (rc) return rc;
+    return rs_store_summary(c, client_id, id, &s, old_state, old_due, err);
+}
+
 int request_sla_get(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct request_sla *out, struct kf_err *err)
 {
     int rc = ident_allow(ctx, ACT_REQUEST_READ, client_id, 0, err);
@@ -463,8 +519,10 @@ static int rs_due_fn(struct store_conn *c, void *arg, struct kf_err *err)
     store_bind_int64(st, 1, a->id);
     store_bind_int64(st, 2, a->client_id);
     if ((rc = ident_exec(c, &st, NULL, err)) != 0) return rc;
-    if ((rc = store_prepare(c, "SELECT number, assignee_id FROM requests WHERE id = $1 AND client_id = $2", &st, err)) !=
-        0)
+    if ((rc = store_prepare(c,
+                            "SELECT number, assignee_id, sla_state, sla_due_at FROM requests WHERE id = $1 AND "
+                            "client_id = $2",
+                            &st, err)) != 0)
         return rc;
     store_bind_int64(st, 1, a->id);
     store_bind_int64(st, 2, a->client_id);
@@ -474,11 +532,18 @@ static int rs_due_fn(struct store_conn *c, void *arg, struct kf_err *err)
     }
     const char *number = ident_col_strdup(a->ctx, st, 0);
     int64_t assignee = store_col_int64(st, 1);
+    const char *old_state = ident_col_strdup(a->ctx, st, 2);
+    int64_t old_due = store_col_int64(st, 3);
     store_finalize(&st);
     struct request_sla s;
     rc = request_sla_compute(c, a->ctx, a->client_id, a->id, a->now, NULL, &s, err);
-    if (rc == KF_E_NOT_FOUND || rc == KF_E_INVALID) return kf_err_clear(err), 0; /* no clock to watch */
+    if (rc == KF_E_NOT_FOUND || rc == KF_E_INVALID) { /* no clock to watch */
+        kf_err_clear(err);
+        return rs_store_summary(c, a->client_id, a->id, NULL, old_state, old_due, err);
+    }
     if (rc) return rc;
+    /* the queue's columns (request_sla_store): a compare, and a write only when they moved */
+    if ((rc = rs_store_summary(c, a->client_id, a->id, &s, old_state, old_due, err)) != 0) return rc;
     if ((rc = rs_check_clock(c, a, &s, &s.first_response, number, assignee, err)) != 0) return rc;
     return rs_check_clock(c, a, &s, &s.resolution, number, assignee, err);
 }

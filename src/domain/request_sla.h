@@ -71,6 +71,18 @@ int request_sla_compute(struct store_conn *c, struct kf_ctx *ctx, int64_t client
                         struct request_sla_cache **cache, struct request_sla *out, struct kf_err *err);
 void request_sla_cache_free(struct request_sla_cache **cache);
 
+/* The queue's summary of a request's clocks (pure): *state_r the worst of the two by rank met <
+ * paused < running < warning < missed < breached (a static string), *due_r the earliest due instant
+ * of a clock still running or paused with a known due (0: none). */
+void request_sla_summary(const struct request_sla *s, const char **state_r, int64_t *due_r);
+
+/* Stores request_sla_summary on the request's row (requests.sla_state, sla_due_at) at `now`, on
+ * connection `c` inside the caller's write, when it differs from `old_state`/`old_due` (pass NULL and
+ * -1 to write unconditionally). A request without a clock to compute gets NULL, NULL. No policy check:
+ * the caller is a write that made its own (request.c) or the job. */
+int request_sla_store(struct store_conn *c, struct kf_ctx *ctx, int64_t client_id, int64_t id, int64_t now,
+                      const char *old_state, int64_t old_due, struct kf_err *err);
+
 /* The warning and breach records of a request, oldest first (ACT_REQUEST_READ). `kind` NULL: both;
  * "warning" or "breach": only those. */
 int request_sla_alerts(struct kf_ctx *ctx, int64_t client_id, int64_t id, const char *kind,
