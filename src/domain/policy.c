@@ -98,6 +98,9 @@ static const struct grant grants[ACTION__COUNT] = {
     [ACT_CANNED_READ] = {"canned.read", 0, P_WORK, 0, 0},
     [ACT_CANNED_MANAGE] = {"canned.manage", 0, P_WORK, 0, 0},
     [ACT_REQUEST_INTAKE] = {"request.intake", P_ADM, 0, C_ADM, 0},
+    /* the queue is provider staff's: the views are provider objects, like teams and canned replies */
+    [ACT_REQUEST_VIEW_READ] = {"request_view.read", 0, P_STAFF_READ, 0, 0},
+    [ACT_REQUEST_VIEW_MANAGE] = {"request_view.manage", 0, P_STAFF_READ, 0, 0},
 };
 
 const char *policy_action_name(enum action act)

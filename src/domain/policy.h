@@ -56,6 +56,8 @@ enum action {
     ACT_CANNED_READ,          /* a team's canned replies (provider objects; canned.h) */
     ACT_CANNED_MANAGE,        /* create, change, delete them (the domain checks team membership) */
     ACT_REQUEST_INTAKE,       /* make or rotate a client's public request form link (C3.2.2) */
+    ACT_REQUEST_VIEW_READ,    /* the queue's saved views: one's own and the shared ones (provider objects) */
+    ACT_REQUEST_VIEW_MANAGE,  /* save, change, delete views (the domain checks owner or admin) */
     ACTION__COUNT
 };
 

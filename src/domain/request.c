@@ -885,6 +885,94 @@ int request_assign(struct kf_ctx *ctx, int64_t client_id, int64_t id, int64_t as
     return store_write(ctx->env->store, assign_fn, &a, err);
 }
 
+/* --- bulk changes (the queue, issue 7) ------------------------------------------------------------ */
+
+struct bulk_args {
+    struct kf_ctx *ctx;
+    const int64_t *ids;
+    size_t n;
+    int64_t client_id;       /* 0: any client the actor reaches */
+    enum action act;
+    store_write_fn fn;       /* assign_fn or status_fn, run once per item */
+    struct update_args one;  /* the change, with client_id and id set per item */
+    size_t failed;           /* the item that failed */
+};
+
+/* Every item in one write, each through the single request's own write function (its checks, its
+ * history row, its audit record); the first failure rolls the whole write back. */
+static int bulk_fn(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    struct bulk_args *a = arg;
+    for (size_t i = 0; i < a->n; i++) {
+        a->failed = i;
+        for (size_t j = 0; j < i; j++)
+            if (a->ids[j] == a->ids[i]) return kf_fail(err, KF_E_INVALID, "ids", "item %zu: the same request twice", i);
+        struct store_stmt *st;
+        int rc = store_prepare(c, "SELECT client_id FROM requests WHERE id = $1", &st, err);
+        if (rc) return rc;
+        store_bind_int64(st, 1, a->ids[i]);
+        rc = store_step(st, err);
+        int64_t client_id = rc == STORE_ROW ? store_col_int64(st, 0) : 0;
+        store_finalize(&st);
+        if (rc < 0) return rc;
+        /* unknown, of another client than the one named, or outside the actor's scope: one answer */
+        if (!client_id || (a->client_id && client_id != a->client_id) ||
+            ident_allow(a->ctx, a->act, client_id, 0, err) != 0)
+            return kf_fail(err, KF_E_NOT_FOUND, "ids", "item %zu: no such request", i);
+        struct update_args one = a->one;
+        one.client_id = client_id;
+        one.id = a->ids[i];
+        if ((rc = a->fn(c, &one, err)) != 0) {
+            char detail[sizeof err->detail];
+            snprintf(detail, sizeof detail, "%s", err->detail);
+            const char *field = err->field;
+            kf_fail(err, rc, "ids", "item %zu (%s): %s", i, field ? field : "request", detail);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int rq_bulk(struct kf_ctx *ctx, const int64_t *ids, size_t n, int64_t client_id, struct bulk_args *a,
+                   size_t *failed_r, struct kf_err *err)
+{
+    if (!ctx->actor || ctx->actor->kind == ACTOR_ANONYMOUS) return kf_fail(err, KF_E_UNAUTHENTICATED, NULL, NULL);
+    if (n == 0 || n > REQUEST_BULK_MAX)
+        return kf_fail(err, KF_E_INVALID, "ids", "1 to %d request ids", REQUEST_BULK_MAX);
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] <= 0) return kf_fail(err, KF_E_INVALID, "ids", "item %zu: not an id", i);
+    a->ctx = ctx;
+    a->ids = ids;
+    a->n = n;
+    a->client_id = client_id;
+    int rc = store_write(ctx->env->store, bulk_fn, a, err);
+    if (rc && failed_r) *failed_r = a->failed;
+    return rc;
+}
+
+int request_bulk_assign(struct kf_ctx *ctx, const int64_t *ids, size_t n, int64_t client_id, int64_t assignee_id,
+                        int64_t team_id, size_t *failed_r, struct kf_err *err)
+{
+    if (assignee_id < 0) return kf_fail(err, KF_E_INVALID, "assignee_id", "an active provider user is expected");
+    if (team_id < 0) return kf_fail(err, KF_E_INVALID, "team_id", "no such team");
+    struct bulk_args a = {.act = ACT_REQUEST_ASSIGN, .fn = assign_fn,
+                          .one = {.ctx = ctx, .assignee_id = assignee_id, .team_id = team_id}};
+    return rq_bulk(ctx, ids, n, client_id, &a, failed_r, err);
+}
+
+int request_bulk_status(struct kf_ctx *ctx, const int64_t *ids, size_t n, int64_t client_id, const char *to,
+                        const char *reason, size_t *failed_r, struct kf_err *err)
+{
+    int rc;
+    if (!rq_in(to, statuses) || strcmp(to, "new") == 0)
+        return kf_fail(err, KF_E_INVALID, "status", "open, waiting_customer, waiting_client, resolved, closed or reopened");
+    if (reason && (rc = ident_check_text(reason, "reason", false, REQ_REASON_MAX, err)) != 0) return rc;
+    struct request_change *ch = arena_zalloc(ctx->arena, sizeof *ch);
+    ch->reason = reason;
+    struct bulk_args a = {.act = ACT_REQUEST_UPDATE, .fn = status_fn, .one = {.ctx = ctx, .ch = ch, .to = to}};
+    return rq_bulk(ctx, ids, n, client_id, &a, failed_r, err);
+}
+
 /* --- the conversation ---------------------------------------------------------------------------- */
 
 struct message_args {

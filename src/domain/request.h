@@ -134,6 +134,23 @@ int request_set_status(struct kf_ctx *ctx, int64_t client_id, int64_t id, const 
 int request_assign(struct kf_ctx *ctx, int64_t client_id, int64_t id, int64_t assignee_id, int64_t team_id,
                    struct kf_err *err);
 
+#define REQUEST_BULK_MAX 200
+
+/* Bulk assignment (ACT_REQUEST_ASSIGN on each item's client) of `n` (1..REQUEST_BULK_MAX) requests by
+ * id, all or nothing: one write in which each item goes through request_assign's own checks, history
+ * row and audit record ("request.assign", one per request). `client_id` 0: any client the actor
+ * reaches; else every item must be of that client. The first item that fails (unknown id, another
+ * client's, outside the actor's scope: KF_E_NOT_FOUND; closed: KF_E_CONFLICT; a repeated id:
+ * KF_E_INVALID) rolls everything back; *failed_r (may be NULL) is its index and err names field "ids"
+ * with the index and the cause in the detail. */
+int request_bulk_assign(struct kf_ctx *ctx, const int64_t *ids, size_t n, int64_t client_id, int64_t assignee_id,
+                        int64_t team_id, size_t *failed_r, struct kf_err *err);
+
+/* Bulk status change (ACT_REQUEST_UPDATE on each item's client), all or nothing like
+ * request_bulk_assign, each item through request_set_status's checks and audit ("request.status"). */
+int request_bulk_status(struct kf_ctx *ctx, const int64_t *ids, size_t n, int64_t client_id, const char *to,
+                        const char *reason, size_t *failed_r, struct kf_err *err);
+
 struct request_message {
     int64_t id, request_id, client_id;
     const char *kind;             /* "public" or "internal" */

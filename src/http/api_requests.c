@@ -17,6 +17,7 @@
 #include "domain/request_accept.h"
 #include "http/api_common.h"
 #include "http/api_request_sla.h"
+#include "http/api_request_views.h"
 #include "http/handlers.h"
 #include "http/request.h"
 
@@ -86,6 +87,9 @@ static json_t *request_json(const struct request *r, bool with_body)
     json_object_set_new(o, "created", json_integer(r->created));
     json_object_set_new(o, "updated", json_integer(r->updated));
     json_object_set_new(o, "remediation_count", json_integer(r->remediation_count));
+    /* the queue's stored summary (0019; the "sla" object of the live clocks is the truth) */
+    json_object_set_new(o, "sla_state", api_opt_str(r->sla_state));
+    json_object_set_new(o, "sla_due_at", rq_opt_time(r->sla_due_at));
     return o;
 }
 
@@ -138,29 +142,28 @@ int api_request_create(struct http_req *req)
     return rq_reply_one(req, existing ? 200 : 201, client_id, id);
 }
 
-/* GET /api/v1/requests?client_id=&status=&priority=&assignee_id=&after=&limit= */
+/* GET /api/v1/requests?client_id=&status=&priority=&assignee_id=&unassigned=&team_id=&channel=&sla=&from=&to=
+ * &sort=&after=&limit= (api_request_views.h parses them). */
 int api_request_list(struct http_req *req)
 {
-    struct request_filter f = {0};
-    int rc;
-    if ((rc = api_query_client_id(req, true, &f.client_id)) != 0) return rc;
-    if ((rc = api_page_params(req, &f.after_id, &f.limit)) != 0) return rc;
-    if (f.limit > REQUEST_LIST_MAX)
-        return kf_fail(&req->err, KF_E_INVALID, "limit", "limit must be 1..%d", REQUEST_LIST_MAX);
-    f.status = http_query(req, "status");
-    if (f.status && strlen(f.status) > API_SHORT_MAX) return rq_bad(req, "status", "is unknown");
-    if ((rc = rq_priority(req, http_query(req, "priority"), &f.priority)) != 0) return rc;
-    const char *assignee = http_query(req, "assignee_id");
-    if (assignee && (id_parse(assignee, &f.assignee_id) != 0 || f.assignee_id <= 0))
-        return rq_bad(req, "assignee_id", "must be an id");
+    struct request_filter f;
+    int rc = api_request_filter_query(req, &f);
+    if (rc) return rc;
+    return api_request_list_reply(req, &f);
+}
+
+int api_request_list_reply(struct http_req *req, const struct request_filter *f)
+{
     struct request *items;
     size_t n;
-    int64_t next = 0;
-    if ((rc = request_list(&req->ctx, &f, &items, &n, &next, &req->err)) != 0) return rc;
+    int64_t next = 0, next_due = 0;
+    int rc = request_list_keyset(&req->ctx, f, &items, &n, &next, &next_due, &req->err);
+    if (rc) return rc;
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) json_array_append_new(arr, request_json(&items[i], false));
     if ((rc = api_request_sla_add_many(req, arr, items, n)) != 0) return json_decref(arr), rc; /* SLA clocks */
-    return http_reply_json(req, 200, api_page_json(arr, next));
+    return http_reply_json(req, 200, json_pack("{s:o,s:o}", "items", arr, "next",
+                                               api_request_cursor(req, f, next, next_due)));
 }
 
 int api_request_get(struct http_req *req)

@@ -162,6 +162,17 @@ int api_canned_update(struct http_req *req);
 int api_canned_delete(struct http_req *req);
 int api_canned_preview(struct http_req *req);
 
+/* api_request_views.c: the queue's saved views and bulk changes (docs/requests.md "Queue and saved views") */
+int api_request_view_list(struct http_req *req);
+int api_request_view_create(struct http_req *req);
+int api_request_view_counts(struct http_req *req);
+int api_request_view_get(struct http_req *req);
+int api_request_view_update(struct http_req *req);
+int api_request_view_delete(struct http_req *req);
+int api_request_view_requests(struct http_req *req);
+int api_request_bulk_assign(struct http_req *req);
+int api_request_bulk_status(struct http_req *req);
+
 /* api_request_sla.c: SLA breach records of requests (docs/requests.md "SLA clocks") */
 int api_request_breaches(struct http_req *req);
 
@@ -228,6 +239,12 @@ int page_consent_withdraw(struct http_req *req);
 int page_audit(struct http_req *req);
 
 /* ---- */
+
+/* page_queue.c: the agent queue */
+int page_queue(struct http_req *req);
+int page_queue_bulk(struct http_req *req);
+int page_queue_view_create(struct http_req *req);
+int page_queue_view_delete(struct http_req *req);
 
 /* page_requests.c */
 int page_requests(struct http_req *req);

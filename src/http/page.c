@@ -77,6 +77,7 @@ static const struct nav_item {
     enum nav_scope scope;
 } nav_items[] = {
     {"/", "nav.home", "home", ACT_LOGIN, NAV_ANYONE},
+    {"/queue", "nav.queue", "queue", ACT_REQUEST_VIEW_READ, NAV_PROVIDER},
     {"/requests", "nav.requests", "requests", ACT_REQUEST_READ, NAV_CLIENTS},
     {"/customers", "nav.customers", "customers", ACT_CUSTOMER_READ, NAV_CLIENTS},
     {"/orgs", "nav.orgs", "orgs", ACT_ORG_READ, NAV_CLIENTS},

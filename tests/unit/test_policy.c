@@ -79,6 +79,8 @@ static const char *const matrix[ACTION__COUNT][A__COUNT] = {
     [ACT_CANNED_READ] =    {"UUU", "YFF", "FFF", "YFF", "YFF", "FFF", "FFF", "YFF", "NFN", "NFN", "NFN", "YYY"},
     [ACT_CANNED_MANAGE] =  {"UUU", "YFF", "FFF", "YFF", "YFF", "FFF", "FFF", "YFF", "NFN", "NFN", "NFN", "YYY"},
     [ACT_REQUEST_INTAKE] = {"UUU", "FYY", "FFF", "FFF", "FFF", "FFF", "FFF", "FFF", "NYN", "NFN", "NFN", "YYY"},
+    [ACT_REQUEST_VIEW_READ] = {"UUU", "YFF", "YFF", "YFF", "YFF", "YFF", "FFF", "YFF", "NFN", "NFN", "NFN", "YYY"},
+    [ACT_REQUEST_VIEW_MANAGE] = {"UUU", "YFF", "YFF", "YFF", "YFF", "YFF", "FFF", "YFF", "NFN", "NFN", "NFN", "YYY"},
 };
 
 static int expected_code(char cell)
