@@ -916,13 +916,16 @@ static int bulk_fn(struct store_conn *c, void *arg, struct kf_err *err)
         store_finalize(&st);
         if (rc < 0) return rc;
         /* unknown, of another client than the one named, or outside the actor's scope: one answer */
-        if (!client_id || (a->client_id && client_id != a->client_id) ||
-            ident_allow(a->ctx, a->act, client_id, 0, err) != 0)
+        if (!client_id || (a->client_id && client_id != a->client_id))
             return kf_fail(err, KF_E_NOT_FOUND, "ids", "item %zu: no such request", i);
+        /* outside the actor's scope: the same answer as no such request; in scope, not granted: 403 */
+        if ((rc = ident_allow(a->ctx, a->act, client_id, 0, err)) != 0)
+            return kf_fail(err, rc, "ids", "item %zu: %s", i, rc == KF_E_NOT_FOUND ? "no such request" : "not allowed");
         struct update_args one = a->one;
         one.client_id = client_id;
         one.id = a->ids[i];
         if ((rc = a->fn(c, &one, err)) != 0) {
+            if (rc == KF_E_INVALID) return rc; /* the change itself (assignee, team, status): its own field */
             char detail[sizeof err->detail];
             snprintf(detail, sizeof detail, "%s", err->detail);
             const char *field = err->field;

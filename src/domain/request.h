@@ -140,9 +140,11 @@ int request_assign(struct kf_ctx *ctx, int64_t client_id, int64_t id, int64_t as
  * id, all or nothing: one write in which each item goes through request_assign's own checks, history
  * row and audit record ("request.assign", one per request). `client_id` 0: any client the actor
  * reaches; else every item must be of that client. The first item that fails (unknown id, another
- * client's, outside the actor's scope: KF_E_NOT_FOUND; closed: KF_E_CONFLICT; a repeated id:
+ * client's, outside the actor's scope: KF_E_NOT_FOUND; in scope without the grant: KF_E_FORBIDDEN;
+ * closed: KF_E_CONFLICT; a repeated id:
  * KF_E_INVALID) rolls everything back; *failed_r (may be NULL) is its index and err names field "ids"
- * with the index and the cause in the detail. */
+ * with the index and the cause in the detail — except a bad change itself (no such assignee or
+ * team: KF_E_INVALID on "assignee_id" / "team_id"). */
 int request_bulk_assign(struct kf_ctx *ctx, const int64_t *ids, size_t n, int64_t client_id, int64_t assignee_id,
                         int64_t team_id, size_t *failed_r, struct kf_err *err);
 
