@@ -60,8 +60,12 @@ test("queue: select two rows, bulk assign, see them change", { skip }, async () 
   await page.check(`input[name=ids][value="${ids[1]}"]`);
   await page.selectOption("#b-assignee", String(agentId));
   await page.screenshot({ path: path.join(dir, "selected-1280.png"), fullPage: true });
-  page.once("dialog", (d) => d.accept()); // data-confirm's question
+  // data-confirm's question: this one is expected (the context's watcher would dismiss it)
+  const asked = [];
+  page.removeAllListeners("dialog");
+  page.on("dialog", async (d) => { asked.push(`${d.type()}: ${d.message()}`); await d.accept(); });
   await Promise.all([page.waitForNavigation(), page.click("#b-assign")]);
+  assert.deepEqual(asked, ["confirm: 确定修改所有勾选的请求吗？"]);
   assert.match(page.url(), /done=2/);
   assert.match(await page.textContent("main"), /已修改 2 个请求/);
   for (const id of ids.slice(0, 2))
@@ -79,9 +83,14 @@ test("queue: a dismissed confirmation changes nothing; a phone gets no sideways 
   await formLogin(page, server, "q.sup");
   await page.goto(`${server.url}/queue?lang=zh-CN`);
   await page.check(`input[name=ids][value="${ids[2]}"]`);
-  page.once("dialog", (d) => d.dismiss());
+  // the watcher of newContext dismisses the confirmation: nothing is sent
   await page.click("#b-status-submit");
+  await page.waitForTimeout(300);
   assert.doesNotMatch(page.url(), /done=/);
+  assert.deepEqual(ctx.dialogs, ["confirm: 确定修改所有勾选的请求吗？"]);
+  const admin = await server.admin();
+  const r = await admin.call("GET", `/api/v1/requests/${ids[2]}?client_id=${clientId}`);
+  assert.equal(r.json.status, "new", "the dismissed bulk change sent nothing");
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(width <= 360, `no sideways scrolling at 360 px (${width})`);
   await page.screenshot({ path: path.join(dir, "queue-360.png"), fullPage: true });
