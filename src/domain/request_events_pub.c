@@ -65,9 +65,3 @@ int64_t request_events_audience(const struct actor *a)
     if (policy_check(a, ACT_REQUEST_READ, &obj) != 0) return REQUEST_AUDIENCE_NONE;
     return a->client_id ? a->client_id : REQUEST_AUDIENCE_ALL;
 }
-
-bool request_events_visible(int64_t audience, const struct request_change_note *note)
-{
-    if (audience == REQUEST_AUDIENCE_ALL) return true;
-    return audience > 0 && audience == note->client_id && !note->staff_only;
-}

@@ -41,11 +41,8 @@ int request_change_parse(const char *payload, struct request_change_note *out);
 
 /* Whose request changes `a` may hear: REQUEST_AUDIENCE_ALL for provider staff whose roles read
  * requests of every client (ACT_REQUEST_READ in the provider scope), the actor's own client_id for
- * a client user who may read requests, else REQUEST_AUDIENCE_NONE (anonymous visitors, customers on
+ * a client user who may read requests (they never hear of internal notes: staff_only), else REQUEST_AUDIENCE_NONE (anonymous visitors, customers on
  * tracking pages, system actors, staff without the grant). Pure. */
 int64_t request_events_audience(const struct actor *a);
-
-/* True when a stream of `audience` may hear of `note`. Pure. */
-bool request_events_visible(int64_t audience, const struct request_change_note *note);
 
 #endif

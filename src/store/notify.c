@@ -148,13 +148,23 @@ static bool listen_wait_pipe(struct store_pg_listen *pl, int ms)
     return stop;
 }
 
+/* Server notices go to the log as warnings elsewhere; here they would only repeat "reconnecting". */
+static void listen_notice_ignore(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 static PGconn *listen_connect(const char *target)
 {
     /* connect_timeout after the URL overrides one in it: a hanging connect would hold up shutdown */
     const char *keys[] = {"dbname", "connect_timeout", NULL};
     const char *vals[] = {target, "5", NULL};
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
-    if (pg && PQstatus(pg) == CONNECTION_OK && PQsetnonblocking(pg, 0) == 0) return pg;
+    if (pg && PQstatus(pg) == CONNECTION_OK) {
+        PQsetNoticeProcessor(pg, listen_notice_ignore, NULL);
+        return pg;
+    }
     log_warn("store: the notification listener cannot connect: %s", pg ? PQerrorMessage(pg) : "out of memory");
     PQfinish(pg);
     return NULL;
