@@ -9,7 +9,10 @@
   function stream() {
     if (!window.EventSource) return null;
     if (!document.getElementById("bell-count") && !document.querySelector("[data-live]")) return null;
-    var es = new EventSource("/api/v1/events");
+    var es = new EventSource("/api/v1/events"), root = document.documentElement;
+    /* data-stream on <html>: "open" while the stream is connected, "down" after it dropped */
+    es.addEventListener("open", function () { root.setAttribute("data-stream", "open"); });
+    es.addEventListener("error", function () { root.setAttribute("data-stream", "down"); });
     window.addEventListener("pagehide", function () { es.close(); });
     return es;
   }
