@@ -22,7 +22,7 @@ struct store_conn;
 
 /* Called inside the write function that changed request `request_id` of `client_id`: queues the
  * notification, sent only if that write commits. `what` names the change ("create", "update",
- * "status", "assign", "reply", "note", "accept", "reject", "tracking", …; [a-z_]{1,32}); "note"
+ * "status", "assign", "reply", "note", "accept", "reject", "sla", …; [a-z_]{1,32}); "note"
  * is heard by provider staff only. Returns 0, or KF_E_INVALID / the store's error with `err`
  * filled (the write then fails: a change nobody hears of would leave lists stale). */
 int request_changed(struct store_conn *c, int64_t client_id, int64_t request_id, const char *what,
