@@ -57,8 +57,8 @@
         if (els[i].name === parts[1] && (els[i].value || "") === parts[2]) return els[i];
       return null;
     }
-    function swap(doc) {
-      var now = document.querySelectorAll("[data-live][id]");
+    function swap(doc) { /* the number of regions swapped */
+      var now = document.querySelectorAll("[data-live][id]"), swapped = 0;
       for (var i = 0; i < now.length; i++) {
         var old = now[i], fresh = doc.getElementById(old.id);
         if (!fresh || !fresh.hasAttribute("data-live")) continue;
@@ -73,15 +73,21 @@
         }
         var f = find(el, focusKey);
         if (f && f.focus) f.focus();
+        swapped++;
         document.dispatchEvent(new CustomEvent("kefu:live", { detail: { id: el.id } }));
       }
+      return swapped;
     }
     function refresh() {
       if (busy) { again = true; return; }
       busy = true;
-      fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
-        .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.text(); })
-        .then(function (html) { swap(new DOMParser().parseFromString(html, "text/html")); offline(false); })
+      /* ?lang= would store the language setting again on every refresh: the page's language is
+         already the person's setting by now */
+      var url = new URL(window.location.href);
+      url.searchParams.delete("lang");
+      fetch(url.pathname + url.search, { credentials: "same-origin", headers: { Accept: "text/html" } })
+        .then(function (r) { if (!r.ok || r.redirected) throw new Error(String(r.status)); return r.text(); })
+        .then(function (html) { offline(swap(new DOMParser().parseFromString(html, "text/html")) === 0); })
         .catch(function () { offline(true); })
         .then(function () { busy = false; if (again) { again = false; later(); } });
     }

@@ -1,7 +1,8 @@
 // Live request lists (issue 7 item 2): an agent's /requests page updates without a reload when a
 // request changes — on PostgreSQL when the change is made through ANOTHER kefu process on the same
 // database (LISTEN/NOTIFY), on SQLite within the one process. The row's new status appears, a new
-// request's row appears, and the page is the same document throughout (no navigation). Screenshots
+// request's row appears, and the page is the same document throughout (no navigation); when the server
+// goes away only a small offline hint appears. Screenshots
 // land in tests/browser/output/live/ for people to look at.
 import assert from "node:assert/strict";
 import path from "node:path";
@@ -71,7 +72,7 @@ async function watchChange(viewer, writer, tag) {
   assert.deepEqual(ctx.dialogs, []);
   assert.deepEqual(ctx.pageErrors || [], []);
   await page.screenshot({ path: path.join(outputDir("live"), `requests-${tag}.png`), fullPage: true });
-  await ctx.close();
+  return { ctx, page };
 }
 
 test("the request list follows a change made through another kefu process (PostgreSQL LISTEN/NOTIFY)",
@@ -80,11 +81,20 @@ test("the request list follows a change made through another kefu process (Postg
     servers.push(a);
     const b = await KefuServer.start({ sameDatabaseAs: a });
     servers.push(b);
-    await watchChange(a, b, "pg");
+    const { ctx } = await watchChange(a, b, "pg");
+    await ctx.close();
   });
 
 test("the request list follows a change in the same process (SQLite)", { skip: noChromium }, async () => {
   const s = await KefuServer.start();
   servers.push(s);
-  await watchChange(s, s, "sqlite");
+  const { ctx, page } = await watchChange(s, s, "sqlite");
+  // the server goes away (SIGTERM ends every stream): only the small offline hint shows, the list stays
+  await s.stop();
+  await page.waitForSelector(".live-offline:not([hidden])", { timeout: 20000 });
+  assert.match(await page.textContent(".live-offline"), /离线/);
+  assert.equal(await page.locator("#requests-live tbody tr").count(), 2, "the rows stay");
+  await page.screenshot({ path: path.join(outputDir("live"), "requests-offline.png"), fullPage: true });
+  assert.deepEqual(ctx.dialogs, []);
+  await ctx.close();
 });
