@@ -47,7 +47,9 @@ def sqlite_ref(path, terms):
     lines = [".timer on", ".parameter init"]
     conds = []
     for i, t in enumerate(terms):
-        lines.append(".parameter set @t%d '%s'" % (i, t.replace("'", "''")))
+        # the shell reads a "…" argument with C escapes, then evaluates it as an SQL literal
+        lit = "'" + t.replace("'", "''") + "'"
+        lines.append('.parameter set @t%d "%s"' % (i, lit.replace("\\", "\\\\").replace('"', '\\"')))
         conds.append("instr(body, @t%d) > 0" % i)
     cond = " AND ".join([WHERE] + conds)
     lines.append("SELECT count(*) FROM search_docs WHERE %s;" % cond)
