@@ -24,7 +24,7 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all asan run test unit bench clean check-style deps
-all: check-style $(BUILD)/kefu $(UNIT_BIN) $(BUILD)/bench/fsync_loop
+all: check-style $(BUILD)/kefu $(UNIT_BIN) $(BUILD)/bench/fsync_loop $(BUILD)/bench/gen
 
 $(BUILD)/kefu: $(BUILD)/obj/src/main.o $(BUILD)/libkefu.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -65,6 +65,11 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h $(BUILD)/libkefu.a
 $(BUILD)/bench/fsync_loop: bench/fsync_loop.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c17 -D_GNU_SOURCE -O2 $(WARN) -o $@ $<
+
+# The data generator of the million-request benchmarks (bench/gen.c): kefu's store and domain.
+$(BUILD)/bench/gen: bench/gen.c $(BUILD)/libkefu.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libkefu.a $(LDFLAGS) $(LIBS)
 
 check-style:
 	@scripts/check-style

@@ -27,6 +27,7 @@
 #include "domain/vault.h"
 #include "http/handlers.h"
 #include "http/events.h"
+#include "domain/request_events_pub.h"
 #include "render/template.h"
 #include "http/server.h"
 #include "jobs/scheduler.h"
@@ -41,6 +42,19 @@ struct command {
     const char *usage;
     const char *summary;
 };
+
+/* A request changed, in this process or another on the same database (store_listen, run on a
+ * store thread after the commit): tells the event streams allowed to see it. The payload carries ids
+ * only; anything unparsable is ignored. */
+static void serve_request_changed(void *arg, const char *payload)
+{
+    struct request_change_note n;
+    if (request_change_parse(payload, &n) != 0) return;
+    char data[160];
+    snprintf(data, sizeof data, "{\"id\":\"%lld\",\"client_id\":\"%lld\",\"what\":\"%s\"}",
+             (long long)n.request_id, (long long)n.client_id, n.what);
+    events_publish_client(arg, n.client_id, n.staff_only, "request", data);
+}
 
 static int cmd_serve(int argc, char **argv);
 static int cmd_migrate(int argc, char **argv);
@@ -216,6 +230,12 @@ static int cmd_serve(int argc, char **argv)
     }
     env.publish = events_publish;
     env.publish_arg = env.events;
+    /* request changes of every process on the database reach the open lists (docs/web.md) */
+    if (store_listen(env.store, REQUEST_CHANNEL, serve_request_changed, env.events) != 0) {
+        kf_fail(&err, KF_E_INTERNAL, NULL, "cannot listen for request changes");
+        report("events", &err);
+        goto out;
+    }
     if (scheduler_start(&env, !cfg.test_mode, 1000, &env.sched, &err) != 0) {
         report("scheduler", &err);
         goto out;
@@ -235,6 +255,7 @@ static int cmd_serve(int argc, char **argv)
 out:
     scheduler_stop(&env.sched);
     if (srv) http_server_stop(&srv, 0);
+    store_listen_stop(env.store); /* its listener points into the hub */
     events_hub_free(&env.events);
     vault_close(&env.vault);
     store_close(&env.store);

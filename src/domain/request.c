@@ -27,6 +27,7 @@
 #include "domain/agreement.h"
 #include "domain/file.h"
 #include "domain/identity_internal.h"
+#include "domain/request_events_pub.h"
 #include "domain/request_sla.h"
 #include "store/store.h"
 
@@ -349,6 +350,7 @@ static int create_fn(struct store_conn *c, void *arg, struct kf_err *err)
         (rc = rq_event(c, a->ctx, a->client_id, a->id, "priority", "", prio, "", now, err)) != 0 ||
         (rc = request_sla_store(c, a->ctx, a->client_id, a->id, now, NULL, -1, err)) != 0) /* the queue's columns */
         return rc;
+    if ((rc = request_changed(c, a->client_id, a->id, "create", err)) != 0) return rc;
     /* sizes, not texts: what people write may name customers, and the trail cannot forget */
     json_t *changes = json_pack("{s:s, s:o, s:o, s:s, s:s, s:s, s:I, s:I}", "number", number, "customer_id",
                                 in->customer_id ? rq_id_json(in->customer_id) : json_null(), "agreement_id",
@@ -746,6 +748,10 @@ static int update_fn(struct store_conn *c, void *arg, struct kf_err *err)
     if (ch->subject) json_object_set_new(changes, "subject_chars", json_integer((json_int_t)rq_chars(ch->subject)));
     if (ch->body) json_object_set_new(changes, "body_bytes", json_integer((json_int_t)strlen(ch->body)));
     if (ch->reason && *ch->reason) json_object_set_new(changes, "reason", json_string(ch->reason));
+    if ((rc = request_changed(c, a->client_id, a->id, "update", err)) != 0) {
+        json_decref(changes);
+        return rc;
+    }
     return ident_audit(c, a->ctx, a->client_id, "request.update", "request", a->id, changes, NULL, err);
 }
 
@@ -804,6 +810,7 @@ static int status_fn(struct store_conn *c, void *arg, struct kf_err *err)
     if ((rc = rq_move(c, a->ctx, a->client_id, a->id, s.status, a->to, reason, now, err)) != 0 ||
         (rc = request_sla_store(c, a->ctx, a->client_id, a->id, now, NULL, -1, err)) != 0)
         return rc;
+    if ((rc = request_changed(c, a->client_id, a->id, "status", err)) != 0) return rc;
     return ident_audit(c, a->ctx, a->client_id, "request.status", "request", a->id,
                        json_pack("{s:s, s:s, s:s}", "from", s.status, "to", a->to, "reason", reason ? reason : ""),
                        NULL, err);
@@ -867,6 +874,7 @@ static int assign_fn(struct store_conn *c, void *arg, struct kf_err *err)
         if (a->team_id) snprintf(to, sizeof to, "%" PRId64, a->team_id);
         if ((rc = rq_event(c, a->ctx, a->client_id, a->id, "team", from, to, "", now, err)) != 0) return rc;
     }
+    if ((rc = request_changed(c, a->client_id, a->id, "assign", err)) != 0) return rc;
     return ident_audit(c, a->ctx, a->client_id, "request.assign", "request", a->id,
                        json_pack("{s:o, s:o}", "assignee_id", a->assignee_id ? rq_id_json(a->assignee_id) : json_null(),
                                  "team_id", a->team_id ? rq_id_json(a->team_id) : json_null()),
@@ -1013,8 +1021,13 @@ static int message_fn(struct store_conn *c, void *arg, struct kf_err *err)
     if ((rc = ident_exec(c, &st, NULL, err)) != 0) return rc;
     json_t *changes = json_pack("{s:o, s:I}", "message_id", rq_id_json(a->message_id), "body_bytes",
                                 (json_int_t)strlen(a->body));
-    if (a->internal) /* the provider's chain: client users read their own chain only */
+    if (a->internal) { /* the provider's chain: client users read their own chain only */
+        if ((rc = request_changed(c, a->client_id, a->id, "note", err)) != 0) {
+            json_decref(changes);
+            return rc;
+        }
         return ident_audit(c, a->ctx, 0, "request.note", "request", a->id, changes, NULL, err);
+    }
     if (provider && !s.first_response_at) {
         rc = store_prepare(c,
                            "UPDATE requests SET first_response_at = $3, updated = $3 WHERE id = $1 AND client_id = $2 "
@@ -1044,6 +1057,10 @@ static int message_fn(struct store_conn *c, void *arg, struct kf_err *err)
     if (to) json_object_set_new(changes, "status", json_pack("[s, s]", s.status, to));
     if ((to || (provider && !s.first_response_at)) &&
         (rc = request_sla_store(c, a->ctx, a->client_id, a->id, now, NULL, -1, err)) != 0) {
+        json_decref(changes);
+        return rc;
+    }
+    if ((rc = request_changed(c, a->client_id, a->id, "reply", err)) != 0) {
         json_decref(changes);
         return rc;
     }

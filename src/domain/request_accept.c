@@ -24,6 +24,7 @@
 #include "domain/agreement.h"
 #include "domain/identity_internal.h"
 #include "domain/notify.h"
+#include "domain/request_events_pub.h"
 #include "domain/request.h"
 #include "jobs/scheduler.h"
 #include "store/store.h"
@@ -151,6 +152,7 @@ static int acc_close(struct store_conn *c, struct accept_args *a, const struct a
     if ((rc = acc_history(c, a, "closed", a->by == BY_SILENCE ? "accepted by silence" : "accepted", err)) != 0)
         return rc;
     if ((rc = acc_record(c, a, s, true, err)) != 0) return rc;
+    if ((rc = request_changed(c, a->client_id, a->id, "accept", err)) != 0) return rc;
     return ident_audit(c, a->ctx, a->client_id, "request.accept", "request", a->id,
                        json_pack("{s:s, s:I, s:I}", "by", decider_names[a->by], "remediation_count",
                                  (json_int_t)s->remediation_count, "resolved_at", (json_int_t)s->resolved_at),
@@ -203,6 +205,7 @@ static int acc_reopen(struct store_conn *c, struct accept_args *a, const struct 
         if (rc) return rc;
         a->assignee_id = s->assignee_id;
     }
+    if ((rc = request_changed(c, a->client_id, a->id, "reject", err)) != 0) return rc;
     return ident_audit(c, a->ctx, a->client_id, "request.reject", "request", a->id,
                        json_pack("{s:s, s:I, s:I, s:o}", "by", decider_names[a->by], "remediation_count",
                                  (json_int_t)s->remediation_count + 1, "reason_bytes",

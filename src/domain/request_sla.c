@@ -36,6 +36,7 @@
 #include "domain/identity_internal.h"
 #include "domain/notify.h"
 #include "domain/request.h"
+#include "domain/request_events_pub.h"
 #include "jobs/scheduler.h"
 #include "store/store.h"
 
@@ -482,6 +483,8 @@ static int rs_alert(struct store_conn *c, struct rs_due_args *a, const struct re
     if (rc) return rc;
     if (breach) a->breached++;
     else a->warned++;
+    /* the list's SLA badge changes with a warning or a breach */
+    if ((rc = request_changed(c, a->client_id, a->id, "sla", err)) != 0) return rc;
     return ident_audit(c, a->ctx, a->client_id, breach ? "request.sla_breach" : "request.sla_warning", "request", a->id,
                        json_pack("{s:s, s:i, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I}", "clock", k->name, "cycle",
                                  k->cycle, "priority", s->priority == 1 ? "P1" : s->priority == 2 ? "P2"

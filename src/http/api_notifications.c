@@ -6,6 +6,7 @@
 
 #include "core/arena.h"
 #include "domain/notify.h"
+#include "domain/request_events_pub.h"
 #include "http/api_common.h"
 #include "http/handlers.h"
 
@@ -65,7 +66,9 @@ int api_notification_read_all(struct http_req *req)
 }
 
 /* GET /api/v1/events: text/event-stream. The first event says the unread count now; later ones
- * arrive as things change. The browser's EventSource reconnects by itself after `retry`. */
+ * arrive as things change: `notifications` for this user, `request` for a change of a request the
+ * user may read (request_events_audience: staff every client, a client user their own). The
+ * browser's EventSource reconnects by itself after `retry`. */
 int api_events(struct http_req *req)
 {
     int64_t count = 0;
@@ -73,5 +76,5 @@ int api_events(struct http_req *req)
     if (rc) return rc;
     const char *first = arena_printf(req->arena, "retry: 5000\nevent: notifications\ndata: {\"unread\":%lld}\n\n",
                                      (long long)count);
-    return http_reply_stream(req, req->actor.user_id, first);
+    return http_reply_stream(req, req->actor.user_id, request_events_audience(&req->actor), first);
 }

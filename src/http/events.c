@@ -28,6 +28,7 @@ struct event_stream {
     struct events_hub *hub;
     struct MHD_Connection *conn;
     int64_t user_id;
+    int64_t audience;          /* request changes: -1 none, 0 every client, > 0 one client */
     pthread_mutex_t lock;
     struct buf queue;          /* SSE text not yet sent */
     size_t sent;               /* bytes of queue already handed to MHD */
@@ -120,13 +121,14 @@ static void hub_limit_user(struct events_hub *h, int64_t user_id)
 }
 
 struct MHD_Response *events_stream_response(struct events_hub *h, struct MHD_Connection *conn, int64_t user_id,
-                                            const char *first)
+                                            int64_t audience, const char *first)
 {
     struct event_stream *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->hub = h;
     s->conn = conn;
     s->user_id = user_id;
+    s->audience = audience;
     pthread_mutex_init(&s->lock, NULL);
     buf_init(&s->queue, EVENTS_QUEUE_MAX + 4096);
     if (first) buf_append(&s->queue, first, strlen(first));
@@ -160,6 +162,24 @@ void events_publish(void *hub, int64_t user_id, const char *event, const char *d
     pthread_mutex_lock(&h->lock);
     for (struct event_stream *s = h->streams; s; s = s->next) {
         if (s->user_id != user_id) continue;
+        pthread_mutex_lock(&s->lock);
+        stream_push_locked(s, text, (size_t)n);
+        pthread_mutex_unlock(&s->lock);
+    }
+    pthread_mutex_unlock(&h->lock);
+}
+
+void events_publish_client(struct events_hub *h, int64_t client_id, bool staff_only, const char *event,
+                           const char *data)
+{
+    if (!h || client_id <= 0 || !event || !data || strchr(event, '\n') || strchr(data, '\n')) return;
+    char text[1024];
+    int n = snprintf(text, sizeof text, "event: %s\ndata: %s\n\n", event, data);
+    if (n < 0 || (size_t)n >= sizeof text) return;
+    pthread_mutex_lock(&h->lock);
+    for (struct event_stream *s = h->streams; s; s = s->next) {
+        bool hears = s->audience == 0 || (s->audience == client_id && !staff_only);
+        if (!hears) continue;
         pthread_mutex_lock(&s->lock);
         stream_push_locked(s, text, (size_t)n);
         pthread_mutex_unlock(&s->lock);

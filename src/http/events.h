@@ -3,6 +3,7 @@
  * has nothing to send and resumed by the thread that publishes (or by the heartbeat). */
 #ifndef KEFU_EVENTS_H
 #define KEFU_EVENTS_H
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/err.h"
@@ -29,10 +30,18 @@ void events_hub_free(struct events_hub **hub);
  * blocks on a client. The signature is kf_env.publish's. */
 void events_publish(void *hub, int64_t user_id, const char *event, const char *data);
 
+/* Sends `event` with `data` to every stream whose request audience (events_stream_response) may see
+ * a change of a request of `client_id`: streams of audience 0 (provider staff: every client) always,
+ * streams of audience `client_id` unless `staff_only`, no others. Thread-safe; never blocks on a
+ * client. The audience itself is decided by the domain (request_events_audience). */
+void events_publish_client(struct events_hub *hub, int64_t client_id, bool staff_only, const char *event,
+                           const char *data);
+
 /* A response that streams `user_id`'s events on `conn`, starting with `first` (already in the SSE
- * format, may be NULL). NULL when the hub is closing or out of memory. */
+ * format, may be NULL). `audience`: whose request changes the stream hears — -1 none, 0 every
+ * client, > 0 that client only. NULL when the hub is closing or out of memory. */
 struct MHD_Response *events_stream_response(struct events_hub *hub, struct MHD_Connection *conn, int64_t user_id,
-                                            const char *first);
+                                            int64_t audience, const char *first);
 
 /* Open streams (for /metrics and tests). */
 int events_stream_count(struct events_hub *hub);

@@ -180,13 +180,14 @@ int http_write_async(struct http_req *req, store_write_fn fn, void *arg, http_wr
     return HTTP_SUSPENDED;
 }
 
-int http_reply_stream(struct http_req *req, int64_t user_id, const char *first)
+int http_reply_stream(struct http_req *req, int64_t user_id, int64_t audience, const char *first)
 {
     if (!req->ctx.env->events) return kf_fail(&req->err, KF_E_UNAVAILABLE, NULL, "live updates are off");
     req->reply.status = 200;
     req->reply.content_type = "text/event-stream; charset=utf-8";
     req->reply.stream = true;
     req->reply.stream_user = user_id;
+    req->reply.stream_audience = audience;
     req->reply.stream_first = first;
     http_reply_header(req, "X-Accel-Buffering", "no"); /* a proxy in front must not hold events back */
     return 0;

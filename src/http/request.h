@@ -42,6 +42,7 @@ struct http_reply {
     int n_headers;
     bool stream;           /* a server-sent event stream for stream_user (http_reply_stream) */
     int64_t stream_user;
+    int64_t stream_audience;  /* whose request changes it hears (events_stream_response) */
     const char *stream_first;
 };
 
@@ -151,8 +152,9 @@ int http_reply_error(struct http_req *req, int code);
 int http_write_async(struct http_req *req, store_write_fn fn, void *arg, http_write_done_fn done);
 
 /* Replies with a server-sent event stream of `user_id`'s events (http/events.h), beginning with
- * `first` (SSE text, arena or static, may be NULL). */
-int http_reply_stream(struct http_req *req, int64_t user_id, const char *first);
+ * `first` (SSE text, arena or static, may be NULL); `audience` says whose request changes it also
+ * hears (-1 none, 0 every client, > 0 one client: request_events_audience decides). */
+int http_reply_stream(struct http_req *req, int64_t user_id, int64_t audience, const char *first);
 
 /* Adds a header to the reply (values must live as long as the request: static or arena). */
 void http_reply_header(struct http_req *req, const char *name, const char *value);

@@ -67,7 +67,7 @@ const struct route routes[] = {
     {"POST", "/api/v1/notifications/{id}/read", 0, "session", api_notification_read, "Mark one notification read."},
     {"POST", "/api/v1/notifications/read-all", 0, "session", api_notification_read_all, "Mark every notification read."},
     {"GET", "/api/v1/events", ROUTE_NO_LOG, "session", api_events,
-     "Server-sent events: the unread count now and whenever it changes."},
+     "Server-sent events: the unread count as it changes, and changes of requests one may read."},
     {"GET", "/api/v1/audit", 0, "audit.read", api_audit_list,
      "The audit trail of one tenant (or, for the provider, of all), filtered by object, actor and time (keyset)."},
     /* agreements and the service catalogue (api_agreements.c; docs/agreements.md) */

@@ -323,7 +323,8 @@ static enum MHD_Result queue_reply(struct http_req *req)
     if (r->status == 0) http_reply_error(req, KF_E_INTERNAL);
     struct MHD_Response *resp;
     if (r->stream) {
-        resp = events_stream_response(req->server->env->events, req->conn, r->stream_user, r->stream_first);
+        resp = events_stream_response(req->server->env->events, req->conn, r->stream_user,
+                                      r->stream_audience, r->stream_first);
     } else {
         enum MHD_ResponseMemoryMode mode = r->body_owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT;
         resp = MHD_create_response_from_buffer(r->len, r->body, mode);

@@ -105,6 +105,7 @@ static void store_free_struct(struct store *s)
 {
     pthread_mutex_destroy(&s->pool_lock);
     pthread_cond_destroy(&s->pool_cond);
+    pthread_mutex_destroy(&s->listen_lock);
     free(s->target);
     free(s);
 }
@@ -121,6 +122,7 @@ int store_open(const char *url, struct store **store_r, struct kf_err *err)
     s->target = strdup(target);
     pthread_mutex_init(&s->pool_lock, NULL);
     pthread_cond_init(&s->pool_cond, NULL);
+    pthread_mutex_init(&s->listen_lock, NULL);
     if (!s->target) {
         store_free_struct(s);
         return kf_fail(err, KF_E_NOMEM, NULL, NULL);
@@ -153,7 +155,8 @@ void store_close(struct store **sp)
     if (!sp || !*sp) return;
     struct store *s = *sp;
     *sp = NULL;
-    writer_stop(&s->writer);
+    writer_stop(&s->writer); /* first: its last batches still deliver to the listeners */
+    store_listen_stop(s);
     pthread_mutex_lock(&s->pool_lock);
     unsigned idle = 0;
     while (s->free_list) {
@@ -487,6 +490,9 @@ static int store_write_once(struct store *s, store_write_fn fn, void *arg, struc
     store_set_in_write_fn(false);
     c->in_write = false;
     store_conn_reset_stmts(c);
+    struct store_note *notes = c->notes; /* queued only by engines without LISTEN (notify.c) */
+    c->notes = NULL;
+    c->n_notes = 0;
     atomic_fetch_add(&s->st_writes, 1);
     atomic_fetch_add(&s->st_write_batches, 1);
     store_stat_max(&s->st_batch_max, 1);
@@ -495,11 +501,13 @@ static int store_write_once(struct store *s, store_write_fn fn, void *arg, struc
         rc = c->drv->commit(c, err);
         atomic_fetch_add(&s->st_commit_us_total, (uint64_t)(clock_monotonic_us() - t0));
         if (rc) atomic_fetch_add(&s->st_commit_failures, 1);
+        else store_notes_deliver(s, &notes);
     } else {
         if (err->code == KF_OK) kf_fail(err, rc, NULL, NULL);
         atomic_fetch_add(&s->st_write_failures, 1);
         c->drv->rollback(c);
     }
+    store_notes_free(&notes);
     store_release(&c);
     return rc;
 }

@@ -127,6 +127,40 @@ int store_write(struct store *s, store_write_fn fn, void *arg, struct kf_err *er
  * Returns KF_E_UNAVAILABLE (and does not call done) when the store is closing. */
 int store_write_async(struct store *s, store_write_fn fn, void *arg, store_done_fn done, void *done_arg);
 
+/* --- notifications ------------------------------------------------------------------------ */
+
+#define STORE_CHANNEL_MAX 63        /* bytes of a channel name: [a-z_][a-z0-9_]* (a PostgreSQL identifier) */
+#define STORE_PAYLOAD_MAX 1000      /* bytes of a payload (PostgreSQL allows 8000; ours are ids) */
+#define STORE_NOTES_PER_WRITE 10000 /* notifications one write function may queue (bulk actions) */
+
+/* A listener: called with each payload of its channel, after the commit that sent it. It runs on a
+ * store thread (the SQLite writer, or the PostgreSQL listening thread) with the listener list
+ * locked: it must be quick, must not block on a client, and must not call store_listen,
+ * store_write or store_close. */
+typedef void (*store_listen_fn)(void *arg, const char *payload);
+
+/* Called inside a write function: sends `payload` on `channel` once the write's transaction commits
+ * and never when it rolls back (the write failed, its savepoint was rolled back, or its batch did not
+ * commit). PostgreSQL: `SELECT pg_notify($1, $2)` in the transaction, so PostgreSQL delivers it on
+ * commit to every process listening on the database, this one included. SQLite: queued with the
+ * write and handed to this process's listeners after the batch's COMMIT, before the writer tells
+ * the write's caller (so a store_write that returned 0 has had its notifications delivered).
+ * Returns 0, KF_E_INVALID (not in a write, bad channel name, payload too long or holding a NUL),
+ * KF_E_LIMIT (more than STORE_NOTES_PER_WRITE), KF_E_NOMEM or the engine's error. */
+int store_notify(struct store_conn *c, const char *channel, const char *payload);
+
+/* Registers `cb` for `channel` until store_listen_stop or store_close. With STORE_CAP_LISTEN
+ * (PostgreSQL) the first call starts one dedicated connection with a thread that LISTENs on every
+ * registered channel and dispatches what arrives; it reconnects with back-off when the connection
+ * drops (notifications sent while it was down are lost: listeners that must not miss a change
+ * re-read). Returns once the channel is listened to (or after a few seconds, with a warning, while
+ * the thread keeps trying). SQLite: in-process dispatch only. KF_E_INVALID for a bad channel. */
+int store_listen(struct store *s, const char *channel, store_listen_fn cb, void *arg);
+
+/* Stops the listening thread and forgets every listener (nothing is called after it returns).
+ * Call it before freeing what listeners point to; store_close calls it too. */
+void store_listen_stop(struct store *s);
+
 /* --- schema --------------------------------------------------------------------------------- */
 
 /* Applies every embedded migration not yet applied, each in its own transaction, recording it in

@@ -15,6 +15,8 @@
 #define STORE_STMT_BUCKETS 128u
 
 /* The common head of every driver's connection. Only store.c touches these fields. */
+struct store_note;
+
 struct store_conn {
     struct store *store;
     const struct store_driver *drv;
@@ -25,6 +27,8 @@ struct store_conn {
     bool is_writer;                     /* the group-commit writer's own connection */
     bool in_write;                      /* a write function is running on it: no BEGIN/COMMIT */
     bool closing;                       /* statements are being destroyed with the connection */
+    struct store_note *notes;           /* store_notify of the running write (engines without LISTEN) */
+    unsigned n_notes;
 };
 
 /* The common head of every driver's statement. Only store.c touches these fields. */

@@ -14,6 +14,15 @@
 #define STORE_POOL_MAX 256u
 
 struct store_writer;
+struct store_listener;
+struct store_pg_listen;
+
+/* One queued notification (engines without LISTEN): delivered after its write commits. */
+struct store_note {
+    struct store_note *next;
+    char channel[STORE_CHANNEL_MAX + 1];
+    char payload[]; /* NUL-terminated */
+};
 
 struct store {
     const struct store_driver *drv;
@@ -25,6 +34,10 @@ struct store {
     unsigned n_conns;               /* pooled connections open (idle or lent out) */
 
     struct store_writer *writer;    /* NULL unless STORE_CAP_GROUP_COMMIT */
+
+    pthread_mutex_t listen_lock;    /* the listener list; held while a listener runs */
+    struct store_listener *listeners;
+    struct store_pg_listen *pg_listen; /* STORE_CAP_LISTEN: the listening thread; NULL until needed */
 
     _Atomic uint64_t st_write_batches;
     _Atomic uint64_t st_writes;
@@ -59,6 +72,13 @@ int store_run(struct store_conn *c, const char *sql, struct kf_err *err);
 /* True on the thread currently running a write function (store_write must not nest). */
 bool store_in_write_fn(void);
 void store_set_in_write_fn(bool on);
+
+/* Hands a write's queued notifications (in the order queued) to this process's listeners, then
+ * frees them; clears *notes. Call only after the write's transaction committed. */
+void store_notes_deliver(struct store *s, struct store_note **notes);
+
+/* Frees queued notifications of a write that did not commit; clears *notes. */
+void store_notes_free(struct store_note **notes);
 
 /* Starts the writer on its own connection (taken over by the writer). */
 int writer_start(struct store *s, struct store_conn *conn, struct store_writer **w_r, struct kf_err *err);

@@ -18,7 +18,11 @@
  *  6. Stopping refuses new writes (KF_E_UNAVAILABLE) and drains the queue: every write queued before
  *     is committed and told before the thread exits.
  *  7. Each request is told exactly once. A blocking request lives on its caller's stack: after it is
- *     marked finished (under `lock`) the writer never touches it again. */
+ *     marked finished (under `lock`) the writer never touches it again.
+ *  8. store_notify's notes (notify.c) follow their write: queued on the connection while the function
+ *     runs, moved to the request when its savepoint is released, dropped when it is rolled back, and
+ *     delivered after COMMIT only for requests still successful — before any request of the batch is
+ *     told, so a caller that heard "done" knows the listeners have heard too. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +45,7 @@ struct writer_req {
     bool finished;
     int rc;
     struct kf_err err;
+    struct store_note *notes; /* store_notify of this write, kept until the batch commits */
 };
 
 struct store_writer {
@@ -87,6 +92,10 @@ static void writer_run_one(struct store_writer *w, struct writer_req *r)
     /* A statement left mid-step would make RELEASE or COMMIT fail for the whole batch. */
     store_conn_reset_stmts(c);
     if (rc == 0) rc = store_run(c, "RELEASE w", &r->err);
+    r->notes = c->notes; /* invariant 8; dropped below when the write failed */
+    c->notes = NULL;
+    c->n_notes = 0;
+    if (rc != 0) store_notes_free(&r->notes);
     if (rc != 0) {
         if (r->err.code == KF_OK) kf_fail(&r->err, rc, NULL, NULL);
         struct kf_err ignored;
@@ -150,6 +159,16 @@ static void writer_run_batch(struct store_writer *w, struct writer_req *batch)
 }
 
 /* --- telling the requests (writer thread) ------------------------------------------------- */
+
+/* Delivers the notes of the batch's successful writes and frees the rest (invariant 8). */
+static void writer_deliver_notes(struct store_writer *w, struct writer_req *batch)
+{
+    for (struct writer_req *r = batch; r; r = r->next) {
+        if (!r->notes) continue;
+        if (r->rc == 0) store_notes_deliver(w->s, &r->notes);
+        else store_notes_free(&r->notes);
+    }
+}
 
 static void writer_finish_batch(struct store_writer *w, struct writer_req *batch)
 {
@@ -227,6 +246,7 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&w->lock);
         store_stat_max(&w->s->st_batch_max, n);
         writer_run_batch(w, batch);
+        writer_deliver_notes(w, batch);
         writer_finish_batch(w, batch);
         pthread_mutex_lock(&w->lock);
     }
@@ -279,6 +299,7 @@ int writer_submit_async(struct store_writer *w, store_write_fn fn, void *arg, st
     r->wake = NULL;
     r->finished = false;
     r->rc = 0;
+    r->notes = NULL;
     writer_enqueue(w, r);
     pthread_mutex_unlock(&w->lock);
     return 0;

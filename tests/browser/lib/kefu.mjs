@@ -1,4 +1,5 @@
-// The browser tests' fixture: a live `kefu serve --test-mode` on SQLite in a temp dir, its JSON API
+// The browser tests' fixture: a live `kefu serve --test-mode` on SQLite in a temp dir (or on a fresh
+// PostgreSQL database of KEFU_TEST_PG_URL, and a second process on the same database), its JSON API
 // (users, sessions, the fake clock, test notifications), RFC 6238 codes computed here independently
 // of kefu, Debian's chromium through playwright-core, and the list of pages read from the route table.
 import { spawn, spawnSync } from "node:child_process";
@@ -109,25 +110,52 @@ export class ApiSession {
   }
 }
 
-/* A live kefu on SQLite in its own temp dir; `await server.stop()` at the end. */
+/* The PostgreSQL server the suite may create databases on (scripts/test starts a throwaway cluster
+ * and exports it), or null: tests that need PostgreSQL skip with that reason. */
+export const PG_ADMIN = process.env.KEFU_TEST_PG_URL || null;
+let pgCounter = 0;
+
+/* A fresh, empty PostgreSQL database on PG_ADMIN: its libpq URI. */
+export function pgCreateDatabase() {
+  if (!PG_ADMIN) throw new Error("KEFU_TEST_PG_URL is not set");
+  const name = `browser_${process.pid}_${++pgCounter}`;
+  for (const sql of [`DROP DATABASE IF EXISTS ${name}`, `CREATE DATABASE ${name}`]) {
+    const r = spawnSync("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", PG_ADMIN, "-c", sql],
+      { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    if (r.status !== 0) throw new Error(`psql ${sql}: ${r.stderr}`);
+  }
+  const [base, query] = PG_ADMIN.split("?");
+  return base.slice(0, base.lastIndexOf("/") + 1) + name + (query !== undefined ? "?" + query : "");
+}
+
+/* A live kefu; `await server.stop()` at the end. start(): SQLite in its own temp dir.
+ * start({ postgres: true }): a fresh PostgreSQL database. start({ sameDatabaseAs: other }): one more
+ * process on `other`'s database and key (no init), as several kefu processes behind one PostgreSQL. */
 export class KefuServer {
-  static async start() {
+  static async start(opts = {}) {
     const s = new KefuServer();
-    await s.#start();
+    await s.#start(opts);
     return s;
   }
 
-  async #start() {
+  async #start({ postgres = false, sameDatabaseAs = null } = {}) {
     if (!fs.existsSync(KEFU_BIN)) throw new Error(`no kefu binary at ${KEFU_BIN} (run make, or set KEFU_BIN)`);
     const base = process.env.KEFU_TEST_TMP || os.tmpdir();
     this.dir = fs.mkdtempSync(path.join(base, "kefu-browser-"));
-    this.db = "sqlite:" + path.join(this.dir, "k.db");
-    this.keyFile = path.join(this.dir, "k.key");
-    const pw = path.join(this.dir, "pw.txt");
-    fs.writeFileSync(pw, PASSWORD + "\n", { mode: 0o600 });
-    const init = spawnSync(KEFU_BIN, ["init", "--db", this.db, "--key-file", this.keyFile, "--admin", "admin",
-      "--password-file", pw], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-    if (init.status !== 0) throw new Error(`kefu init failed (${init.status}): ${init.stderr}`);
+    if (sameDatabaseAs) {
+      this.db = sameDatabaseAs.db;
+      this.keyFile = path.join(this.dir, "k.key");
+      fs.copyFileSync(sameDatabaseAs.keyFile, this.keyFile); // the other may remove its dir first
+      fs.chmodSync(this.keyFile, 0o600);
+    } else {
+      this.db = postgres ? pgCreateDatabase() : "sqlite:" + path.join(this.dir, "k.db");
+      this.keyFile = path.join(this.dir, "k.key");
+      const pw = path.join(this.dir, "pw.txt");
+      fs.writeFileSync(pw, PASSWORD + "\n", { mode: 0o600 });
+      const init = spawnSync(KEFU_BIN, ["init", "--db", this.db, "--key-file", this.keyFile, "--admin", "admin",
+        "--password-file", pw], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+      if (init.status !== 0) throw new Error(`kefu init failed (${init.status}): ${init.stderr}`);
+    }
     this.logPath = path.join(this.dir, "kefu.log");
     for (let attempt = 0; attempt < 5; attempt++) {
       this.port = await freePort();

@@ -1,0 +1,107 @@
+"""Live updates of request lists (issue 7 item 2): every committed change of a request reaches, as an
+SSE `request` event, exactly the streams allowed to see that request — provider staff for every client,
+a client user for their own client only and never for internal notes (C5.2) — and with PostgreSQL also
+the streams of another kefu process on the same database (LISTEN/NOTIFY). A refused change sends
+nothing. Both engines; the two-process test on PostgreSQL only."""
+import copy
+import json
+
+import pytest
+
+import kefu_http as kh
+from test_admin_api import login_as, make_user, new_site
+from test_agreements_api import activate
+from test_requests_api import body, rpath
+
+
+def stream(srv, actor):
+    es = kh.EventStream(srv.addr, "/api/v1/events", {"Cookie": actor.cookie})
+    assert es.status == 200, es.resp.read(500)
+    assert es.next_event()[0] == "notifications"  # the first event: the unread count
+    return es
+
+
+def next_request_event(es, timeout=10.0):
+    """The next `request` event's data as a dict (other events skipped), or None."""
+    while True:
+        ev = es.next_event(timeout=timeout)
+        if ev is None:
+            return None
+        if ev[0] == "request":
+            return json.loads(ev[1])
+
+
+def on(actor, srv):
+    """The same logged-in person, talking to another process (sessions live in the database)."""
+    other = copy.copy(actor)
+    other.srv = srv
+    return other
+
+
+def site_with_request(kefu, tmp_path):
+    srv, admin, ids = new_site(kefu, tmp_path)
+    boss_a = login_as(srv, "boss-A")
+    activate(admin, boss_a, ids["A"])
+    activate(admin, login_as(srv, "boss-B"), ids["B"])
+    r = admin.call("POST", "/api/v1/requests", body(ids["A"]))
+    assert r.status == 201, r
+    return srv, admin, ids, r.json
+
+
+def test_C5_2_request_changes_reach_exactly_the_streams_allowed_to_see_them(kefu, tmp_path):
+    srv, admin, ids, q = site_with_request(kefu, tmp_path)
+    A, B = ids["A"], ids["B"]
+    make_user(admin, "0", "agent.live", ["agent"])
+    staff = stream(srv, login_as(srv, "agent.live"))
+    client_a = stream(srv, login_as(srv, "boss-A"))
+    client_b = stream(srv, login_as(srv, "boss-B"))
+    try:
+        r = admin.call("POST", rpath(q["id"], A, "/status"), {"status": "open"})
+        assert r.status == 200, r
+        want = {"id": q["id"], "client_id": A, "what": "status"}
+        assert next_request_event(staff) == want
+        assert next_request_event(client_a) == want
+        # an internal note is heard by provider staff only
+        assert admin.call("POST", rpath(q["id"], A, "/notes"), {"body": "内部备注"}).status == 201
+        assert next_request_event(staff) == {"id": q["id"], "client_id": A, "what": "note"}
+        # a refused change (an unknown status) sends nothing; the next real change is the next event
+        kh.assert_error(admin.call("POST", rpath(q["id"], A, "/status"), {"status": "lost"}), 422, "invalid")
+        assert admin.call("POST", rpath(q["id"], A, "/replies"), {"body": "您好"}).status == 201
+        assert next_request_event(staff) == {"id": q["id"], "client_id": A, "what": "reply"}
+        assert next_request_event(client_a) == {"id": q["id"], "client_id": A, "what": "reply"}  # not the note
+        # a request of client B reaches B and staff, never A
+        r = admin.call("POST", "/api/v1/requests", body(B))
+        assert r.status == 201, r
+        want_b = {"id": r.json["id"], "client_id": B, "what": "create"}
+        assert next_request_event(client_b) == want_b
+        assert next_request_event(staff) == want_b
+        # nothing of A's request ever reached B (who reads no requests at all: the unit test of the audience)
+        assert next_request_event(client_a, timeout=0.5) is None
+        assert next_request_event(client_b, timeout=0.5) is None
+    finally:
+        for es in (staff, client_a, client_b):
+            es.close()
+
+
+def test_a_change_made_through_another_process_reaches_the_stream(kefu, engine, tmp_path):
+    """PostgreSQL: process B commits, PostgreSQL notifies every listening process, process A's stream
+    hears it. (SQLite is one process per database file: the same path in-process is proved above.)"""
+    if engine != "postgres":
+        pytest.skip("several kefu processes share one database only on PostgreSQL")
+    a_srv, admin, ids, q = site_with_request(kefu, tmp_path)
+    b_srv = kefu(db_url=a_srv.db_url)
+    A = ids["A"]
+    make_user(admin, "0", "agent.two", ["agent"])
+    agent = login_as(a_srv, "agent.two")
+    staff, client_b = stream(a_srv, agent), stream(a_srv, login_as(a_srv, "boss-B"))
+    try:
+        admin_b = on(admin, b_srv)
+        r = admin_b.call("POST", rpath(q["id"], A, "/status"), {"status": "open"})
+        assert r.status == 200, r
+        assert next_request_event(staff) == {"id": q["id"], "client_id": A, "what": "status"}
+        assert admin_b.call("POST", rpath(q["id"], A, "/replies"), {"body": "已处理"}).status == 201
+        assert next_request_event(staff) == {"id": q["id"], "client_id": A, "what": "reply"}
+        assert next_request_event(client_b, timeout=0.5) is None  # another client's change, not B's
+    finally:
+        staff.close()
+        client_b.close()
