@@ -10,6 +10,7 @@
  *    with an upsert: concurrent activations queue on that row, and a rolled-back activation rolls
  *    its increment back, so numbers are unique and gap-free per pattern and year.
  *  - The audit record of a change is appended in the same write; contact names and phones masked. */
+#include "domain/search.h"
 #include "domain/agreement.h"
 
 #include <inttypes.h>
@@ -682,6 +683,7 @@ static int draft_fn(struct store_conn *c, void *arg, struct kf_err *err)
                                 ag_str(in->supplementary_terms), "number_pattern", pattern, "services", services);
     json_object_set_new(changes, "calendar_id", in->calendar_id ? json_integer(in->calendar_id) : json_null());
     if (!a->update) json_object_set_new(changes, "draft_ref", json_string(draft_ref));
+    if ((rc = search_reindex_agreement(c, a->id, err)) != 0) return rc; /* the search index, same write */
     return ident_audit(c, a->ctx, a->client_id, a->update ? "agreement.update_draft" : "agreement.create",
                        "agreement", a->id, changes, ag_masked, err);
 }
