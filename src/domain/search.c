@@ -558,6 +558,6 @@ int search_query(struct kf_ctx *ctx, const struct search_filter *f, struct searc
     if (rc == 0) rc = store_commit(c, err);
     store_release(&c);
     if (rc) return rc;
-    if (n == (size_t)dq.limit) out->next_cursor = sr_cursor_make(ctx->arena, hits[n - 1].created, hits[n - 1].doc_id, qh);
+    if (n == (size_t)dq.limit) out->next_cursor = sr_cursor_make(ctx->arena, hits[n - 1].created, hits[n - 1].object_id, qh);
     return 0;
 }

@@ -370,7 +370,11 @@ int search_index_delete(struct store_conn *c, const char *kind, int64_t object_i
     " AND (r.status = $7 OR $7 = '') AND (r.priority = $8 OR $8 = 0) AND (r.assignee_id = $9 OR $9 = 0)" \
     " AND (r.channel = $10 OR $10 = '')"
 #define SD_OTHER_WHERE " AND ($7 = '' OR $7 <> '') AND ($8 = 0 OR $8 <> 0) AND ($9 = 0 OR $9 <> 0) AND ($10 = '' OR $10 <> '')"
-#define SD_PAGE " AND (d.created < $13 OR d.created = $13 AND d.id < $14) ORDER BY d.created DESC, d.id DESC LIMIT $15"
+/* newest first, ties by the object's id (time-ordered, the same on both engines); one document per
+ * object is visible to any one searcher, so (created, object_id) is a key of the hits */
+#define SD_PAGE                                                                                       \
+    " AND (d.created < $13 OR d.created = $13 AND d.object_id < $14) ORDER BY d.created DESC, d.object_id DESC" \
+    " LIMIT $15"
 #define SD_COLS "d.id, d.object_id, d.client_id, d.created, d.scope, d.body"
 
 #define SQ_FROM " FROM search_engine_fts JOIN search_docs d ON d.id = search_engine_fts.rowid"

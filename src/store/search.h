@@ -80,7 +80,7 @@ struct search_docs_query {
     int64_t assignee_id;
     const char *channel;
     int64_t from_ms, to_ms;      /* created in [from, to); 0: open */
-    int64_t after_created, after_id; /* keyset: hits strictly older; after_id 0: from the newest */
+    int64_t after_created, after_id; /* keyset (created, object_id): hits strictly older; 0: from the newest */
     int limit;                   /* 1..100 */
 };
 
@@ -91,7 +91,7 @@ struct search_doc_hit {
 };
 
 /* The total number of hits and the newest `limit` of them after the cursor (newest first:
- * created DESC, id DESC). Hits and bodies in `a`. Exact on both engines: SQLite by FTS5 phrases,
+ * created DESC, object_id DESC). Hits and bodies in `a`. Exact on both engines: SQLite by FTS5 phrases,
  * PostgreSQL by GIN candidates (text[] @>) and a strpos check of every term. */
 int search_docs_query(struct store_conn *c, struct arena *a, const struct search_docs_query *q, int64_t *total_r,
                       struct search_doc_hit **hits_r, size_t *n_r, struct kf_err *err);

@@ -17,7 +17,7 @@ CREATE TABLE search_docs (
     body TEXT NOT NULL                                          -- normalised
 ) {{strict}};
 CREATE UNIQUE INDEX search_docs_object ON search_docs (kind, object_id, scope);
-CREATE INDEX search_docs_newest ON search_docs (kind, created, id);
+CREATE INDEX search_docs_newest ON search_docs (kind, created, object_id);  -- newest first
 
 CREATE TABLE search_engine_tokens (
     doc_id {{int64}} PRIMARY KEY REFERENCES search_docs (id),

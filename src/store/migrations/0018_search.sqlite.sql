@@ -16,7 +16,7 @@ CREATE TABLE search_docs (
     body TEXT NOT NULL                                          -- normalised
 ) {{strict}};
 CREATE UNIQUE INDEX search_docs_object ON search_docs (kind, object_id, scope);
-CREATE INDEX search_docs_newest ON search_docs (kind, created, id);
+CREATE INDEX search_docs_newest ON search_docs (kind, created, object_id);  -- newest first
 
 CREATE VIRTUAL TABLE search_engine_fts USING fts5(body, content = 'search_docs', content_rowid = 'id',
                                                   tokenize = 'kefu');
