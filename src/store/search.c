@@ -364,8 +364,8 @@ int search_index_delete(struct store_conn *c, const char *kind, int64_t object_i
     " AND (d.client_id = $5 OR $5 = 0) AND (d.client_id = $6 OR $6 = 0) AND d.created >= $11 AND d.created < $12"
 /* TODO(lead, issue 7 queue merge): the sla filter — add "AND (r.sla_state = $16 OR $16 = '')" here
  * and bind $16 in search_docs_query once migration 0019 has requests.sla_state. */
-#define SD_REQUEST                                                                                    \
-    " JOIN requests r ON r.id = d.object_id AND r.client_id = d.client_id"
+#define SQ_REQUEST " CROSS JOIN requests r ON r.id = d.object_id AND r.client_id = d.client_id"
+#define PG_REQUEST " JOIN requests r ON r.id = d.object_id AND r.client_id = d.client_id"
 #define SD_REQUEST_WHERE                                                                              \
     " AND (r.status = $7 OR $7 = '') AND (r.priority = $8 OR $8 = 0) AND (r.assignee_id = $9 OR $9 = 0)" \
     " AND (r.channel = $10 OR $10 = '')"
@@ -377,7 +377,8 @@ int search_index_delete(struct store_conn *c, const char *kind, int64_t object_i
     " LIMIT $15"
 #define SD_COLS "d.id, d.object_id, d.client_id, d.created, d.scope, d.body"
 
-#define SQ_FROM " FROM search_engine_fts JOIN search_docs d ON d.id = search_engine_fts.rowid"
+/* CROSS JOIN: SQLite keeps the FTS5 match as the outer loop (else it may probe the match per row) */
+#define SQ_FROM " FROM search_engine_fts CROSS JOIN search_docs d ON d.id = search_engine_fts.rowid"
 #define SQ_MATCH " WHERE search_engine_fts MATCH $1 AND ($2 = '' OR $2 <> '')"
 #define PG_FROM " FROM search_docs d JOIN search_engine_tokens t ON t.doc_id = d.id"
 #define PG_MATCH                                                                                      \
@@ -388,12 +389,12 @@ static const char *const sd_sql[2][2][2] = {
     /* [pg][request][page] */
     {{"SELECT count(*)" SQ_FROM SQ_MATCH SD_VISIBLE SD_OTHER_WHERE,
       "SELECT " SD_COLS SQ_FROM SQ_MATCH SD_VISIBLE SD_OTHER_WHERE SD_PAGE},
-     {"SELECT count(*)" SQ_FROM SD_REQUEST SQ_MATCH SD_VISIBLE SD_REQUEST_WHERE,
-      "SELECT " SD_COLS SQ_FROM SD_REQUEST SQ_MATCH SD_VISIBLE SD_REQUEST_WHERE SD_PAGE}},
+     {"SELECT count(*)" SQ_FROM SQ_REQUEST SQ_MATCH SD_VISIBLE SD_REQUEST_WHERE,
+      "SELECT " SD_COLS SQ_FROM SQ_REQUEST SQ_MATCH SD_VISIBLE SD_REQUEST_WHERE SD_PAGE}},
     {{"SELECT count(*)" PG_FROM PG_MATCH SD_VISIBLE SD_OTHER_WHERE,
       "SELECT " SD_COLS PG_FROM PG_MATCH SD_VISIBLE SD_OTHER_WHERE SD_PAGE},
-     {"SELECT count(*)" PG_FROM SD_REQUEST PG_MATCH SD_VISIBLE SD_REQUEST_WHERE,
-      "SELECT " SD_COLS PG_FROM SD_REQUEST PG_MATCH SD_VISIBLE SD_REQUEST_WHERE SD_PAGE}},
+     {"SELECT count(*)" PG_FROM PG_REQUEST PG_MATCH SD_VISIBLE SD_REQUEST_WHERE,
+      "SELECT " SD_COLS PG_FROM PG_REQUEST PG_MATCH SD_VISIBLE SD_REQUEST_WHERE SD_PAGE}},
 };
 
 static void sd_bind(struct store_stmt *st, const struct search_docs_query *q, const char *match, const char *terms,
