@@ -22,6 +22,7 @@ import matrix_customers
 import matrix_notices
 import matrix_request_pages
 import matrix_requests
+import matrix_search
 
 from conftest import key_file_for, run_kefu
 
@@ -126,7 +127,7 @@ ROUTES = {
 }
 # page groups keep their rows and request builders in modules of their own (matrix_*.py)
 for _group in (matrix_account, matrix_admin, matrix_customers, matrix_agreements, matrix_calendars, matrix_notices,
-               matrix_requests, matrix_request_pages):
+               matrix_requests, matrix_request_pages, matrix_search):
     ROUTES.update(_group.ROUTES)
 STATUS = {"ok": None, "unauth": 401, "forbidden": 403, "hidden": 404}
 
@@ -293,7 +294,7 @@ class Site:
         cid = self.client.get(t)
         n = self.unique()
         for group in (matrix_account, matrix_admin, matrix_customers, matrix_agreements, matrix_calendars, matrix_notices,
-                      matrix_requests, matrix_request_pages):
+                      matrix_requests, matrix_request_pages, matrix_search):
             if route in group.ROUTES:
                 return group.request(self, route, actor, t, n)
         if pattern in ("/api/v1/auth/login", "/login") and method == "POST":
