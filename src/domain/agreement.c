@@ -845,6 +845,7 @@ static int sign_client_fn(struct store_conn *c, void *arg, struct kf_err *err)
     store_bind_int64(st, 3, a->id);
     store_bind_int64(st, 4, a->client_id);
     if ((rc = ident_exec(c, &st, NULL, err)) != 0) return rc;
+    if ((rc = search_reindex_agreement(c, a->id, err)) != 0) return rc; /* its contract number, same write */
     rc = ident_audit(c, a->ctx, a->client_id, "agreement.sign_client", "agreement", a->id,
                      json_pack("{s:I, s:I}", "signed_by", (json_int_t)a->ctx->actor->user_id, "signed_at",
                                (json_int_t)now),

@@ -325,3 +325,27 @@ def test_search_bad_input_is_a_clear_4xx_never_5xx_and_the_page(kefu, tmp_path):
     assert r.status == 200 and "search-total" in r.text and "<mark>打印</mark>" in r.text, r
     r = admin.call("GET", "/search?q=")
     assert r.status == 422 and 'aria-invalid="true"' in r.text, r
+
+
+def test_search_agreements_and_notices_for_their_readers(kefu, tmp_path):
+    """Agreements (contract number, parties, supplementary terms) and notices (subject, body) are
+    found by their readers; a client user finds only their own client's (C5.2)."""
+    srv, admin, ids = new_site(kefu, tmp_path)
+    A, B = ids["A"], ids["B"]
+    boss_a, boss_b = login_as(srv, "boss-A"), login_as(srv, "boss-B")
+    g = activate(admin, boss_a, A)
+    assert g["contract_number"]
+    r = search(admin, g["contract_number"].lower(), kind="agreement")
+    assert r.status == 200 and [i["id"] for i in r.json["items"]] == [g["id"]], r
+    assert r.json["items"][0]["title"] == g["contract_number"]
+    assert search(boss_a, "友好协商", kind="agreement").json["total"] == 1
+    assert search(boss_b, "友好协商", kind="agreement").json["total"] == 0
+    r = admin.call("POST", "/api/v1/notices", {"client_id": A, "kind": "change", "subject": "服务时间调整通知",
+                                               "body": "春节期间ＡＢＣ服务暂停。"})
+    assert r.status == 201, r
+    nid = r.json["id"]
+    r = search(admin, "abc服务", kind="notice")
+    assert r.status == 200 and [i["id"] for i in r.json["items"]] == [nid], r
+    assert "<mark>ＡＢＣ服务</mark>" in r.json["items"][0]["snippet_html"]
+    assert [i["id"] for i in search(boss_a, "调整", kind="notice").json["items"]] == [nid]
+    assert search(boss_b, "调整", kind="notice").json["total"] == 0
