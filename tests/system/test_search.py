@@ -349,3 +349,9 @@ def test_search_agreements_and_notices_for_their_readers(kefu, tmp_path):
     assert "<mark>ＡＢＣ服务</mark>" in r.json["items"][0]["snippet_html"]
     assert [i["id"] for i in search(boss_a, "调整", kind="notice").json["items"]] == [nid]
     assert search(boss_b, "调整", kind="notice").json["total"] == 0
+    # customers: through the keyed name tokens, within one client
+    r = search(admin, "顾客", kind="customer", client_id=A)
+    assert r.status == 200 and [i["id"] for i in r.json["items"]] == [ids["customerA"]], r
+    assert "<mark>顾客</mark>" in r.json["items"][0]["snippet_html"]
+    assert [i["id"] for i in search(boss_b, "顾客", kind="customer").json["items"]] == [ids["customerB"]]
+    kh.assert_error(search(admin, "顾客", kind="customer"), 422, "invalid", "client_id")
