@@ -10,6 +10,7 @@
  *    with an upsert: concurrent activations queue on that row, and a rolled-back activation rolls
  *    its increment back, so numbers are unique and gap-free per pattern and year.
  *  - The audit record of a change is appended in the same write; contact names and phones masked. */
+#include "domain/search.h"
 #include "domain/agreement.h"
 
 #include <inttypes.h>
@@ -682,6 +683,7 @@ static int draft_fn(struct store_conn *c, void *arg, struct kf_err *err)
                                 ag_str(in->supplementary_terms), "number_pattern", pattern, "services", services);
     json_object_set_new(changes, "calendar_id", in->calendar_id ? json_integer(in->calendar_id) : json_null());
     if (!a->update) json_object_set_new(changes, "draft_ref", json_string(draft_ref));
+    if ((rc = search_reindex_agreement(c, a->id, err)) != 0) return rc; /* the search index, same write */
     return ident_audit(c, a->ctx, a->client_id, a->update ? "agreement.update_draft" : "agreement.create",
                        "agreement", a->id, changes, ag_masked, err);
 }
@@ -843,6 +845,7 @@ static int sign_client_fn(struct store_conn *c, void *arg, struct kf_err *err)
     store_bind_int64(st, 3, a->id);
     store_bind_int64(st, 4, a->client_id);
     if ((rc = ident_exec(c, &st, NULL, err)) != 0) return rc;
+    if ((rc = search_reindex_agreement(c, a->id, err)) != 0) return rc; /* its contract number, same write */
     rc = ident_audit(c, a->ctx, a->client_id, "agreement.sign_client", "agreement", a->id,
                      json_pack("{s:I, s:I}", "signed_by", (json_int_t)a->ctx->actor->user_id, "signed_at",
                                (json_int_t)now),

@@ -18,6 +18,7 @@
  *    keep the first. Audited once, when the row is new.
  *  - The audit record of every change is appended in the same write; the body is audited by its
  *    SHA-256 (the register keeps the text, immutably). */
+#include "domain/search.h"
 #include "domain/notice.h"
 
 #include <inttypes.h>
@@ -240,6 +241,7 @@ static int nt_send(struct kf_ctx *ctx, struct store_conn *c, const struct notice
     if (in->idempotency_key && *in->idempotency_key) store_bind_text(st, 17, in->idempotency_key, (size_t)-1);
     else store_bind_null(st, 17);
     if ((rc = ident_exec(c, &st, NULL, err)) != 0) return rc;
+    if ((rc = search_reindex_notice(c, id, err)) != 0) return rc; /* the search index, same write */
 
     char sha[2 * crypto_hash_sha256_BYTES + 1];
     nt_sha256_hex(in->body, sha);

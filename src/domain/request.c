@@ -29,6 +29,7 @@
 #include "domain/identity_internal.h"
 #include "domain/request_events_pub.h"
 #include "domain/request_sla.h"
+#include "domain/search.h"
 #include "store/store.h"
 
 #define REQ_REASON_MAX 400
@@ -351,6 +352,7 @@ static int create_fn(struct store_conn *c, void *arg, struct kf_err *err)
         (rc = request_sla_store(c, a->ctx, a->client_id, a->id, now, NULL, -1, err)) != 0) /* the queue's columns */
         return rc;
     if ((rc = request_changed(c, a->client_id, a->id, "create", err)) != 0) return rc;
+    if ((rc = search_reindex_request(c, a->client_id, a->id, err)) != 0) return rc; /* the search index */
     /* sizes, not texts: what people write may name customers, and the trail cannot forget */
     json_t *changes = json_pack("{s:s, s:o, s:o, s:s, s:s, s:s, s:I, s:I}", "number", number, "customer_id",
                                 in->customer_id ? rq_id_json(in->customer_id) : json_null(), "agreement_id",
@@ -720,6 +722,7 @@ static int update_fn(struct store_conn *c, void *arg, struct kf_err *err)
     int64_t n = 0;
     if ((rc = ident_exec(c, &st, &n, err)) != 0) return rc;
     if (n != 1) return kf_fail(err, KF_E_CONFLICT, "status", "the request changed meanwhile");
+    if ((ch->subject || ch->body) && (rc = search_reindex_request(c, a->client_id, a->id, err)) != 0) return rc;
     json_t *changes = json_object();
     if (priority != s.priority) {
         char from[4], to[4];
@@ -1019,6 +1022,7 @@ static int message_fn(struct store_conn *c, void *arg, struct kf_err *err)
     store_bind_text(st, 7, a->body, (size_t)-1);
     store_bind_int64(st, 8, now);
     if ((rc = ident_exec(c, &st, NULL, err)) != 0) return rc;
+    if ((rc = search_reindex_request(c, a->client_id, a->id, err)) != 0) return rc; /* the search index */
     json_t *changes = json_pack("{s:o, s:I}", "message_id", rq_id_json(a->message_id), "body_bytes",
                                 (json_int_t)strlen(a->body));
     if (a->internal) { /* the provider's chain: client users read their own chain only */

@@ -13,6 +13,7 @@
  *    request_acceptances.
  *  - The window is a fact of time, not of the job: once it has passed, a rejection is refused even
  *    if the job has not run yet, and an explicit acceptance still closes (what silence would do). */
+#include "domain/search.h"
 #include "domain/request_accept.h"
 
 #include <inttypes.h>
@@ -195,6 +196,7 @@ static int acc_reopen(struct store_conn *c, struct accept_args *a, const struct 
     store_bind_text(st, 5, a->reason, (size_t)-1);
     store_bind_int64(st, 6, a->now);
     if ((rc = ident_exec(c, &st, NULL, err)) != 0) return rc;
+    if ((rc = search_reindex_request(c, a->client_id, a->id, err)) != 0) return rc; /* the search index */
     if (s->assignee_id) {
         char idtext[24], link[64];
         snprintf(idtext, sizeof idtext, "%" PRId64, a->id);

@@ -136,6 +136,9 @@ int api_agreement_terms(struct http_req *req);
 
 /* api_requests.c */
 int api_request_list(struct http_req *req);
+/* search (api_search.c, page_search.c; docs/search.md) */
+int api_search(struct http_req *req);
+int page_search(struct http_req *req);
 int api_request_create(struct http_req *req);
 int api_request_get(struct http_req *req);
 int api_request_update(struct http_req *req);

@@ -117,6 +117,10 @@ const struct route routes[] = {
     {"GET", "/api/v1/announcements/{id}", 0, "notice.read", api_announcement_get,
      "An announcement with its read receipts per client (provider staff)."},
 
+    /* search (api_search.c; docs/search.md) */
+    {"GET", "/api/v1/search", 0, "request.read", api_search,
+     "Search requests, agreements, notices or customers by substrings of their text, newest first (keyset), with the total."},
+
     /* service requests (api_requests.c; docs/requests.md) */
     {"GET", "/api/v1/requests", 0, "request.read", api_request_list,
      "Service requests newest first (keyset), filtered by client, status, priority, assignee."},
@@ -380,6 +384,10 @@ const struct route routes[] = {
      page_agreement_change_withdraw, "Page: withdraw a pending service change (a correcting notice is sent)."},
 
     /* ---- */
+
+    /* page: search (page_search.c; docs/search.md) */
+    {"GET", "/search", ROUTE_PAGE, "request.read", page_search,
+     "Page: search with filters, the total, snippets with the matches marked, and the next page (keyset)."},
 
     /* pages: service requests (page_requests.c; docs/requests.md "Pages"; C3.2.1, C5.2) */
     {"GET", "/requests", ROUTE_PAGE, "request.read", page_requests,

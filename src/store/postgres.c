@@ -445,6 +445,11 @@ static void pg_rollback(struct store_conn *conn)
 
 /* --- schema helpers -------------------------------------------------------------------------- */
 
+/* The engine-specific half of the search index (search.c: search_engine_tokens and its GIN index)
+ * has no SQLite twin — there it is the FTS5 table, whose virtual and shadow tables the SQLite
+ * queries skip — so these objects stay out of the engine-neutral description. */
+#define PG_NOT_SEARCH_ENGINE(rel) " AND " rel " NOT LIKE 'search\\_engine\\_%'"
+
 #define PG_ATTNAMES(rel, keys, limit)                                                             \
     "(SELECT string_agg(coalesce(a.attname, '(expr)'), ',' ORDER BY k.ord) "                    \
     "FROM unnest(" keys ") WITH ORDINALITY AS k(attnum, ord) "                                  \
@@ -484,7 +489,7 @@ const struct store_driver store_driver_postgres = {
         "JOIN pg_namespace AS n ON n.oid = c.relnamespace "
         "JOIN pg_attribute AS a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
         "LEFT JOIN pg_constraint AS pk ON pk.conrelid = c.oid AND pk.contype = 'p' "
-        "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')",
+        "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')" PG_NOT_SEARCH_ENGINE("c.relname"),
     .sql_describe_indexes =
         "SELECT t.relname, i.relname, ix.indisunique::int, coalesce(con.contype = 'u', false)::int, "
         "(ix.indpred IS NOT NULL)::int, "
@@ -494,7 +499,7 @@ const struct store_driver store_driver_postgres = {
         "JOIN pg_class AS t ON t.oid = ix.indrelid "
         "JOIN pg_namespace AS n ON n.oid = t.relnamespace "
         "LEFT JOIN pg_constraint AS con ON con.conindid = ix.indexrelid AND con.contype IN ('u', 'p', 'x') "
-        "WHERE n.nspname = current_schema() AND NOT ix.indisprimary",
+        "WHERE n.nspname = current_schema() AND NOT ix.indisprimary" PG_NOT_SEARCH_ENGINE("t.relname"),
     .sql_describe_fkeys =
         "SELECT t.relname, con.conname, "
         PG_ATTNAMES("con.conrelid", "con.conkey", "TRUE") ", r.relname, "
@@ -505,7 +510,7 @@ const struct store_driver store_driver_postgres = {
         "JOIN pg_class AS t ON t.oid = con.conrelid "
         "JOIN pg_class AS r ON r.oid = con.confrelid "
         "JOIN pg_namespace AS n ON n.oid = t.relnamespace "
-        "WHERE con.contype = 'f' AND n.nspname = current_schema()",
+        "WHERE con.contype = 'f' AND n.nspname = current_schema()" PG_NOT_SEARCH_ENGINE("t.relname"),
     .sql_table_exists = "SELECT (to_regclass($1) IS NOT NULL)::int",
     .sql_migration_lock = "SELECT pg_advisory_xact_lock($1)",
     .tok_int64 = "BIGINT",

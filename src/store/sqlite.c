@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/search.h"
 #include "store/store_driver.h"
 
 #define SQ_BUSY_TIMEOUT_MS 5000
@@ -153,6 +154,9 @@ static int sq_setup(sqlite3 *db, enum store_conn_role role, struct kf_err *err)
     char mode[32];
     sqlite3_extended_result_codes(db, 1);
     sqlite3_busy_timeout(db, SQ_BUSY_TIMEOUT_MS);
+    /* the search index's FTS5 tokenizer, before any statement (or migration) can need it */
+    int trc = search_sqlite_register(db);
+    if (trc != SQLITE_OK) return sq_fail(db, trc, err);
     int rc = sq_pragma_text(db, "PRAGMA journal_mode=WAL", mode, sizeof mode, err);
     if (rc) return rc;
     if (strcmp(mode, "wal") != 0) {

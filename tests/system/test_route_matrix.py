@@ -23,6 +23,7 @@ import matrix_notices
 import matrix_queue
 import matrix_request_pages
 import matrix_requests
+import matrix_search
 
 from conftest import key_file_for, run_kefu
 
@@ -127,7 +128,7 @@ ROUTES = {
 }
 # page groups keep their rows and request builders in modules of their own (matrix_*.py)
 for _group in (matrix_account, matrix_admin, matrix_customers, matrix_agreements, matrix_calendars, matrix_notices,
-               matrix_requests, matrix_request_pages, matrix_queue):
+               matrix_requests, matrix_request_pages, matrix_queue, matrix_search):
     ROUTES.update(_group.ROUTES)
 STATUS = {"ok": None, "unauth": 401, "forbidden": 403, "hidden": 404}
 
@@ -294,7 +295,7 @@ class Site:
         cid = self.client.get(t)
         n = self.unique()
         for group in (matrix_account, matrix_admin, matrix_customers, matrix_agreements, matrix_calendars, matrix_notices,
-                      matrix_requests, matrix_request_pages, matrix_queue):
+                      matrix_requests, matrix_request_pages, matrix_queue, matrix_search):
             if route in group.ROUTES:
                 return group.request(self, route, actor, t, n)
         if pattern in ("/api/v1/auth/login", "/login") and method == "POST":

@@ -1,0 +1,461 @@
+/* The search index (search.h): kefu's bigram+unigram tokenizer, the FTS5 tokenizer "kefu" built on
+ * it, and the engine-specific reads and writes of search_docs.
+ *
+ * DESIGN — why the answers equal a substring scan:
+ *  - Documents and queries are normalised the same way (search_normalize). A term never holds a
+ *    space, so "term occurs in body" is a question about consecutive code points of the body.
+ *  - SQLite: the document mode emits, at position i, the unigram of code point i and (colocated)
+ *    the bigram of code points i, i+1 — every bigram, also those with a space, so positions never
+ *    jump. The query mode turns a term of n ≥ 2 code points into its n-1 bigrams at consecutive
+ *    positions: FTS5's phrase match then finds exactly the places where the term occurs. A term of
+ *    one code point is its unigram token. Each term is one FTS5 string (quotes doubled), so no query
+ *    text is ever FTS syntax.
+ *  - PostgreSQL: search_engine_tokens holds the distinct tokens of each document as text[] with a
+ *    GIN index; `tokens @> query tokens` finds candidates and strpos on the normalised body decides
+ *    for every term (tsvector positions stop at 16383: phrase matching alone is not exact there).
+ *  - Bytes that are not well-formed UTF-8 are units of their own (the text columns are validated
+ *    UTF-8, so this only keeps the tokenizer total on any input). */
+#include "store/search.h"
+
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/ids.h"
+#include "core/normalize.h"
+#include "store/store.h"
+#include "store/store_driver.h"
+
+/* --- the tokenizer ------------------------------------------------------------------------------- */
+
+/* Byte length of the unit at s[pos]: a well-formed code point, else one byte. */
+static size_t search_unit_len(const char *s, size_t len, size_t pos)
+{
+    size_t p = pos;
+    int32_t cp = normalize_next_cp(s, len, &p);
+    if (cp < 0 || p <= pos) return 1;
+    return p - pos;
+}
+
+int search_tokenize(const char *s, size_t len, enum search_tokenize_mode mode, search_token_fn fn, void *arg)
+{
+    if (!s || len == 0) return 0;
+    size_t pos = 0, ulen = search_unit_len(s, len, 0);
+    if (mode == SEARCH_TOKENIZE_QUERY && ulen >= len) return fn(arg, s, len, false);
+    while (pos < len) {
+        size_t next = pos + ulen;
+        size_t nlen = next < len ? search_unit_len(s, len, next) : 0;
+        int rc = 0;
+        if (mode == SEARCH_TOKENIZE_DOCUMENT) {
+            rc = fn(arg, s + pos, ulen, false);
+            if (rc == 0 && nlen) rc = fn(arg, s + pos, ulen + nlen, true);
+        } else if (nlen) {
+            rc = fn(arg, s + pos, ulen + nlen, false);
+        }
+        if (rc) return rc;
+        pos = next;
+        ulen = nlen;
+    }
+    return 0;
+}
+
+int search_normalize(const char *s, size_t len, struct buf *out)
+{
+    return normalize_name(s, len, out);
+}
+
+int search_split_terms(struct arena *a, const char *q, const char ***terms_r, size_t *n_r, struct kf_err *err)
+{
+    size_t len = q ? strlen(q) : 0, chars = 0;
+    for (size_t p = 0; p < len;) {
+        p += search_unit_len(q, len, p);
+        chars++;
+    }
+    if (chars == 0) return kf_fail(err, KF_E_INVALID, "q", "type something to search for");
+    if (chars > SEARCH_QUERY_CHARS_MAX)
+        return kf_fail(err, KF_E_INVALID, "q", "a search is at most %d characters", SEARCH_QUERY_CHARS_MAX);
+    const char **terms = arena_zalloc(a, sizeof *terms * SEARCH_TERMS_MAX);
+    size_t n = 0;
+    for (const char *p = q; *p;) {
+        const char *sp = strchr(p, ' ');
+        size_t tl = sp ? (size_t)(sp - p) : strlen(p);
+        if (tl) {
+            if (n == SEARCH_TERMS_MAX)
+                return kf_fail(err, KF_E_INVALID, "q", "a search is at most %d words", SEARCH_TERMS_MAX);
+            terms[n++] = arena_strndup(a, p, tl);
+        }
+        p += tl + (sp ? 1 : 0);
+    }
+    if (n == 0) return kf_fail(err, KF_E_INVALID, "q", "type something to search for");
+    *terms_r = terms;
+    *n_r = n;
+    return 0;
+}
+
+char *search_fts_match(struct arena *a, const char *const *terms, size_t n)
+{
+    size_t cap = 1;
+    for (size_t i = 0; i < n; i++) cap += strlen(terms[i]) * 2 + 3;
+    char *out = arena_alloc(a, cap), *w = out;
+    for (size_t i = 0; i < n; i++) {
+        if (i) *w++ = ' ';
+        *w++ = '"';
+        for (const char *p = terms[i]; *p; p++) {
+            if (*p == '"') *w++ = '"';
+            *w++ = *p;
+        }
+        *w++ = '"';
+    }
+    *w = '\0';
+    return out;
+}
+
+struct pg_array {
+    struct buf *b;
+    bool first;
+};
+
+static int pg_array_add(void *arg, const char *tok, size_t len, bool colocated)
+{
+    (void)colocated;
+    struct pg_array *x = arg;
+    if (buf_puts(x->b, x->first ? "\"" : ",\"")) return KF_E_NOMEM;
+    x->first = false;
+    for (size_t i = 0; i < len; i++) {
+        if ((tok[i] == '"' || tok[i] == '\\') && buf_append(x->b, "\\", 1)) return KF_E_NOMEM;
+        if (buf_append(x->b, tok + i, 1)) return KF_E_NOMEM;
+    }
+    return buf_append(x->b, "\"", 1) ? KF_E_NOMEM : 0;
+}
+
+char *search_pg_array(struct arena *a, const char *const *terms, size_t n, bool terms_only)
+{
+    struct buf b;
+    buf_init(&b, SEARCH_BODY_MAX * 4);
+    struct pg_array x = {.b = &b, .first = true};
+    int rc = buf_puts(&b, "{");
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        size_t tl = strlen(terms[i]);
+        rc = terms_only ? pg_array_add(&x, terms[i], tl, false)
+                        : search_tokenize(terms[i], tl, SEARCH_TOKENIZE_QUERY, pg_array_add, &x);
+    }
+    if (rc == 0) rc = buf_puts(&b, "}");
+    char *out = rc == 0 ? arena_strndup(a, b.data, b.len) : NULL;
+    buf_free(&b);
+    return out;
+}
+
+/* Every distinct token of a document as a text[] literal (PostgreSQL's GIN index). */
+struct pg_doc_tokens {
+    struct pg_array arr;
+    const char **seen; /* open-addressing set of token starts, by (ptr, len) hash */
+    size_t *seen_len;
+    size_t cap;
+};
+
+static uint64_t tok_hash(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
+}
+
+static int pg_doc_add(void *arg, const char *tok, size_t len, bool colocated)
+{
+    struct pg_doc_tokens *t = arg;
+    size_t i = (size_t)(tok_hash(tok, len) & (t->cap - 1));
+    for (; t->seen[i]; i = (i + 1) & (t->cap - 1)) {
+        if (t->seen_len[i] == len && memcmp(t->seen[i], tok, len) == 0) return 0;
+    }
+    t->seen[i] = tok;
+    t->seen_len[i] = len;
+    return pg_array_add(&t->arr, tok, len, colocated);
+}
+
+static int pg_doc_array(const char *body, size_t len, struct buf *out)
+{
+    struct pg_doc_tokens t = {.arr = {.b = out, .first = true}};
+    t.cap = 64;
+    while (t.cap < len * 4 + 8) t.cap *= 2; /* at most 2 tokens per byte: load ≤ 1/2 */
+    t.seen = calloc(t.cap, sizeof *t.seen);
+    t.seen_len = calloc(t.cap, sizeof *t.seen_len);
+    int rc = t.seen && t.seen_len ? buf_puts(out, "{") : KF_E_NOMEM;
+    if (rc == 0) rc = search_tokenize(body, len, SEARCH_TOKENIZE_DOCUMENT, pg_doc_add, &t);
+    if (rc == 0) rc = buf_puts(out, "}") ? KF_E_NOMEM : 0;
+    free(t.seen);
+    free(t.seen_len);
+    return rc;
+}
+
+/* --- FTS5 ---------------------------------------------------------------------------------------- */
+
+struct fts_cb {
+    void *ctx;
+    int (*token)(void *, int, const char *, int, int, int);
+    const char *base;
+};
+
+static int fts_emit(void *arg, const char *tok, size_t len, bool colocated)
+{
+    struct fts_cb *cb = arg;
+    int start = (int)(tok - cb->base);
+    return cb->token(cb->ctx, colocated ? FTS5_TOKEN_COLOCATED : 0, tok, (int)len, start, start + (int)len);
+}
+
+static int fts_create(void *ctx, const char **argv, int argc, Fts5Tokenizer **out)
+{
+    (void)ctx;
+    (void)argv;
+    (void)argc;
+    static int dummy;
+    *out = (Fts5Tokenizer *)(void *)&dummy; /* stateless */
+    return SQLITE_OK;
+}
+
+static void fts_delete(Fts5Tokenizer *t)
+{
+    (void)t;
+}
+
+static int fts_tokenize(Fts5Tokenizer *t, void *ctx, int flags, const char *text, int n,
+                        int (*token)(void *, int, const char *, int, int, int))
+{
+    (void)t;
+    if (!text || n <= 0) return SQLITE_OK;
+    struct fts_cb cb = {ctx, token, text};
+    /* queries (also prefix queries, which kefu never writes) get the phrase form */
+    enum search_tokenize_mode mode = (flags & FTS5_TOKENIZE_QUERY) ? SEARCH_TOKENIZE_QUERY : SEARCH_TOKENIZE_DOCUMENT;
+    return search_tokenize(text, (size_t)n, mode, fts_emit, &cb);
+}
+
+int search_sqlite_register(struct sqlite3 *db)
+{
+    fts5_api *api = NULL;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL);
+    if (rc != SQLITE_OK) return rc;
+    sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
+    sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (!api) return SQLITE_ERROR;
+    static fts5_tokenizer tok = {fts_create, fts_delete, fts_tokenize};
+    return api->xCreateTokenizer(api, "kefu", NULL, &tok, NULL);
+}
+
+/* --- writes -------------------------------------------------------------------------------------- */
+
+static bool search_is_pg(struct store_conn *c)
+{
+    return strcmp(c->drv->name, "postgres") == 0;
+}
+
+/* Sets the shadowed flag of a request's public document: 1 exactly while a staff one exists. */
+static int search_shadow(struct store_conn *c, const char *kind, int64_t object_id, struct kf_err *err)
+{
+    struct store_stmt *st;
+    int rc = store_prepare(c,
+                           "UPDATE search_docs SET shadowed = (SELECT count(*) FROM search_docs s WHERE s.kind = $1 "
+                           "AND s.object_id = $2 AND s.scope = 'staff') WHERE kind = $1 AND object_id = $2 "
+                           "AND scope = 'public'",
+                           &st, err);
+    if (rc) return rc;
+    store_bind_text(st, 1, kind, (size_t)-1);
+    store_bind_int64(st, 2, object_id);
+    rc = store_step(st, err);
+    store_finalize(&st);
+    return rc < 0 ? rc : 0;
+}
+
+int search_index_put(struct store_conn *c, const char *kind, int64_t object_id, int64_t client_id, const char *scope,
+                     int64_t created, const char *text, struct kf_err *err)
+{
+    struct buf body;
+    buf_init(&body, SEARCH_BODY_MAX);
+    int rc = search_normalize(text ? text : "", text ? strlen(text) : 0, &body);
+    if (rc) {
+        buf_free(&body);
+        return kf_fail(err, rc, NULL, "search: cannot normalise the text of %s %" PRId64, kind, object_id);
+    }
+    struct store_stmt *st;
+    rc = store_prepare(c,
+                       "INSERT INTO search_docs (id, kind, object_id, client_id, scope, shadowed, created, body) "
+                       "VALUES ($1, $2, $3, $4, $5, 0, $6, $7) ON CONFLICT (kind, object_id, scope) DO UPDATE SET "
+                       "client_id = excluded.client_id, created = excluded.created, body = excluded.body "
+                       "RETURNING id",
+                       &st, err);
+    int64_t doc_id = 0;
+    if (rc == 0) {
+        store_bind_int64(st, 1, id_new(created));
+        store_bind_text(st, 2, kind, (size_t)-1);
+        store_bind_int64(st, 3, object_id);
+        store_bind_int64(st, 4, client_id);
+        store_bind_text(st, 5, scope, (size_t)-1);
+        store_bind_int64(st, 6, created);
+        store_bind_text(st, 7, body.data ? body.data : "", body.len);
+        rc = store_step(st, err);
+        if (rc == STORE_ROW) doc_id = store_col_int64(st, 0), rc = 0;
+        else if (rc == STORE_DONE) rc = kf_fail(err, KF_E_STORAGE, NULL, "search: no document id");
+        store_finalize(&st);
+    }
+    if (rc == 0 && search_is_pg(c)) {
+        struct buf arr;
+        buf_init(&arr, SEARCH_BODY_MAX * 8);
+        rc = pg_doc_array(body.data ? body.data : "", body.len, &arr);
+        if (rc) rc = kf_fail(err, rc, NULL, "search: tokens");
+        if (rc == 0)
+            rc = store_prepare(c,
+                               "INSERT INTO search_engine_tokens (doc_id, tokens) VALUES ($1, $2::text[]) "
+                               "ON CONFLICT (doc_id) DO UPDATE SET tokens = excluded.tokens",
+                               &st, err);
+        if (rc == 0) {
+            store_bind_int64(st, 1, doc_id);
+            store_bind_text(st, 2, arr.data, arr.len);
+            rc = store_step(st, err);
+            store_finalize(&st);
+            if (rc > 0) rc = 0;
+        }
+        buf_free(&arr);
+    }
+    buf_free(&body);
+    if (rc == 0 && strcmp(kind, "request") == 0) rc = search_shadow(c, kind, object_id, err);
+    return rc < 0 ? rc : 0;
+}
+
+int search_index_delete(struct store_conn *c, const char *kind, int64_t object_id, const char *scope,
+                        struct kf_err *err)
+{
+    struct store_stmt *st;
+    int rc;
+    if (search_is_pg(c)) { /* the tokens row first: it refers to the document */
+        rc = store_prepare(c,
+                           "DELETE FROM search_engine_tokens WHERE doc_id IN (SELECT id FROM search_docs WHERE "
+                           "kind = $1 AND object_id = $2 AND (scope = $3 OR $3 = ''))",
+                           &st, err);
+        if (rc) return rc;
+        store_bind_text(st, 1, kind, (size_t)-1);
+        store_bind_int64(st, 2, object_id);
+        store_bind_text(st, 3, scope ? scope : "", (size_t)-1);
+        rc = store_step(st, err);
+        store_finalize(&st);
+        if (rc < 0) return rc;
+    }
+    rc = store_prepare(c, "DELETE FROM search_docs WHERE kind = $1 AND object_id = $2 AND (scope = $3 OR $3 = '')",
+                       &st, err);
+    if (rc) return rc;
+    store_bind_text(st, 1, kind, (size_t)-1);
+    store_bind_int64(st, 2, object_id);
+    store_bind_text(st, 3, scope ? scope : "", (size_t)-1);
+    rc = store_step(st, err);
+    store_finalize(&st);
+    if (rc < 0) return rc;
+    return strcmp(kind, "request") == 0 ? search_shadow(c, kind, object_id, err) : 0;
+}
+
+/* --- reads --------------------------------------------------------------------------------------- */
+
+/* Parameters, the same on both engines: $1 the engine's match ($2 PostgreSQL's terms), $3 kind,
+ * $4 staff, $5 own client, $6 client filter, $7 status, $8 priority, $9 assignee, $10 channel,
+ * $11 from, $12 to, $13 SLA state (requests.sla_state, kept by the queue's migration 0019); the page
+ * adds $14/$15 (keyset) and $16 (limit). */
+#define SD_VISIBLE                                                                                        \
+    " AND d.kind = $3 AND ((d.scope = 'staff' OR d.shadowed = 0) AND $4 = 1 OR d.scope = 'public' AND $4 = 0)" \
+    " AND (d.client_id = $5 OR $5 = 0) AND (d.client_id = $6 OR $6 = 0) AND d.created >= $11 AND d.created < $12"
+#define SQ_REQUEST " CROSS JOIN requests r ON r.id = d.object_id AND r.client_id = d.client_id"
+#define PG_REQUEST " JOIN requests r ON r.id = d.object_id AND r.client_id = d.client_id"
+#define SD_REQUEST_WHERE                                                                              \
+    " AND (r.status = $7 OR $7 = '') AND (r.priority = $8 OR $8 = 0) AND (r.assignee_id = $9 OR $9 = 0)" \
+    " AND (r.channel = $10 OR $10 = '') AND (r.sla_state = $13 OR $13 = '')"
+#define SD_OTHER_WHERE                                                                                \
+    " AND ($7 = '' OR $7 <> '') AND ($8 = 0 OR $8 <> 0) AND ($9 = 0 OR $9 <> 0) AND ($10 = '' OR $10 <> '')" \
+    " AND ($13 = '' OR $13 <> '')"
+/* newest first, ties by the object's id (time-ordered, the same on both engines); one document per
+ * object is visible to any one searcher, so (created, object_id) is a key of the hits */
+#define SD_PAGE                                                                                       \
+    " AND (d.created < $14 OR d.created = $14 AND d.object_id < $15) ORDER BY d.created DESC, d.object_id DESC" \
+    " LIMIT $16"
+#define SD_COLS "d.id, d.object_id, d.client_id, d.created, d.scope, d.body"
+
+/* CROSS JOIN: SQLite keeps the FTS5 match as the outer loop (else it may probe the match per row) */
+#define SQ_FROM " FROM search_engine_fts CROSS JOIN search_docs d ON d.id = search_engine_fts.rowid"
+#define SQ_MATCH " WHERE search_engine_fts MATCH $1 AND ($2 = '' OR $2 <> '')"
+#define PG_FROM " FROM search_docs d JOIN search_engine_tokens t ON t.doc_id = d.id"
+#define PG_MATCH                                                                                      \
+    " WHERE t.tokens @> $1::text[] AND NOT EXISTS (SELECT 1 FROM unnest($2::text[]) AS q(term) WHERE " \
+    "strpos(d.body, q.term) = 0)"
+
+static const char *const sd_sql[2][2][2] = {
+    /* [pg][request][page] */
+    {{"SELECT count(*)" SQ_FROM SQ_MATCH SD_VISIBLE SD_OTHER_WHERE,
+      "SELECT " SD_COLS SQ_FROM SQ_MATCH SD_VISIBLE SD_OTHER_WHERE SD_PAGE},
+     {"SELECT count(*)" SQ_FROM SQ_REQUEST SQ_MATCH SD_VISIBLE SD_REQUEST_WHERE,
+      "SELECT " SD_COLS SQ_FROM SQ_REQUEST SQ_MATCH SD_VISIBLE SD_REQUEST_WHERE SD_PAGE}},
+    {{"SELECT count(*)" PG_FROM PG_MATCH SD_VISIBLE SD_OTHER_WHERE,
+      "SELECT " SD_COLS PG_FROM PG_MATCH SD_VISIBLE SD_OTHER_WHERE SD_PAGE},
+     {"SELECT count(*)" PG_FROM PG_REQUEST PG_MATCH SD_VISIBLE SD_REQUEST_WHERE,
+      "SELECT " SD_COLS PG_FROM PG_REQUEST PG_MATCH SD_VISIBLE SD_REQUEST_WHERE SD_PAGE}},
+};
+
+static void sd_bind(struct store_stmt *st, const struct search_docs_query *q, const char *match, const char *terms,
+                    bool page)
+{
+    store_bind_text(st, 1, match, (size_t)-1);
+    store_bind_text(st, 2, terms, (size_t)-1);
+    store_bind_text(st, 3, q->kind, (size_t)-1);
+    store_bind_int64(st, 4, q->staff ? 1 : 0);
+    store_bind_int64(st, 5, q->own_client_id);
+    store_bind_int64(st, 6, q->client_id);
+    store_bind_text(st, 7, q->status ? q->status : "", (size_t)-1);
+    store_bind_int64(st, 8, q->priority);
+    store_bind_int64(st, 9, q->assignee_id);
+    store_bind_text(st, 10, q->channel ? q->channel : "", (size_t)-1);
+    store_bind_int64(st, 11, q->from_ms ? q->from_ms : INT64_MIN);
+    store_bind_int64(st, 12, q->to_ms ? q->to_ms : INT64_MAX);
+    store_bind_text(st, 13, q->sla_state ? q->sla_state : "", (size_t)-1);
+    if (!page) return;
+    store_bind_int64(st, 14, q->after_id ? q->after_created : INT64_MAX);
+    store_bind_int64(st, 15, q->after_id ? q->after_id : INT64_MAX);
+    store_bind_int64(st, 16, q->limit);
+}
+
+int search_docs_query(struct store_conn *c, struct arena *a, const struct search_docs_query *q, int64_t *total_r,
+                      struct search_doc_hit **hits_r, size_t *n_r, struct kf_err *err)
+{
+    bool pg = search_is_pg(c), request = strcmp(q->kind, "request") == 0;
+    const char *match = pg ? search_pg_array(a, q->terms, q->n_terms, false) : search_fts_match(a, q->terms, q->n_terms);
+    const char *terms = pg ? search_pg_array(a, q->terms, q->n_terms, true) : "";
+    if (!match || !terms) return kf_fail(err, KF_E_NOMEM, NULL, NULL);
+    int limit = q->limit >= 1 && q->limit <= 100 ? q->limit : 20;
+    struct search_docs_query qq = *q;
+    qq.limit = limit;
+    struct store_stmt *st;
+    int rc = store_prepare(c, sd_sql[pg][request][0], &st, err);
+    if (rc) return rc;
+    sd_bind(st, &qq, match, terms, false);
+    rc = store_step(st, err);
+    if (rc == STORE_ROW) *total_r = store_col_int64(st, 0);
+    store_finalize(&st);
+    if (rc < 0) return rc;
+    if ((rc = store_prepare(c, sd_sql[pg][request][1], &st, err)) != 0) return rc;
+    sd_bind(st, &qq, match, terms, true);
+    struct search_doc_hit *hits = arena_zalloc(a, sizeof *hits * (size_t)limit);
+    size_t n = 0;
+    while (n < (size_t)limit && (rc = store_step(st, err)) == STORE_ROW) {
+        struct search_doc_hit *h = &hits[n++];
+        h->doc_id = store_col_int64(st, 0);
+        h->object_id = store_col_int64(st, 1);
+        h->client_id = store_col_int64(st, 2);
+        h->created = store_col_int64(st, 3);
+        h->scope = arena_strdup(a, store_col_text(st, 4, NULL));
+        size_t bl = 0;
+        const char *b = store_col_text(st, 5, &bl);
+        h->body = arena_strndup(a, b ? b : "", bl);
+    }
+    store_finalize(&st);
+    if (rc < 0) return rc;
+    *hits_r = hits;
+    *n_r = n;
+    return 0;
+}
