@@ -298,3 +298,15 @@ const char *page_form_key(struct http_req *req)
     sodium_bin2hex(hex, sizeof raw * 2 + 1, raw, sizeof raw);
     return hex;
 }
+
+json_t *page_options(struct http_req *req, const char *prefix, const char *const *values, const char *chosen)
+{
+    json_t *arr = json_array();
+    for (const char *const *v = values; *v; v++) {
+        json_t *o = json_pack("{s:s,s:b}", "value", *v, "selected", chosen && strcmp(chosen, *v) == 0);
+        if (prefix) json_object_set_new(o, "label_key", json_string(arena_printf(req->arena, "%s.%s", prefix, *v)));
+        else json_object_set_new(o, "label", json_string(*v));
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}

@@ -56,6 +56,10 @@ const char *page_form_key(struct http_req *req);
  * text "<group>.error.<field>" gets that text instead of the code's. Returns the status to answer. */
 int page_form_fail(struct http_req *req, json_t *data, const char *group, const char *form, const char *const *fields);
 
+/* A select's options: [{value, label_key, selected}] with label_key "<prefix>.<value>"; prefix NULL:
+ * [{value, label, selected}], the value its own label. `chosen` (may be NULL) is marked selected. */
+json_t *page_options(struct http_req *req, const char *prefix, const char *const *values, const char *chosen);
+
 /* For provider staff: `clients` in `data`, the client organisations to choose from (at most
  * PAGE_CLIENT_CHOICE_MAX, org_list_clients' page limit; `selected` marked); when the actor may not
  * list them, `client_text` (a box for the client's id) and `client_value`. Client users: nothing. */

@@ -62,17 +62,6 @@ static int page_client_required(struct http_req *req, int64_t *client_r)
     return chosen ? 0 : kf_fail(&req->err, KF_E_NOT_FOUND, "client_id", "no client chosen");
 }
 
-/* A select's options: [{value, label_key, selected}]. */
-static json_t *options_json(struct http_req *req, const char *prefix, const char *const *values, const char *chosen)
-{
-    json_t *arr = json_array();
-    for (const char *const *v = values; *v; v++)
-        json_array_append_new(arr, json_pack("{s:s,s:s,s:b}", "value", *v, "label_key",
-                                             arena_printf(req->arena, "%s.%s", prefix, *v), "selected",
-                                             chosen && strcmp(chosen, *v) == 0));
-    return arr;
-}
-
 static const char *kind_or_person(const char *kind)
 {
     return kind && strcmp(kind, "enterprise") == 0 ? "enterprise" : "person";
@@ -293,7 +282,7 @@ static int customer_consents(struct http_req *req, json_t *d, int64_t client_id,
     for (size_t i = 0; i < n; i++) {
         json_t *row = consent_row(req, &items[i]);
         if (can_record && !items[i].withdrawn_at)
-            json_object_set_new(row, "channels", options_json(req, "customers.channel", channels, "phone"));
+            json_object_set_new(row, "channels", page_options(req, "customers.channel", channels, "phone"));
         json_array_append_new(rows, row);
     }
     json_object_set_new(d, "any_consent", json_boolean(n > 0));
@@ -331,9 +320,9 @@ static int customer_page(struct http_req *req, int status, json_t *d, int64_t cl
     if (!give) json_object_set_new(d, "give", give = json_pack("{s:{}}", "form"));
     json_t *gf = json_object_get(give, "form");
     json_object_set_new(give, "purposes",
-                        options_json(req, "customers.purpose", purposes, json_string_value(json_object_get(gf, "purpose"))));
+                        page_options(req, "customers.purpose", purposes, json_string_value(json_object_get(gf, "purpose"))));
     const char *ch = json_string_value(json_object_get(gf, "channel"));
-    json_object_set_new(give, "channels", options_json(req, "customers.channel", channels, ch ? ch : "phone"));
+    json_object_set_new(give, "channels", page_options(req, "customers.channel", channels, ch ? ch : "phone"));
     return page_render(req, status, "customers/show", d);
 }
 

@@ -72,17 +72,6 @@ static int query_client(struct http_req *req, int64_t *client_r)
     return 0;
 }
 
-/* A select's options: [{value, label_key, selected}]. */
-static json_t *options_json(struct http_req *req, const char *prefix, const char *const *values, const char *chosen)
-{
-    json_t *arr = json_array();
-    for (const char *const *v = values; *v; v++)
-        json_array_append_new(arr, json_pack("{s:s,s:s,s:b}", "value", *v, "label_key",
-                                             arena_printf(req->arena, "%s.%s", prefix, *v), "selected",
-                                             chosen && strcmp(chosen, *v) == 0));
-    return arr;
-}
-
 /* The side ("provider"/"client") of the viewer. */
 static const char *viewer_side(struct http_req *req)
 {
@@ -122,8 +111,8 @@ int page_notice_list(struct http_req *req)
     f.kind = query_value(req, "kind");
     f.direction = query_value(req, "direction");
     f.unacknowledged = query_value(req, "unacknowledged") != NULL;
-    json_object_set_new(d, "kinds", options_json(req, "notices.kind", kinds, f.kind));
-    json_object_set_new(d, "directions", options_json(req, "notices.direction", directions, f.direction));
+    json_object_set_new(d, "kinds", page_options(req, "notices.kind", kinds, f.kind));
+    json_object_set_new(d, "directions", page_options(req, "notices.direction", directions, f.direction));
     if (f.unacknowledged) json_object_set_new(d, "unacknowledged_only", json_true());
     if (f.kind) json_object_set_new(d, "kind_value", json_string(f.kind));
     if (f.direction) json_object_set_new(d, "direction_value", json_string(f.direction));
@@ -195,8 +184,8 @@ static int new_form(struct http_req *req, int status, json_t *d, int64_t client_
     if (client_id) json_object_set_new(d, "client_id", json_string(id_text(req, client_id)));
     const char *kind = json_string_value(json_object_get(form, "kind"));
     const char *method = json_string_value(json_object_get(form, "method"));
-    json_object_set_new(d, "kinds", options_json(req, "notices.kind", kinds, kind ? kind : "other"));
-    json_object_set_new(d, "methods", options_json(req, "notices.method", methods, method ? method : "portal"));
+    json_object_set_new(d, "kinds", page_options(req, "notices.kind", kinds, kind ? kind : "other"));
+    json_object_set_new(d, "methods", page_options(req, "notices.method", methods, method ? method : "portal"));
     agreement_choice(req, d, client_id, json_string_value(json_object_get(form, "agreement_id")));
     const char *corrects = json_string_value(json_object_get(form, "corrects_id"));
     int64_t cid = 0;

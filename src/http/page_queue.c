@@ -39,18 +39,6 @@ static int q_require(struct http_req *req, enum action act, int64_t client_id)
     return rc ? kf_fail(&req->err, rc, NULL, "%s", policy_action_name(act)) : 0;
 }
 
-static json_t *q_options(struct http_req *req, const char *prefix, const char *const *values, const char *chosen)
-{
-    json_t *arr = json_array();
-    for (const char *const *v = values; *v; v++) {
-        json_t *o = json_pack("{s:s,s:b}", "value", *v, "selected", chosen && strcmp(chosen, *v) == 0);
-        if (prefix) json_object_set_new(o, "label_key", json_string(arena_printf(req->arena, "%s.%s", prefix, *v)));
-        else json_object_set_new(o, "label", json_string(*v));
-        json_array_append_new(arr, o);
-    }
-    return arr;
-}
-
 static const char *q_sort_name(enum request_sort s)
 {
     return s == REQUEST_SORT_OLDEST ? "oldest" : s == REQUEST_SORT_SLA_DUE ? "sla_due" : "newest";
@@ -173,11 +161,11 @@ static int q_page(struct http_req *req, const struct kf_err *refused)
     json_object_set_new(d, "clients", ca);
     json_object_set_new(d, "assignee_me", json_boolean(!f.unassigned && f.assignee_id && f.assignee_id == me));
     json_object_set_new(d, "assignee_none", json_boolean(f.unassigned));
-    json_object_set_new(d, "statuses", q_options(req, "requests.status", q_statuses, f.status));
-    json_object_set_new(d, "settable", q_options(req, "requests.status", q_settable, NULL));
-    json_object_set_new(d, "slas", q_options(req, "requests.sla.state", q_sla, f.sla_state));
-    json_object_set_new(d, "sorts", q_options(req, "queue.sort", q_sorts, q_sort_name(f.sort)));
-    json_object_set_new(d, "priorities", q_options(req, NULL, q_priorities,
+    json_object_set_new(d, "statuses", page_options(req, "requests.status", q_statuses, f.status));
+    json_object_set_new(d, "settable", page_options(req, "requests.status", q_settable, NULL));
+    json_object_set_new(d, "slas", page_options(req, "requests.sla.state", q_sla, f.sla_state));
+    json_object_set_new(d, "sorts", page_options(req, "queue.sort", q_sorts, q_sort_name(f.sort)));
+    json_object_set_new(d, "priorities", page_options(req, NULL, q_priorities,
                                                    f.priority ? arena_printf(req->arena, "P%d", f.priority) : NULL));
     /* the rows, with the live clocks (the stored state is for filtering and sorting) */
     struct request_sla *slas = n ? arena_zalloc(req->arena, n * sizeof *slas) : NULL;

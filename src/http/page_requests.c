@@ -93,19 +93,6 @@ static int form_id(struct http_req *req, const char *key, int64_t *out)
     return 0;
 }
 
-/* A select's options: [{value, label_key, selected}]; prefix NULL: the value is its own label. */
-static json_t *options_json(struct http_req *req, const char *prefix, const char *const *values, const char *chosen)
-{
-    json_t *arr = json_array();
-    for (const char *const *v = values; *v; v++) {
-        json_t *o = json_pack("{s:s,s:b}", "value", *v, "selected", chosen && strcmp(chosen, *v) == 0);
-        if (prefix) json_object_set_new(o, "label_key", json_string(arena_printf(req->arena, "%s.%s", prefix, *v)));
-        else json_object_set_new(o, "label", json_string(*v));
-        json_array_append_new(arr, o);
-    }
-    return arr;
-}
-
 /* A repeated field arrives as an array, which a template cannot print: show its first value. */
 static void keep_strings_only(json_t *form)
 {
@@ -245,9 +232,9 @@ int page_requests(struct http_req *req)
     size_t n = 0;
     int64_t next = 0;
     if (!rc) rc = request_list(&req->ctx, &f, &items, &n, &next, &req->err);
-    json_object_set_new(d, "statuses", options_json(req, "requests.status", statuses, f.status));
-    json_object_set_new(d, "channels", options_json(req, "requests.channel", channels, f.channel));
-    json_object_set_new(d, "priorities", options_json(req, NULL, priorities, prio));
+    json_object_set_new(d, "statuses", page_options(req, "requests.status", statuses, f.status));
+    json_object_set_new(d, "channels", page_options(req, "requests.channel", channels, f.channel));
+    json_object_set_new(d, "priorities", page_options(req, NULL, priorities, prio));
     if (req->actor.client_id == 0) {
         struct user *users;
         size_t nu = provider_users(req, &users);
@@ -325,9 +312,9 @@ static int new_form(struct http_req *req, int status, json_t *d, int64_t client_
     if (!key || !*key) json_object_set_new(form, "idempotency_key", json_string(fresh_key(req)));
     bool provider = req->actor.client_id == 0;
     const char *ch = json_string_value(json_object_get(form, "channel"));
-    if (provider) json_object_set_new(c, "channels", options_json(req, "requests.channel", channels, ch ? ch : "phone"));
+    if (provider) json_object_set_new(c, "channels", page_options(req, "requests.channel", channels, ch ? ch : "phone"));
     const char *pr = json_string_value(json_object_get(form, "priority"));
-    json_object_set_new(c, "priorities", options_json(req, NULL, priorities, pr && *pr ? pr : "P3"));
+    json_object_set_new(c, "priorities", page_options(req, NULL, priorities, pr && *pr ? pr : "P3"));
     struct service_kind *kinds;
     size_t nk = 0;
     struct kf_err err;
@@ -559,7 +546,7 @@ static void add_forms(struct http_req *req, json_t *d, const struct request *r, 
     json_object_set_new(sf, "to", to);
     json_object_set_new(sf, "any", json_boolean(json_array_size(to) > 0));
     json_t *pf = json_object_get(d, "priority_form");
-    json_object_set_new(pf, "priorities", options_json(req, NULL, priorities, prio_text(req, r->priority)));
+    json_object_set_new(pf, "priorities", page_options(req, NULL, priorities, prio_text(req, r->priority)));
     json_t *af = json_object_get(d, "assign");
     json_t *uarr = json_array();
     for (size_t i = 0; i < nu; i++)
@@ -584,7 +571,7 @@ static void add_forms(struct http_req *req, json_t *d, const struct request *r, 
     json_object_set_new(af, "teams", tarr);
     json_t *cf = json_object_get(d, "call");
     const char *ck = json_string_value(json_object_get(json_object_get(cf, "form"), "kind"));
-    json_object_set_new(cf, "kinds", options_json(req, "requests.call", call_kinds, ck ? ck : "phone"));
+    json_object_set_new(cf, "kinds", page_options(req, "requests.call", call_kinds, ck ? ck : "phone"));
 }
 
 /* The catalogue name of a service kind in the viewer's language (the code when it has none). */

@@ -324,33 +324,34 @@ int search_index_put(struct store_conn *c, const char *kind, int64_t object_id, 
     return rc < 0 ? rc : 0;
 }
 
-int search_index_delete(struct store_conn *c, const char *kind, int64_t object_id, const char *scope,
-                        struct kf_err *err)
+/* Runs `sql`, a DELETE whose $1 is the kind, $2 the object's id and $3 the scope ("" for every one). */
+static int sd_delete(struct store_conn *c, const char *sql, const char *kind, int64_t object_id, const char *scope,
+                     struct kf_err *err)
 {
     struct store_stmt *st;
-    int rc;
-    if (search_is_pg(c)) { /* the tokens row first: it refers to the document */
-        rc = store_prepare(c,
-                           "DELETE FROM search_engine_tokens WHERE doc_id IN (SELECT id FROM search_docs WHERE "
-                           "kind = $1 AND object_id = $2 AND (scope = $3 OR $3 = ''))",
-                           &st, err);
-        if (rc) return rc;
-        store_bind_text(st, 1, kind, (size_t)-1);
-        store_bind_int64(st, 2, object_id);
-        store_bind_text(st, 3, scope ? scope : "", (size_t)-1);
-        rc = store_step(st, err);
-        store_finalize(&st);
-        if (rc < 0) return rc;
-    }
-    rc = store_prepare(c, "DELETE FROM search_docs WHERE kind = $1 AND object_id = $2 AND (scope = $3 OR $3 = '')",
-                       &st, err);
+    int rc = store_prepare(c, sql, &st, err);
     if (rc) return rc;
     store_bind_text(st, 1, kind, (size_t)-1);
     store_bind_int64(st, 2, object_id);
     store_bind_text(st, 3, scope ? scope : "", (size_t)-1);
     rc = store_step(st, err);
     store_finalize(&st);
-    if (rc < 0) return rc;
+    return rc < 0 ? rc : 0;
+}
+
+int search_index_delete(struct store_conn *c, const char *kind, int64_t object_id, const char *scope,
+                        struct kf_err *err)
+{
+    int rc;
+    if (search_is_pg(c) && /* the tokens row first: it refers to the document */
+        (rc = sd_delete(c,
+                        "DELETE FROM search_engine_tokens WHERE doc_id IN (SELECT id FROM search_docs WHERE "
+                        "kind = $1 AND object_id = $2 AND (scope = $3 OR $3 = ''))",
+                        kind, object_id, scope, err)) != 0)
+        return rc;
+    rc = sd_delete(c, "DELETE FROM search_docs WHERE kind = $1 AND object_id = $2 AND (scope = $3 OR $3 = '')", kind,
+                   object_id, scope, err);
+    if (rc) return rc;
     return strcmp(kind, "request") == 0 ? search_shadow(c, kind, object_id, err) : 0;
 }
 
