@@ -40,45 +40,33 @@
 #include "jobs/scheduler.h"
 #include "store/store.h"
 
-#define RS_CACHE_MAX 8               /* calendars kept by one cache */
 #define RS_BATCH 100                 /* requests the job reads at a time */
 #define RS_RECIPIENTS_MAX 64         /* assignee and supervisors notified of one alert */
 #define RS_CLOSED_HORIZON_MS (24LL * 3600 * 1000)   /* closed requests the job still looks at */
 
+/* Nothing of its own: the calendars live in calendar_store's per-thread cache (calendar_store_cached_conn,
+ * checked against the calendar's `updated` on every use). The type stays for request_sla_compute's callers. */
 struct request_sla_cache {
-    int64_t ids[RS_CACHE_MAX];
-    struct calendar *cals[RS_CACHE_MAX];
-    size_t n;
+    int unused;
 };
 
 void request_sla_cache_free(struct request_sla_cache **cache)
 {
     if (!cache || !*cache) return;
-    for (size_t i = 0; i < (*cache)->n; i++) calendar_free(&(*cache)->cals[i]);
     free(*cache);
     *cache = NULL;
 }
 
-/* The calendar `id`, from the cache or loaded into it (without a cache: *owned_r must be freed). */
-static int rs_calendar(struct store_conn *c, struct request_sla_cache **cache, int64_t id, struct calendar **cal_r,
+/* The calendar `id`: with `cache` (a read) from the thread's cache, checked fresh; without (inside a
+ * write) loaded from what this transaction sees and never cached — *owned_r must then be freed. */
+static int rs_calendar(struct store_conn *c, struct request_sla_cache **cache, int64_t id, const struct calendar **cal_r,
                        struct calendar **owned_r, struct kf_err *err)
 {
     *owned_r = NULL;
-    if (cache && *cache)
-        for (size_t i = 0; i < (*cache)->n; i++)
-            if ((*cache)->ids[i] == id) return *cal_r = (*cache)->cals[i], 0;
-    struct calendar *cal = NULL;
-    int rc = calendar_store_load_conn(c, id, &cal, err);
-    if (rc) return rc;
-    if (cache && !*cache) *cache = calloc(1, sizeof **cache);
-    if (cache && *cache && (*cache)->n < RS_CACHE_MAX) {
-        (*cache)->ids[(*cache)->n] = id;
-        (*cache)->cals[(*cache)->n++] = cal;
-    } else {
-        *owned_r = cal;
-    }
-    *cal_r = cal;
-    return 0;
+    if (cache) return calendar_store_cached_conn(c, id, cal_r, err);
+    int rc = calendar_store_load_conn(c, id, owned_r, err);
+    *cal_r = *owned_r;
+    return rc;
 }
 
 /* The facts of the two clocks, from the history oldest first. */
@@ -208,7 +196,8 @@ int request_sla_compute(struct store_conn *c, struct kf_ctx *ctx, int64_t client
         if (terms.services[i].kind && strcmp(terms.services[i].kind, f.service_kind) == 0) svc = &terms.services[i];
     if (!svc || f.priority < 1 || f.priority > 4)
         return kf_fail(err, KF_E_NOT_FOUND, "service_kind", "no target for this service kind in the terms at creation");
-    struct calendar *cal, *owned;
+    const struct calendar *cal;
+    struct calendar *owned;
     if ((rc = rs_calendar(c, cache, terms.calendar_id, &cal, &owned, err)) != 0) return rc;
     *out = (struct request_sla){.request_id = id, .client_id = client_id, .priority = f.priority,
                                 .calendar_id = terms.calendar_id, .at = now};
@@ -230,7 +219,9 @@ int request_sla_get(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct re
     if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
     struct store_conn *c;
     if ((rc = store_acquire(ctx->env->store, &c, err)) != 0) return rc;
-    rc = request_sla_compute(c, ctx, client_id, id, ident_now(ctx), NULL, out, err);
+    struct request_sla_cache *cache = NULL;
+    rc = request_sla_compute(c, ctx, client_id, id, ident_now(ctx), &cache, out, err);
+    request_sla_cache_free(&cache);
     store_release(&c);
     return rc;
 }
