@@ -3,6 +3,8 @@
  * write transaction, so an import applies fully or not at all and never races another. */
 #include "domain/calendar_store.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -362,6 +364,89 @@ int calendar_store_load_conn(struct store_conn *c, int64_t id, struct calendar *
     return 0;
 }
 
+/* ---- the per-thread cache of loaded calendars ----
+ * DESIGN: loading a calendar (zone, hours, years, every dated day re-parsed) costs far more than the
+ * SLA arithmetic over it, and every request read needs one. Each thread keeps the last few it
+ * loaded, each tagged with the calendar's `updated` read BEFORE the load. A use reads `updated`
+ * again (one primary-key lookup) and reuses the entry only when it is equal. Freshness: every write
+ * of a calendar's zone, hours, years or dates runs touch() in the same transaction, and touch makes
+ * `updated` strictly increase — so equal `updated` means the same committed content, across
+ * processes too; a write committed between the check and the load only costs a reload later. An
+ * entry also carries this process's write epoch (cs_epoch, read before the check): any calendar
+ * write here drops every entry, so two databases opened in turn by one process (tests, frozen
+ * clocks, same ids) never share one. Inside a write use calendar_store_load_conn instead: a
+ * transaction's uncommitted view must not be cached. Per
+ * thread, so an entry is never used by two threads and needs no lock; freed at thread exit. */
+#define CS_CACHE_MAX 8
+
+/* Bumped after every calendar write of this process. */
+static _Atomic int64_t cs_epoch;
+
+struct cs_cache {
+    int64_t ids[CS_CACHE_MAX], updated[CS_CACHE_MAX], epochs[CS_CACHE_MAX];
+    struct calendar *cals[CS_CACHE_MAX];
+    size_t n, next;
+};
+
+static _Thread_local struct cs_cache *cs_cache;
+static pthread_key_t cs_key;
+static pthread_once_t cs_once = PTHREAD_ONCE_INIT;
+
+static void cs_cache_free(void *p)
+{
+    struct cs_cache *k = p;
+    if (!k) return;
+    for (size_t i = 0; i < k->n; i++) calendar_free(&k->cals[i]);
+    free(k);
+}
+
+static void cs_key_make(void)
+{
+    (void)pthread_key_create(&cs_key, cs_cache_free);
+}
+
+int calendar_store_cached_conn(struct store_conn *c, int64_t id, const struct calendar **cal_r, struct kf_err *err)
+{
+    *cal_r = NULL;
+    int64_t epoch = atomic_load(&cs_epoch);
+    struct store_stmt *st;
+    int rc = store_prepare(c, "SELECT updated FROM calendars WHERE id = $1", &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, id);
+    rc = store_step(st, err);
+    int64_t updated = rc == STORE_ROW ? store_col_int64(st, 0) : 0;
+    store_finalize(&st);
+    if (rc == STORE_DONE) return kf_fail(err, KF_E_NOT_FOUND, NULL, "no such calendar");
+    if (rc < 0) return rc;
+    if (!cs_cache) {
+        pthread_once(&cs_once, cs_key_make);
+        cs_cache = calloc(1, sizeof *cs_cache);
+        if (!cs_cache) return kf_fail(err, KF_E_NOMEM, NULL, "calendar cache");
+        (void)pthread_setspecific(cs_key, cs_cache);
+    }
+    struct cs_cache *k = cs_cache;
+    size_t slot = k->n;
+    for (size_t i = 0; i < k->n; i++) {
+        if (k->ids[i] != id) continue;
+        if (k->updated[i] == updated && k->epochs[i] == epoch) return *cal_r = k->cals[i], 0;
+        slot = i; /* changed since: reload into the same slot */
+        break;
+    }
+    struct calendar *cal = NULL;
+    if ((rc = calendar_store_load_conn(c, id, &cal, err)) != 0) return rc;
+    if (slot == k->n) {
+        if (k->n < CS_CACHE_MAX) k->n++;
+        else slot = k->next, k->next = (k->next + 1) % CS_CACHE_MAX;
+    }
+    if (slot < k->n && k->cals[slot] && k->ids[slot] != 0) calendar_free(&k->cals[slot]);
+    k->ids[slot] = id;
+    k->updated[slot] = updated;
+    k->epochs[slot] = epoch;
+    k->cals[slot] = cal;
+    *cal_r = cal;
+    return 0;
+}
+
 int calendar_store_load(struct kf_ctx *ctx, int64_t id, struct calendar **cal_r, struct kf_err *err)
 {
     int rc = ident_allow(ctx, ACT_CALENDAR_READ, 0, 0, err);
@@ -420,6 +505,7 @@ int calendar_store_create(struct kf_ctx *ctx, const char *name, const char *zone
     if ((rc = hours_check(zone, hours, err)) != 0) return rc;
     struct create_args a = {ctx, id_new(ident_now(ctx)), name, zone, hours};
     rc = store_write(ctx->env->store, create_fn, &a, err);
+    atomic_fetch_add(&cs_epoch, 1);
     if (rc == 0 && id_r) *id_r = a.id;
     return rc;
 }
@@ -433,7 +519,12 @@ struct hours_args {
 static int touch(struct store_conn *c, struct kf_ctx *ctx, int64_t id, struct kf_err *err)
 {
     struct store_stmt *st;
-    int rc = store_prepare(c, "UPDATE calendars SET updated = $1 WHERE id = $2", &st, err);
+    /* strictly increasing, even twice in one millisecond: `updated` is the version the shared cache
+     * (calendar_store_cached_conn) trusts */
+    int rc = store_prepare(c,
+                           "UPDATE calendars SET updated = CASE WHEN updated >= $1 THEN updated + 1 ELSE $1 END "
+                           "WHERE id = $2",
+                           &st, err);
     if (rc) return rc;
     store_bind_int64(st, 1, ident_now(ctx));
     store_bind_int64(st, 2, id);
@@ -459,7 +550,9 @@ int calendar_store_update_hours(struct kf_ctx *ctx, int64_t id, const struct cal
     if (rc) return rc;
     if ((rc = hours_check(NULL, hours, err)) != 0) return rc;
     struct hours_args a = {ctx, id, hours};
-    return store_write(ctx->env->store, hours_fn, &a, err);
+    rc = store_write(ctx->env->store, hours_fn, &a, err);
+    atomic_fetch_add(&cs_epoch, 1);
+    return rc;
 }
 
 /* A labelled line of a text import: days [first, last] are called `label`. */
@@ -623,6 +716,7 @@ int calendar_store_import(struct kf_ctx *ctx, int64_t id, const char *format, co
     if (len > CALENDAR_IMPORT_MAX) return kf_fail(err, KF_E_TOO_LARGE, "content", "more than %d bytes", CALENDAR_IMPORT_MAX);
     struct import_args a = {ctx, id, ics, content, len, 0};
     rc = store_write(ctx->env->store, import_fn, &a, err);
+    atomic_fetch_add(&cs_epoch, 1);
     if (rc == 0 && added_r) *added_r = a.added;
     return rc;
 }

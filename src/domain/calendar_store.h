@@ -104,6 +104,12 @@ int calendar_store_import(struct kf_ctx *ctx, int64_t id, const char *format, co
 int calendar_store_load_conn(struct store_conn *c, int64_t id, struct calendar **cal_r, struct kf_err *err);
 int calendar_store_load(struct kf_ctx *ctx, int64_t id, struct calendar **cal_r, struct kf_err *err);
 
+/* The calendar of `id` as calendar_store_load_conn builds it, from this thread's cache when its
+ * `updated` is unchanged (one lookup) — no policy check. *cal_r belongs to the cache: use it only
+ * until this thread's next call, never free it. KF_E_NOT_FOUND when there is no such calendar. */
+struct calendar;
+int calendar_store_cached_conn(struct store_conn *c, int64_t id, const struct calendar **cal_r, struct kf_err *err);
+
 /* The days of month `year`-`month` (1970..9999, 1..12; KF_E_INVALID fields "year", "month"), with
  * `info` filled as by calendar_store_get; days_r has *n_r entries in ctx->arena. */
 int calendar_store_month(struct kf_ctx *ctx, int64_t id, int year, int month, struct calendar_info *info,

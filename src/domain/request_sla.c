@@ -40,45 +40,33 @@
 #include "jobs/scheduler.h"
 #include "store/store.h"
 
-#define RS_CACHE_MAX 8               /* calendars kept by one cache */
 #define RS_BATCH 100                 /* requests the job reads at a time */
 #define RS_RECIPIENTS_MAX 64         /* assignee and supervisors notified of one alert */
 #define RS_CLOSED_HORIZON_MS (24LL * 3600 * 1000)   /* closed requests the job still looks at */
 
+/* Nothing of its own: the calendars live in calendar_store's per-thread cache (calendar_store_cached_conn,
+ * checked against the calendar's `updated` on every use). The type stays for request_sla_compute's callers. */
 struct request_sla_cache {
-    int64_t ids[RS_CACHE_MAX];
-    struct calendar *cals[RS_CACHE_MAX];
-    size_t n;
+    int unused;
 };
 
 void request_sla_cache_free(struct request_sla_cache **cache)
 {
     if (!cache || !*cache) return;
-    for (size_t i = 0; i < (*cache)->n; i++) calendar_free(&(*cache)->cals[i]);
     free(*cache);
     *cache = NULL;
 }
 
-/* The calendar `id`, from the cache or loaded into it (without a cache: *owned_r must be freed). */
-static int rs_calendar(struct store_conn *c, struct request_sla_cache **cache, int64_t id, struct calendar **cal_r,
+/* The calendar `id`: with `cache` (a read) from the thread's cache, checked fresh; without (inside a
+ * write) loaded from what this transaction sees and never cached — *owned_r must then be freed. */
+static int rs_calendar(struct store_conn *c, struct request_sla_cache **cache, int64_t id, const struct calendar **cal_r,
                        struct calendar **owned_r, struct kf_err *err)
 {
     *owned_r = NULL;
-    if (cache && *cache)
-        for (size_t i = 0; i < (*cache)->n; i++)
-            if ((*cache)->ids[i] == id) return *cal_r = (*cache)->cals[i], 0;
-    struct calendar *cal = NULL;
-    int rc = calendar_store_load_conn(c, id, &cal, err);
-    if (rc) return rc;
-    if (cache && !*cache) *cache = calloc(1, sizeof **cache);
-    if (cache && *cache && (*cache)->n < RS_CACHE_MAX) {
-        (*cache)->ids[(*cache)->n] = id;
-        (*cache)->cals[(*cache)->n++] = cal;
-    } else {
-        *owned_r = cal;
-    }
-    *cal_r = cal;
-    return 0;
+    if (cache) return calendar_store_cached_conn(c, id, cal_r, err);
+    int rc = calendar_store_load_conn(c, id, owned_r, err);
+    *cal_r = *owned_r;
+    return rc;
 }
 
 /* The facts of the two clocks, from the history oldest first. */
@@ -208,7 +196,8 @@ int request_sla_compute(struct store_conn *c, struct kf_ctx *ctx, int64_t client
         if (terms.services[i].kind && strcmp(terms.services[i].kind, f.service_kind) == 0) svc = &terms.services[i];
     if (!svc || f.priority < 1 || f.priority > 4)
         return kf_fail(err, KF_E_NOT_FOUND, "service_kind", "no target for this service kind in the terms at creation");
-    struct calendar *cal, *owned;
+    const struct calendar *cal;
+    struct calendar *owned;
     if ((rc = rs_calendar(c, cache, terms.calendar_id, &cal, &owned, err)) != 0) return rc;
     *out = (struct request_sla){.request_id = id, .client_id = client_id, .priority = f.priority,
                                 .calendar_id = terms.calendar_id, .at = now};
@@ -286,7 +275,9 @@ int request_sla_get(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct re
     if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
     struct store_conn *c;
     if ((rc = store_acquire(ctx->env->store, &c, err)) != 0) return rc;
-    rc = request_sla_compute(c, ctx, client_id, id, ident_now(ctx), NULL, out, err);
+    struct request_sla_cache *cache = NULL;
+    rc = request_sla_compute(c, ctx, client_id, id, ident_now(ctx), &cache, out, err);
+    request_sla_cache_free(&cache);
     store_release(&c);
     return rc;
 }
@@ -551,42 +542,92 @@ static int rs_due_fn(struct store_conn *c, void *arg, struct kf_err *err)
     return rs_check_clock(c, a, &s, &s.resolution, number, assignee, err);
 }
 
+/* 1 when request `id`'s clocks at `now` call for a warning or breach not yet recorded, 0 when not (or
+ * it has no clock), or an error — read only, on connection `c`. The write (rs_due_fn) decides again
+ * after locking the row; this only spares the requests with nothing to record a write each. */
+static int rs_needs_alert(struct store_conn *c, struct kf_ctx *ctx, int64_t client_id, int64_t id, int64_t now,
+                          struct request_sla_cache **cache, struct kf_err *err)
+{
+    struct request_sla s;
+    int rc = request_sla_compute(c, ctx, client_id, id, now, cache, &s, err);
+    if (rc == KF_E_NOT_FOUND || rc == KF_E_INVALID) return kf_err_clear(err), 0;
+    if (rc) return rc;
+    struct rs_due_args a = {.ctx = ctx, .id = id, .client_id = client_id, .now = now};
+    const struct request_sla_clock *clocks[2] = {&s.first_response, &s.resolution};
+    for (size_t i = 0; i < 2; i++) {
+        const struct sla_clock *v = &clocks[i]->clock;
+        const char *kind = v->breached ? "breach" : v->warned && !v->stopped ? "warning" : NULL;
+        if (!kind) continue;
+        rc = rs_alert_exists(c, &a, clocks[i]->name, clocks[i]->cycle, kind, err);
+        if (rc <= 0) return rc < 0 ? rc : 1;
+    }
+    return 0;
+}
+
+/* One batch of the job: up to RS_BATCH requests after id `after`, read on one connection (calendars
+ * loaded once), a write only for those with an alert to record. All memory in `ctx->arena`, which the
+ * caller frees per batch — the job's memory is one batch's, not the whole table's. */
+static int rs_due_batch(struct kf_ctx *ctx, int64_t now, int64_t *after, size_t *n_r, int *warned_r, int *breached_r,
+                        struct kf_err *err)
+{
+    int64_t ids[RS_BATCH], clients[RS_BATCH];
+    bool due[RS_BATCH];
+    size_t n = 0;
+    struct store_conn *c;
+    int rc = store_acquire(ctx->env->store, &c, err);
+    if (rc) return rc;
+    struct store_stmt *st;
+    if ((rc = store_prepare(c,
+                            "SELECT id, client_id FROM requests WHERE (closed_at IS NULL OR closed_at >= $1) AND "
+                            "id > $2 ORDER BY id LIMIT $3",
+                            &st, err)) == 0) {
+        store_bind_int64(st, 1, now - RS_CLOSED_HORIZON_MS);
+        store_bind_int64(st, 2, *after);
+        store_bind_int64(st, 3, RS_BATCH);
+        while ((rc = store_step(st, err)) == STORE_ROW && n < RS_BATCH) {
+            ids[n] = store_col_int64(st, 0);
+            clients[n++] = store_col_int64(st, 1);
+        }
+        store_finalize(&st);
+    }
+    struct request_sla_cache *cache = NULL;
+    if (rc >= 0) rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = rs_needs_alert(c, ctx, clients[i], ids[i], now, &cache, err);
+        due[i] = rc == 1;
+        if (rc == 1) rc = 0;
+    }
+    request_sla_cache_free(&cache);
+    store_release(&c);
+    if (rc) return rc;
+    for (size_t i = 0; i < n; i++) {
+        *after = ids[i];
+        if (!due[i]) continue;
+        struct rs_due_args *a = arena_zalloc(ctx->arena, sizeof *a);
+        *a = (struct rs_due_args){.ctx = ctx, .id = ids[i], .client_id = clients[i], .now = now};
+        if ((rc = store_write(ctx->env->store, rs_due_fn, a, err)) != 0) return rc;
+        if (warned_r) *warned_r += a->warned;
+        if (breached_r) *breached_r += a->breached;
+        if (a->warned || a->breached)
+            for (size_t k = 0; k < a->n_recipients; k++) notify_published(ctx, 0, a->recipients[k]);
+    }
+    *n_r = n;
+    return 0;
+}
+
 int request_sla_due(struct kf_ctx *ctx, int64_t now, int *warned_r, int *breached_r, struct kf_err *err)
 {
     int rc = ident_allow(ctx, ACT_REQUEST_UPDATE, INT64_MAX, 0, err);
     if (rc) return rc;
     int64_t after = 0;
     for (;;) {
-        int64_t ids[RS_BATCH], clients[RS_BATCH];
+        /* a fresh arena per batch (keyset paging by id): memory stays one batch's whatever the table's size */
+        struct kf_ctx batch = *ctx;
+        batch.arena = arena_new(0);
         size_t n = 0;
-        struct store_conn *c;
-        if ((rc = store_acquire(ctx->env->store, &c, err)) != 0) return rc;
-        struct store_stmt *st;
-        if ((rc = store_prepare(c,
-                                "SELECT id, client_id FROM requests WHERE (closed_at IS NULL OR closed_at >= $1) AND "
-                                "id > $2 ORDER BY id LIMIT $3",
-                                &st, err)) == 0) {
-            store_bind_int64(st, 1, now - RS_CLOSED_HORIZON_MS);
-            store_bind_int64(st, 2, after);
-            store_bind_int64(st, 3, RS_BATCH);
-            while ((rc = store_step(st, err)) == STORE_ROW && n < RS_BATCH) {
-                ids[n] = store_col_int64(st, 0);
-                clients[n++] = store_col_int64(st, 1);
-            }
-            store_finalize(&st);
-        }
-        store_release(&c);
-        if (rc < 0) return rc;
-        for (size_t i = 0; i < n; i++) {
-            struct rs_due_args *a = arena_zalloc(ctx->arena, sizeof *a);
-            *a = (struct rs_due_args){.ctx = ctx, .id = ids[i], .client_id = clients[i], .now = now};
-            if ((rc = store_write(ctx->env->store, rs_due_fn, a, err)) != 0) return rc;
-            if (warned_r) *warned_r += a->warned;
-            if (breached_r) *breached_r += a->breached;
-            if (a->warned || a->breached)
-                for (size_t k = 0; k < a->n_recipients; k++) notify_published(ctx, 0, a->recipients[k]);
-            after = ids[i];
-        }
+        rc = rs_due_batch(&batch, now, &after, &n, warned_r, breached_r, err);
+        arena_free(&batch.arena);
+        if (rc) return rc;
         if (n < RS_BATCH) return 0;
     }
 }

@@ -64,8 +64,9 @@ int request_sla_many(struct kf_ctx *ctx, const struct request *items, size_t n, 
                      struct kf_err *err);
 
 /* The same on connection `c` at instant `now` — no policy check: the caller has made its own (the
- * job, or a read that already checked ACT_REQUEST_READ). `cache` (may be NULL) keeps the calendars
- * loaded across calls; free it with request_sla_cache_free. */
+ * job, or a read that already checked ACT_REQUEST_READ). `cache` non-NULL (a read outside a write):
+ * the calendar comes from the thread's cache, checked against its `updated` (calendar_store_cached_conn);
+ * NULL (inside a write): loaded from what the transaction sees. Free it with request_sla_cache_free. */
 struct request_sla_cache;
 int request_sla_compute(struct store_conn *c, struct kf_ctx *ctx, int64_t client_id, int64_t id, int64_t now,
                         struct request_sla_cache **cache, struct request_sla *out, struct kf_err *err);
