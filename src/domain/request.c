@@ -34,9 +34,11 @@
 
 #define REQ_REASON_MAX 400
 
-static const char *const channels[] = {"phone", "web", "email", "api", "onsite", "remote", NULL};
-static const char *const statuses[] = {"new", "open", "waiting_customer", "waiting_client", "resolved",
-                                       "closed", "reopened", NULL};
+const char *const request_channels[] = {"phone", "web", "email", "api", "onsite", "remote", NULL};
+const char *const request_statuses[] = {"new", "open", "waiting_customer", "waiting_client", "resolved",
+                                        "closed", "reopened", NULL};
+const char *const request_sla_states[] = {"running", "paused", "warning", "breached", "met", "missed", NULL};
+const char *const request_priorities[] = {"P1", "P2", "P3", "P4", NULL};
 
 /* The transition table: from (row) → the statuses it may move to. */
 static const struct {
@@ -372,7 +374,7 @@ int request_create(struct kf_ctx *ctx, int64_t client_id, const struct request_i
     const char *channel = in->channel && *in->channel ? in->channel
                           : ctx->actor && ctx->actor->kind == ACTOR_TOKEN ? "api"
                                                                           : "web";
-    if (!rq_in(channel, channels))
+    if (!rq_in(channel, request_channels))
         return kf_fail(err, KF_E_INVALID, "channel", "phone, web, email, api, onsite or remote");
     int priority = in->priority ? in->priority : 3;
     if ((rc = rq_check_priority(priority, err)) != 0 || (rc = rq_check_subject(in->subject, err)) != 0 ||
@@ -451,8 +453,6 @@ int request_get(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct reques
     return rc;
 }
 
-static const char *const sla_states[] = {"running", "paused", "warning", "breached", "met", "missed", NULL};
-
 /* A WHERE clause of constant fragments, numbered as they are added, and the values they bind: the
  * shape depends on which filters are present (so each variant can use its index), never on their
  * values, which are all bound. */
@@ -524,8 +524,8 @@ static int rq_filter_check(struct kf_ctx *ctx, const struct request_filter *f, i
         for (;;) {
             size_t len = strcspn(p, ",");
             const char *hit = NULL;
-            for (size_t i = 0; statuses[i]; i++)
-                if (strlen(statuses[i]) == len && strncmp(statuses[i], p, len) == 0) hit = statuses[i];
+            for (size_t i = 0; request_statuses[i]; i++)
+                if (strlen(request_statuses[i]) == len && strncmp(request_statuses[i], p, len) == 0) hit = request_statuses[i];
             for (size_t i = 0; hit && i < n; i++)
                 if (statuses_r[i] == hit) hit = NULL;
             if (!hit || n >= 7) return kf_fail(err, KF_E_INVALID, "status", "unknown status");
@@ -534,10 +534,10 @@ static int rq_filter_check(struct kf_ctx *ctx, const struct request_filter *f, i
             p += len + 1;
         }
     }
-    if (f->channel && *f->channel && !rq_in(f->channel, channels))
+    if (f->channel && *f->channel && !rq_in(f->channel, request_channels))
         return kf_fail(err, KF_E_INVALID, "channel", "unknown channel");
     if (f->priority && (rc = rq_check_priority(f->priority, err)) != 0) return rc;
-    if (f->sla_state && *f->sla_state && !rq_in(f->sla_state, sla_states))
+    if (f->sla_state && *f->sla_state && !rq_in(f->sla_state, request_sla_states))
         return kf_fail(err, KF_E_INVALID, "sla", "one of running, paused, warning, breached, met, missed");
     if (f->team_id < 0) return kf_fail(err, KF_E_INVALID, "team_id", "must be an id");
     if (f->assignee_id < 0) return kf_fail(err, KF_E_INVALID, "assignee_id", "must be an id");
@@ -825,7 +825,7 @@ int request_set_status(struct kf_ctx *ctx, int64_t client_id, int64_t id, const 
     int rc = ident_allow(ctx, ACT_REQUEST_UPDATE, client_id, 0, err);
     if (rc) return rc;
     if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
-    if (!rq_in(to, statuses) || strcmp(to, "new") == 0)
+    if (!rq_in(to, request_statuses) || strcmp(to, "new") == 0)
         return kf_fail(err, KF_E_INVALID, "status", "open, waiting_customer, waiting_client, resolved, closed or reopened");
     if (reason && (rc = ident_check_text(reason, "reason", false, REQ_REASON_MAX, err)) != 0) return rc;
     struct request_change ch = {.reason = reason};
@@ -978,7 +978,7 @@ int request_bulk_status(struct kf_ctx *ctx, const int64_t *ids, size_t n, int64_
                         const char *reason, size_t *failed_r, struct kf_err *err)
 {
     int rc;
-    if (!rq_in(to, statuses) || strcmp(to, "new") == 0)
+    if (!rq_in(to, request_statuses) || strcmp(to, "new") == 0)
         return kf_fail(err, KF_E_INVALID, "status", "open, waiting_customer, waiting_client, resolved, closed or reopened");
     if (reason && (rc = ident_check_text(reason, "reason", false, REQ_REASON_MAX, err)) != 0) return rc;
     struct request_change *ch = arena_zalloc(ctx->arena, sizeof *ch);

@@ -19,8 +19,12 @@
 #define REQUEST_LIST_MAX 200
 #define REQUEST_NUMBER_PREFIX "SR-"        /* SR-000123: six digits, more when needed */
 
-/* Channels (C3.2.1): "phone", "web", "email", "api", "onsite", "remote".
- * Statuses: "new", "open", "waiting_customer", "waiting_client", "resolved", "closed", "reopened". */
+/* A request's vocabularies, each NULL-terminated in display order — the one list that validation
+ * in every module and the choices on every page read. */
+extern const char *const request_channels[];   /* C3.2.1: phone, web, email, api, onsite, remote */
+extern const char *const request_statuses[];   /* new, open, waiting_customer, waiting_client, resolved, closed, reopened */
+extern const char *const request_sla_states[]; /* running, paused, warning, breached, met, missed */
+extern const char *const request_priorities[]; /* P1 … P4: priority 1 … 4 */
 
 struct request_input {
     int64_t customer_id;          /* 0: none (the client's own staff ask); else a customer of the client */

@@ -18,12 +18,9 @@
 #include "core/arena.h"
 #include "core/ids.h"
 #include "domain/identity_internal.h"
+#include "domain/request.h"
 #include "store/store.h"
 
-static const char *const rv_statuses[] = {"new", "open", "waiting_customer", "waiting_client", "resolved",
-                                          "closed", "reopened", NULL};
-static const char *const rv_channels[] = {"phone", "web", "email", "api", "onsite", "remote", NULL};
-static const char *const rv_sla[] = {"running", "paused", "warning", "breached", "met", "missed", NULL};
 static const char *const rv_sorts[] = {"newest", "oldest", "sla_due", NULL};
 
 static bool rv_in(const char *s, const char *const *list)
@@ -59,7 +56,7 @@ static int rv_one_of(const json_t *v, const char *field, const char *const *list
 static int rv_status_add(struct request_view_filters *out, const json_t *v, struct kf_err *err)
 {
     const char *s;
-    int rc = rv_one_of(v, "filters.status", rv_statuses, &s, err);
+    int rc = rv_one_of(v, "filters.status", request_statuses, &s, err);
     if (rc) return rc;
     size_t len = strlen(out->status);
     if (len + strlen(s) + 2 > sizeof out->status) return rv_bad(err, "filters.status", "is too long");
@@ -102,9 +99,9 @@ int request_view_parse_filters(const json_t *filters, struct request_view_filter
         } else if (strcmp(key, "client_id") == 0) {
             if ((rc = rv_id(v, "filters.client_id", &out->client_id, err)) != 0) return rc;
         } else if (strcmp(key, "channel") == 0) {
-            if ((rc = rv_one_of(v, "filters.channel", rv_channels, &out->channel, err)) != 0) return rc;
+            if ((rc = rv_one_of(v, "filters.channel", request_channels, &out->channel, err)) != 0) return rc;
         } else if (strcmp(key, "sla") == 0) {
-            if ((rc = rv_one_of(v, "filters.sla", rv_sla, &out->sla, err)) != 0) return rc;
+            if ((rc = rv_one_of(v, "filters.sla", request_sla_states, &out->sla, err)) != 0) return rc;
         } else if (strcmp(key, "from") == 0 || strcmp(key, "to") == 0) {
             bool from = key[0] == 'f';
             if (!json_is_integer(v) || json_integer_value(v) <= 0)

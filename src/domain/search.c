@@ -28,16 +28,13 @@
 #include "domain/customer.h"
 #include "domain/identity_internal.h"
 #include "domain/policy.h"
+#include "domain/request.h"
 #include "store/search.h"
 #include "store/store.h"
 
 #define SR_TEXT_MAX (SEARCH_BODY_MAX / 2) /* original text of one document (beyond: not indexed) */
 
 static const char *const kinds[] = {"request", "agreement", "notice", "customer", NULL};
-static const char *const statuses[] = {"new", "open", "waiting_customer", "waiting_client", "resolved",
-                                       "closed", "reopened", NULL};
-static const char *const channels[] = {"phone", "web", "email", "api", "onsite", "remote", NULL};
-static const char *const sla_states[] = {"running", "paused", "warning", "breached", "met", "missed", NULL};
 
 static bool sr_in(const char *s, const char *const *list)
 {
@@ -508,11 +505,11 @@ int search_query(struct kf_ctx *ctx, const struct search_filter *f, struct searc
                                                       : ACT_REQUEST_READ;
     int rc = ident_allow(ctx, act, client_id ? client_id : INT64_MAX, 0, err);
     if (rc) return rc;
-    if (f->status && *f->status && !sr_in(f->status, statuses))
+    if (f->status && *f->status && !sr_in(f->status, request_statuses))
         return kf_fail(err, KF_E_INVALID, "status", "unknown status");
-    if (f->channel && *f->channel && !sr_in(f->channel, channels))
+    if (f->channel && *f->channel && !sr_in(f->channel, request_channels))
         return kf_fail(err, KF_E_INVALID, "channel", "unknown channel");
-    if (f->sla && *f->sla && !sr_in(f->sla, sla_states))
+    if (f->sla && *f->sla && !sr_in(f->sla, request_sla_states))
         return kf_fail(err, KF_E_INVALID, "sla", "running, paused, warning, breached, met or missed");
     if (f->priority && (f->priority < 1 || f->priority > 4))
         return kf_fail(err, KF_E_INVALID, "priority", "P1 to P4");

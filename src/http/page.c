@@ -79,6 +79,7 @@ static const struct nav_item {
     {"/", "nav.home", "home", ACT_LOGIN, NAV_ANYONE},
     {"/queue", "nav.queue", "queue", ACT_REQUEST_VIEW_READ, NAV_PROVIDER},
     {"/requests", "nav.requests", "requests", ACT_REQUEST_READ, NAV_CLIENTS},
+    {"/search", "nav.search", "search", ACT_REQUEST_READ, NAV_CLIENTS},
     {"/customers", "nav.customers", "customers", ACT_CUSTOMER_READ, NAV_CLIENTS},
     {"/orgs", "nav.orgs", "orgs", ACT_ORG_READ, NAV_CLIENTS},
     {"/agreements", "nav.agreements", "agreements", ACT_AGREEMENT_READ, NAV_CLIENTS},

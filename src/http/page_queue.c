@@ -24,13 +24,9 @@
 #define QUEUE_ROWS 50
 #define QUEUE_CHOICE_MAX 200
 
-static const char *const q_statuses[] = {"new", "open", "waiting_customer", "waiting_client", "resolved", "closed",
-                                         "reopened", NULL};
 static const char *const q_settable[] = {"open", "waiting_customer", "waiting_client", "resolved", "closed",
                                          "reopened", NULL};
-static const char *const q_sla[] = {"running", "paused", "warning", "breached", "met", "missed", NULL};
 static const char *const q_sorts[] = {"newest", "oldest", "sla_due", NULL};
-static const char *const q_priorities[] = {"P1", "P2", "P3", "P4", NULL};
 
 static int q_require(struct http_req *req, enum action act, int64_t client_id)
 {
@@ -161,11 +157,11 @@ static int q_page(struct http_req *req, const struct kf_err *refused)
     json_object_set_new(d, "clients", ca);
     json_object_set_new(d, "assignee_me", json_boolean(!f.unassigned && f.assignee_id && f.assignee_id == me));
     json_object_set_new(d, "assignee_none", json_boolean(f.unassigned));
-    json_object_set_new(d, "statuses", page_options(req, "requests.status", q_statuses, f.status));
+    json_object_set_new(d, "statuses", page_options(req, "requests.status", request_statuses, f.status));
     json_object_set_new(d, "settable", page_options(req, "requests.status", q_settable, NULL));
-    json_object_set_new(d, "slas", page_options(req, "requests.sla.state", q_sla, f.sla_state));
+    json_object_set_new(d, "slas", page_options(req, "requests.sla.state", request_sla_states, f.sla_state));
     json_object_set_new(d, "sorts", page_options(req, "queue.sort", q_sorts, q_sort_name(f.sort)));
-    json_object_set_new(d, "priorities", page_options(req, NULL, q_priorities,
+    json_object_set_new(d, "priorities", page_options(req, NULL, request_priorities,
                                                    f.priority ? arena_printf(req->arena, "P%d", f.priority) : NULL));
     /* the rows, with the live clocks (the stored state is for filtering and sorting) */
     struct request_sla *slas = n ? arena_zalloc(req->arena, n * sizeof *slas) : NULL;

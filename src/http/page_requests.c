@@ -37,10 +37,6 @@
 #define RQ_CHOICE_MAX 200                          /* clients, users offered in a select */
 #define ANY_CLIENT 1                               /* stands for "a client" in the provider scope */
 
-static const char *const statuses[] = {"new", "open", "waiting_customer", "waiting_client", "resolved", "closed",
-                                       "reopened", NULL};
-static const char *const channels[] = {"phone", "web", "email", "api", "onsite", "remote", NULL};
-static const char *const priorities[] = {"P1", "P2", "P3", "P4", NULL};
 static const char *const call_kinds[] = {"phone", "remote", NULL};
 
 /* --- shared pieces ------------------------------------------------------------------------------- */
@@ -232,9 +228,9 @@ int page_requests(struct http_req *req)
     size_t n = 0;
     int64_t next = 0;
     if (!rc) rc = request_list(&req->ctx, &f, &items, &n, &next, &req->err);
-    json_object_set_new(d, "statuses", page_options(req, "requests.status", statuses, f.status));
-    json_object_set_new(d, "channels", page_options(req, "requests.channel", channels, f.channel));
-    json_object_set_new(d, "priorities", page_options(req, NULL, priorities, prio));
+    json_object_set_new(d, "statuses", page_options(req, "requests.status", request_statuses, f.status));
+    json_object_set_new(d, "channels", page_options(req, "requests.channel", request_channels, f.channel));
+    json_object_set_new(d, "priorities", page_options(req, NULL, request_priorities, prio));
     if (req->actor.client_id == 0) {
         struct user *users;
         size_t nu = provider_users(req, &users);
@@ -312,9 +308,9 @@ static int new_form(struct http_req *req, int status, json_t *d, int64_t client_
     if (!key || !*key) json_object_set_new(form, "idempotency_key", json_string(fresh_key(req)));
     bool provider = req->actor.client_id == 0;
     const char *ch = json_string_value(json_object_get(form, "channel"));
-    if (provider) json_object_set_new(c, "channels", page_options(req, "requests.channel", channels, ch ? ch : "phone"));
+    if (provider) json_object_set_new(c, "channels", page_options(req, "requests.channel", request_channels, ch ? ch : "phone"));
     const char *pr = json_string_value(json_object_get(form, "priority"));
-    json_object_set_new(c, "priorities", page_options(req, NULL, priorities, pr && *pr ? pr : "P3"));
+    json_object_set_new(c, "priorities", page_options(req, NULL, request_priorities, pr && *pr ? pr : "P3"));
     struct service_kind *kinds;
     size_t nk = 0;
     struct kf_err err;
@@ -539,14 +535,14 @@ static void add_forms(struct http_req *req, json_t *d, const struct request *r, 
         if (!json_object_get(d, *n)) json_object_set_new(d, *n, json_pack("{s:{}}", "form"));
     json_t *sf = json_object_get(d, "status_form");
     json_t *to = json_array();
-    for (const char *const *s = statuses; *s; s++)
+    for (const char *const *s = request_statuses; *s; s++)
         if (request_transition_allowed(r->status, *s))
             json_array_append_new(to, json_pack("{s:s,s:s}", "value", *s, "label_key",
                                                 arena_printf(req->arena, "requests.status.%s", *s)));
     json_object_set_new(sf, "to", to);
     json_object_set_new(sf, "any", json_boolean(json_array_size(to) > 0));
     json_t *pf = json_object_get(d, "priority_form");
-    json_object_set_new(pf, "priorities", page_options(req, NULL, priorities, prio_text(req, r->priority)));
+    json_object_set_new(pf, "priorities", page_options(req, NULL, request_priorities, prio_text(req, r->priority)));
     json_t *af = json_object_get(d, "assign");
     json_t *uarr = json_array();
     for (size_t i = 0; i < nu; i++)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "domain/request.h"
 #include "domain/search.h"
 #include "http/api_search.h"
 #include "http/handlers.h"
@@ -58,6 +59,10 @@ int page_search(struct http_req *req)
                                               arena_printf(req->arena, "search.kind.%s", *k), "selected",
                                               kind ? strcmp(kind, *k) == 0 : strcmp(*k, "request") == 0));
     json_object_set_new(d, "kinds", opts);
+    json_object_set_new(d, "statuses", page_options(req, "requests.status", request_statuses, http_query(req, "status")));
+    json_object_set_new(d, "priorities", page_options(req, NULL, request_priorities, http_query(req, "priority")));
+    json_object_set_new(d, "channels", page_options(req, "requests.channel", request_channels, http_query(req, "channel")));
+    json_object_set_new(d, "slas", page_options(req, "requests.sla.state", request_sla_states, http_query(req, "sla")));
     page_keep_form(req, d, keep);
     if (!q) return page_render(req, 200, "search", d); /* the empty form */
     struct search_filter f;

@@ -330,6 +330,13 @@ def test_search_bad_input_is_a_clear_4xx_never_5xx_and_the_page(kefu, tmp_path):
     # the page
     r = admin.call("GET", "/search")
     assert r.status == 200 and 'name="q"' in r.text, r
+    # reached from the navigation; the request filters are choices, the submitted one kept
+    r = admin.call("GET", "/")
+    assert r.status == 200 and 'href="/search"' in r.text, r
+    r = admin.call("GET", "/search?q=" + urllib.parse.quote("打印") + "&status=open&priority=P2&channel=api&sla=running")
+    assert r.status == 200, r
+    for name, value in (("status", "open"), ("priority", "P2"), ("channel", "api"), ("sla", "running")):
+        assert f'name="{name}"' in r.text and f'<option value="{value}" selected>' in r.text, (name, r.text)
     r = admin.call("GET", "/search?q=" + urllib.parse.quote("打印"))
     assert r.status == 200 and "search-total" in r.text and "<mark>打印</mark>" in r.text, r
     r = admin.call("GET", "/search?q=")
