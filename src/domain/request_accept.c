@@ -27,6 +27,7 @@
 #include "domain/notify.h"
 #include "domain/request_events_pub.h"
 #include "domain/request.h"
+#include "domain/request_sla.h"
 #include "jobs/scheduler.h"
 #include "store/store.h"
 
@@ -153,6 +154,7 @@ static int acc_close(struct store_conn *c, struct accept_args *a, const struct a
     if ((rc = acc_history(c, a, "closed", a->by == BY_SILENCE ? "accepted by silence" : "accepted", err)) != 0)
         return rc;
     if ((rc = acc_record(c, a, s, true, err)) != 0) return rc;
+    if ((rc = request_sla_store(c, a->ctx, a->client_id, a->id, a->now, NULL, -1, err)) != 0) return rc; /* the queue's columns */
     if ((rc = request_changed(c, a->client_id, a->id, "accept", err)) != 0) return rc;
     return ident_audit(c, a->ctx, a->client_id, "request.accept", "request", a->id,
                        json_pack("{s:s, s:I, s:I}", "by", decider_names[a->by], "remediation_count",
@@ -197,6 +199,8 @@ static int acc_reopen(struct store_conn *c, struct accept_args *a, const struct 
     store_bind_int64(st, 6, a->now);
     if ((rc = ident_exec(c, &st, NULL, err)) != 0) return rc;
     if ((rc = search_reindex_request(c, a->client_id, a->id, err)) != 0) return rc; /* the search index */
+    /* the queue's columns: a fresh resolution clock runs from now (C5.1.2) */
+    if ((rc = request_sla_store(c, a->ctx, a->client_id, a->id, a->now, NULL, -1, err)) != 0) return rc;
     if (s->assignee_id) {
         char idtext[24], link[64];
         snprintf(idtext, sizeof idtext, "%" PRId64, a->id);

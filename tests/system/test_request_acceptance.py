@@ -90,6 +90,11 @@ def test_C5_1_2_reject_reopens_as_remediation_then_accept_closes_and_history_sta
     assert r.status == 200, r
     assert r.json["status"] == "reopened" and r.json["remediation_count"] == 1, r
     assert r.json["resolved_at"] is None and r.json["closed_at"] is None
+    # the queue's stored SLA columns follow in the same write: the remediation's fresh clock runs
+    live = get(admin, rid, A)
+    clocks = [live["sla"][k] for k in ("first_response", "resolution")]
+    assert live["sla_state"] == "running" and live["sla_state"] == live["sla"]["resolution"]["state"], live
+    assert live["sla_due_at"] == min(k["due_at"] for k in clocks if k["due_at"] and k["stop_at"] is None), live
     ev = history(staff, rid, A)
     assert [(e["from"], e["to"], e["reason"]) for e in ev if e["kind"] == "status"][-1] == \
         ("resolved", "reopened", "打印机仍然无法连接"), ev
@@ -103,6 +108,7 @@ def test_C5_1_2_reject_reopens_as_remediation_then_accept_closes_and_history_sta
     assert r.status == 200 and r.json["status"] == "closed" and r.json["closed_at"], r
     assert r.json["remediation_count"] == 1
     closed = r.json
+    assert closed["sla_state"] == get(admin, rid, A)["sla_state"] and closed["sla_state"] in ("met", "missed"), closed
     # twice: 409, both ways, and nothing changes
     kh.assert_error(boss.call("POST", rpath(rid, A, "/accept")), 409, "conflict", "status")
     kh.assert_error(staff.call("POST", rpath(rid, A, "/reject"), {"reason": "再次"}), 409, "conflict", "status")
