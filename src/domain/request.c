@@ -1123,12 +1123,55 @@ static int rq_open_read(struct kf_ctx *ctx, int64_t client_id, int64_t id, struc
     return rc;
 }
 
-int request_messages(struct kf_ctx *ctx, int64_t client_id, int64_t id, int64_t after_id, int limit,
-                     struct request_message **items_r, size_t *n_r, int64_t *next_r, struct kf_err *err)
+/* A row filler of rq_children: one row of the statement into one item. */
+typedef void rq_fill_fn(struct kf_ctx *ctx, struct store_stmt *st, void *item);
+
+/* The reads of one request's own rows (messages, history, calls, time): after the read policy and
+ * the request's existence for the client (rq_open_read), `sql` with $1 the request, $2 its client,
+ * $3 the id to start after and $4 the limit, each row filled by `fill` into an arena array of up to
+ * `limit` items of `size` bytes. */
+static int rq_children(struct kf_ctx *ctx, int64_t client_id, int64_t id, const char *sql, int64_t after_id,
+                       int limit, size_t size, rq_fill_fn *fill, void **items_r, size_t *n_r, struct kf_err *err)
 {
     struct store_conn *c;
     int rc = rq_open_read(ctx, client_id, id, &c, err);
     if (rc) return rc;
+    struct store_stmt *st;
+    if ((rc = store_prepare(c, sql, &st, err)) == 0) {
+        store_bind_int64(st, 1, id);
+        store_bind_int64(st, 2, client_id);
+        store_bind_int64(st, 3, after_id > 0 ? after_id : 0);
+        store_bind_int64(st, 4, limit);
+        char *items = arena_zalloc(ctx->arena, size * (size_t)limit);
+        size_t n = 0;
+        while (n < (size_t)limit && (rc = store_step(st, err)) == STORE_ROW) fill(ctx, st, items + size * n++);
+        store_finalize(&st);
+        if (rc >= 0) {
+            rc = 0;
+            *items_r = items;
+            *n_r = n;
+        }
+    }
+    store_release(&c);
+    return rc;
+}
+
+static void rq_fill_message(struct kf_ctx *ctx, struct store_stmt *st, void *item)
+{
+    struct request_message *m = item;
+    m->id = store_col_int64(st, 0);
+    m->request_id = store_col_int64(st, 1);
+    m->client_id = store_col_int64(st, 2);
+    m->kind = ident_col_strdup(ctx, st, 3);
+    m->author_id = store_col_int64(st, 4);
+    m->author_side = ident_col_strdup(ctx, st, 5);
+    m->body = ident_col_strdup(ctx, st, 6);
+    m->created = store_col_int64(st, 7);
+}
+
+int request_messages(struct kf_ctx *ctx, int64_t client_id, int64_t id, int64_t after_id, int limit,
+                     struct request_message **items_r, size_t *n_r, int64_t *next_r, struct kf_err *err)
+{
     struct kf_err ignored = {0};
     bool staff = ident_allow(ctx, ACT_REQUEST_NOTE, client_id, 0, &ignored) == 0;
     if (limit < 1 || limit > REQUEST_LIST_MAX) limit = 50;
@@ -1139,73 +1182,36 @@ int request_messages(struct kf_ctx *ctx, int64_t client_id, int64_t id, int64_t 
     static const char *const sql_public =
         "SELECT id, request_id, client_id, kind, author_id, author_side, body, created FROM request_messages "
         "WHERE request_id = $1 AND client_id = $2 AND kind = 'public' AND id > $3 ORDER BY id LIMIT $4";
-    struct store_stmt *st;
-    rc = store_prepare(c, staff ? sql_staff : sql_public, &st, err);
-    if (rc == 0) {
-        store_bind_int64(st, 1, id);
-        store_bind_int64(st, 2, client_id);
-        store_bind_int64(st, 3, after_id > 0 ? after_id : 0);
-        store_bind_int64(st, 4, limit);
-        struct request_message *items = arena_zalloc(ctx->arena, sizeof *items * (size_t)limit);
-        size_t n = 0;
-        while ((rc = store_step(st, err)) == STORE_ROW && n < (size_t)limit) {
-            struct request_message *m = &items[n++];
-            m->id = store_col_int64(st, 0);
-            m->request_id = store_col_int64(st, 1);
-            m->client_id = store_col_int64(st, 2);
-            m->kind = ident_col_strdup(ctx, st, 3);
-            m->author_id = store_col_int64(st, 4);
-            m->author_side = ident_col_strdup(ctx, st, 5);
-            m->body = ident_col_strdup(ctx, st, 6);
-            m->created = store_col_int64(st, 7);
-        }
-        store_finalize(&st);
-        if (rc >= 0) {
-            rc = 0;
-            *items_r = items;
-            *n_r = n;
-            if (next_r) *next_r = n == (size_t)limit ? items[n - 1].id : 0;
-        }
-    }
-    store_release(&c);
-    return rc;
+    void *items;
+    int rc = rq_children(ctx, client_id, id, staff ? sql_staff : sql_public, after_id, limit, sizeof **items_r,
+                         rq_fill_message, &items, n_r, err);
+    if (rc) return rc;
+    *items_r = items;
+    if (next_r) *next_r = *n_r == (size_t)limit ? (*items_r)[*n_r - 1].id : 0;
+    return 0;
+}
+
+static void rq_fill_event(struct kf_ctx *ctx, struct store_stmt *st, void *item)
+{
+    struct request_event *e = item;
+    e->id = store_col_int64(st, 0);
+    e->kind = ident_col_strdup(ctx, st, 1);
+    e->from_value = ident_col_strdup(ctx, st, 2);
+    e->to_value = ident_col_strdup(ctx, st, 3);
+    e->reason = ident_col_strdup(ctx, st, 4);
+    e->actor_id = store_col_int64(st, 5);
+    e->at = store_col_int64(st, 6);
 }
 
 int request_history(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct request_event **items_r, size_t *n_r,
                     struct kf_err *err)
 {
-    struct store_conn *c;
-    int rc = rq_open_read(ctx, client_id, id, &c, err);
-    if (rc) return rc;
-    struct store_stmt *st;
-    rc = store_prepare(c,
-                       "SELECT id, kind, from_value, to_value, reason, actor_id, at FROM request_events WHERE "
-                       "request_id = $1 AND client_id = $2 ORDER BY id LIMIT $3",
-                       &st, err);
-    if (rc == 0) {
-        store_bind_int64(st, 1, id);
-        store_bind_int64(st, 2, client_id);
-        store_bind_int64(st, 3, REQUEST_LIST_MAX);
-        struct request_event *items = arena_zalloc(ctx->arena, sizeof *items * REQUEST_LIST_MAX);
-        size_t n = 0;
-        while ((rc = store_step(st, err)) == STORE_ROW && n < REQUEST_LIST_MAX) {
-            struct request_event *e = &items[n++];
-            e->id = store_col_int64(st, 0);
-            e->kind = ident_col_strdup(ctx, st, 1);
-            e->from_value = ident_col_strdup(ctx, st, 2);
-            e->to_value = ident_col_strdup(ctx, st, 3);
-            e->reason = ident_col_strdup(ctx, st, 4);
-            e->actor_id = store_col_int64(st, 5);
-            e->at = store_col_int64(st, 6);
-        }
-        store_finalize(&st);
-        if (rc >= 0) {
-            rc = 0;
-            *items_r = items;
-            *n_r = n;
-        }
-    }
-    store_release(&c);
+    void *items;
+    int rc = rq_children(ctx, client_id, id,
+                         "SELECT id, kind, from_value, to_value, reason, actor_id, at FROM request_events WHERE "
+                         "request_id = $1 AND client_id = $2 AND id > $3 ORDER BY id LIMIT $4",
+                         0, REQUEST_LIST_MAX, sizeof **items_r, rq_fill_event, &items, n_r, err);
+    if (rc == 0) *items_r = items;
     return rc;
 }
 
@@ -1275,44 +1281,31 @@ int request_log_call(struct kf_ctx *ctx, int64_t client_id, int64_t id, const st
     return rc;
 }
 
+static void rq_fill_call(struct kf_ctx *ctx, struct store_stmt *st, void *item)
+{
+    struct request_call *k = item;
+    k->id = store_col_int64(st, 0);
+    k->request_id = store_col_int64(st, 1);
+    k->client_id = store_col_int64(st, 2);
+    k->kind = ident_col_strdup(ctx, st, 3);
+    k->user_id = store_col_int64(st, 4);
+    k->started_at = store_col_int64(st, 5);
+    k->duration_s = store_col_int64(st, 6);
+    k->summary = ident_col_strdup(ctx, st, 7);
+    k->created_by = store_col_int64(st, 8);
+    k->created = store_col_int64(st, 9);
+}
+
 int request_calls(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct request_call **items_r, size_t *n_r,
                   struct kf_err *err)
 {
-    struct store_conn *c;
-    int rc = rq_open_read(ctx, client_id, id, &c, err);
-    if (rc) return rc;
-    struct store_stmt *st;
-    rc = store_prepare(c,
-                       "SELECT id, request_id, client_id, kind, user_id, started_at, duration_s, summary, created_by, "
-                       "created FROM request_calls WHERE request_id = $1 AND client_id = $2 ORDER BY id LIMIT $3",
-                       &st, err);
-    if (rc == 0) {
-        store_bind_int64(st, 1, id);
-        store_bind_int64(st, 2, client_id);
-        store_bind_int64(st, 3, REQUEST_LIST_MAX);
-        struct request_call *items = arena_zalloc(ctx->arena, sizeof *items * REQUEST_LIST_MAX);
-        size_t n = 0;
-        while ((rc = store_step(st, err)) == STORE_ROW && n < REQUEST_LIST_MAX) {
-            struct request_call *k = &items[n++];
-            k->id = store_col_int64(st, 0);
-            k->request_id = store_col_int64(st, 1);
-            k->client_id = store_col_int64(st, 2);
-            k->kind = ident_col_strdup(ctx, st, 3);
-            k->user_id = store_col_int64(st, 4);
-            k->started_at = store_col_int64(st, 5);
-            k->duration_s = store_col_int64(st, 6);
-            k->summary = ident_col_strdup(ctx, st, 7);
-            k->created_by = store_col_int64(st, 8);
-            k->created = store_col_int64(st, 9);
-        }
-        store_finalize(&st);
-        if (rc >= 0) {
-            rc = 0;
-            *items_r = items;
-            *n_r = n;
-        }
-    }
-    store_release(&c);
+    void *items;
+    int rc = rq_children(ctx, client_id, id,
+                         "SELECT id, request_id, client_id, kind, user_id, started_at, duration_s, summary, "
+                         "created_by, created FROM request_calls WHERE request_id = $1 AND client_id = $2 AND "
+                         "id > $3 ORDER BY id LIMIT $4",
+                         0, REQUEST_LIST_MAX, sizeof **items_r, rq_fill_call, &items, n_r, err);
+    if (rc == 0) *items_r = items;
     return rc;
 }
 
@@ -1378,52 +1371,42 @@ int request_log_time(struct kf_ctx *ctx, int64_t client_id, int64_t id, const st
     return rc;
 }
 
+static void rq_fill_time(struct kf_ctx *ctx, struct store_stmt *st, void *item)
+{
+    struct request_time_entry *e = item;
+    e->id = store_col_int64(st, 0);
+    e->request_id = store_col_int64(st, 1);
+    e->client_id = store_col_int64(st, 2);
+    e->user_id = store_col_int64(st, 3);
+    e->minutes = (int)store_col_int64(st, 4);
+    e->billable = store_col_int64(st, 5) != 0;
+    e->service_kind = ident_col_strdup(ctx, st, 6);
+    e->note = ident_col_strdup(ctx, st, 7);
+    e->worked_at = store_col_int64(st, 8);
+    e->created_by = store_col_int64(st, 9);
+    e->created = store_col_int64(st, 10);
+}
+
 int request_time_entries(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct request_time_entry **items_r,
                          size_t *n_r, int64_t *total_minutes_r, int64_t *billable_minutes_r, struct kf_err *err)
 {
-    struct store_conn *c;
-    int rc = rq_open_read(ctx, client_id, id, &c, err);
+    void *items;
+    int rc = rq_children(ctx, client_id, id,
+                         "SELECT t.id, t.request_id, t.client_id, t.user_id, t.minutes, t.billable, k.code, t.note, "
+                         "t.worked_at, t.created_by, t.created FROM request_time_entries t JOIN service_kinds k ON "
+                         "k.id = t.service_kind_id WHERE t.request_id = $1 AND t.client_id = $2 AND t.id > $3 "
+                         "ORDER BY t.id LIMIT $4",
+                         0, REQUEST_LIST_MAX, sizeof **items_r, rq_fill_time, &items, n_r, err);
     if (rc) return rc;
-    struct store_stmt *st;
-    rc = store_prepare(c,
-                       "SELECT t.id, t.request_id, t.client_id, t.user_id, t.minutes, t.billable, k.code, t.note, "
-                       "t.worked_at, t.created_by, t.created FROM request_time_entries t JOIN service_kinds k ON "
-                       "k.id = t.service_kind_id WHERE t.request_id = $1 AND t.client_id = $2 ORDER BY t.id LIMIT $3",
-                       &st, err);
+    *items_r = items;
     int64_t total = 0, billable = 0;
-    if (rc == 0) {
-        store_bind_int64(st, 1, id);
-        store_bind_int64(st, 2, client_id);
-        store_bind_int64(st, 3, REQUEST_LIST_MAX);
-        struct request_time_entry *items = arena_zalloc(ctx->arena, sizeof *items * REQUEST_LIST_MAX);
-        size_t n = 0;
-        while ((rc = store_step(st, err)) == STORE_ROW && n < REQUEST_LIST_MAX) {
-            struct request_time_entry *e = &items[n++];
-            e->id = store_col_int64(st, 0);
-            e->request_id = store_col_int64(st, 1);
-            e->client_id = store_col_int64(st, 2);
-            e->user_id = store_col_int64(st, 3);
-            e->minutes = (int)store_col_int64(st, 4);
-            e->billable = store_col_int64(st, 5) != 0;
-            e->service_kind = ident_col_strdup(ctx, st, 6);
-            e->note = ident_col_strdup(ctx, st, 7);
-            e->worked_at = store_col_int64(st, 8);
-            e->created_by = store_col_int64(st, 9);
-            e->created = store_col_int64(st, 10);
-            total += e->minutes;
-            if (e->billable) billable += e->minutes;
-        }
-        store_finalize(&st);
-        if (rc >= 0) {
-            rc = 0;
-            *items_r = items;
-            *n_r = n;
-        }
+    for (size_t i = 0; i < *n_r; i++) {
+        total += (*items_r)[i].minutes;
+        if ((*items_r)[i].billable) billable += (*items_r)[i].minutes;
     }
-    store_release(&c);
-    if (rc == 0 && total_minutes_r) *total_minutes_r = total;
-    if (rc == 0 && billable_minutes_r) *billable_minutes_r = billable;
-    return rc;
+    if (total_minutes_r) *total_minutes_r = total;
+    if (billable_minutes_r) *billable_minutes_r = billable;
+    return 0;
 }
 
 /* --- attachments ----------------------------------------------------------------------------------- */
