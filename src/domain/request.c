@@ -16,6 +16,7 @@
  *    too: the trail records sizes, because what people write may name customers and a hash chain
  *    cannot forget (C7.2.1 erasure). */
 #include "domain/request.h"
+#include "domain/request_internal.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -1123,40 +1124,41 @@ static int rq_open_read(struct kf_ctx *ctx, int64_t client_id, int64_t id, struc
     return rc;
 }
 
-/* A row filler of rq_children: one row of the statement into one item. */
-typedef void rq_fill_fn(struct kf_ctx *ctx, struct store_stmt *st, void *item);
+int request_rows_read(struct store_conn *c, struct kf_ctx *ctx, int64_t client_id, int64_t id, const char *sql,
+                      int64_t after_id, int limit, size_t size, request_fill_fn *fill, void **items_r, size_t *n_r,
+                      struct kf_err *err)
+{
+    struct store_stmt *st;
+    int rc = store_prepare(c, sql, &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, id);
+    store_bind_int64(st, 2, client_id);
+    store_bind_int64(st, 3, after_id > 0 ? after_id : 0);
+    store_bind_int64(st, 4, limit);
+    char *items = arena_zalloc(ctx->arena, size * (size_t)limit);
+    size_t n = 0;
+    while (n < (size_t)limit && (rc = store_step(st, err)) == STORE_ROW) fill(ctx, st, items + size * n++);
+    store_finalize(&st);
+    if (rc < 0) return rc;
+    *items_r = items;
+    *n_r = n;
+    return 0;
+}
 
-/* The reads of one request's own rows (messages, history, calls, time): after the read policy and
- * the request's existence for the client (rq_open_read), `sql` with $1 the request, $2 its client,
- * $3 the id to start after and $4 the limit, each row filled by `fill` into an arena array of up to
- * `limit` items of `size` bytes. */
+/* The reads of one request's own rows (messages, history, calls, time): request_rows_read after the
+ * read policy and the request's existence for the client (rq_open_read). */
 static int rq_children(struct kf_ctx *ctx, int64_t client_id, int64_t id, const char *sql, int64_t after_id,
-                       int limit, size_t size, rq_fill_fn *fill, void **items_r, size_t *n_r, struct kf_err *err)
+                       int limit, size_t size, request_fill_fn *fill, void **items_r, size_t *n_r, struct kf_err *err)
 {
     struct store_conn *c;
     int rc = rq_open_read(ctx, client_id, id, &c, err);
     if (rc) return rc;
-    struct store_stmt *st;
-    if ((rc = store_prepare(c, sql, &st, err)) == 0) {
-        store_bind_int64(st, 1, id);
-        store_bind_int64(st, 2, client_id);
-        store_bind_int64(st, 3, after_id > 0 ? after_id : 0);
-        store_bind_int64(st, 4, limit);
-        char *items = arena_zalloc(ctx->arena, size * (size_t)limit);
-        size_t n = 0;
-        while (n < (size_t)limit && (rc = store_step(st, err)) == STORE_ROW) fill(ctx, st, items + size * n++);
-        store_finalize(&st);
-        if (rc >= 0) {
-            rc = 0;
-            *items_r = items;
-            *n_r = n;
-        }
-    }
+    rc = request_rows_read(c, ctx, client_id, id, sql, after_id, limit, size, fill, items_r, n_r, err);
     store_release(&c);
     return rc;
 }
 
-static void rq_fill_message(struct kf_ctx *ctx, struct store_stmt *st, void *item)
+void request_message_fill(struct kf_ctx *ctx, struct store_stmt *st, void *item)
 {
     struct request_message *m = item;
     m->id = store_col_int64(st, 0);
@@ -1184,7 +1186,7 @@ int request_messages(struct kf_ctx *ctx, int64_t client_id, int64_t id, int64_t 
         "WHERE request_id = $1 AND client_id = $2 AND kind = 'public' AND id > $3 ORDER BY id LIMIT $4";
     void *items;
     int rc = rq_children(ctx, client_id, id, staff ? sql_staff : sql_public, after_id, limit, sizeof **items_r,
-                         rq_fill_message, &items, n_r, err);
+                         request_message_fill, &items, n_r, err);
     if (rc) return rc;
     *items_r = items;
     if (next_r) *next_r = *n_r == (size_t)limit ? (*items_r)[*n_r - 1].id : 0;

@@ -10,6 +10,7 @@
 #include "domain/customer.h"
 #include "domain/identity_internal.h"
 #include "domain/policy.h"
+#include "domain/request_internal.h"
 #include "domain/request_public.h"
 #include "domain/throttle.h"
 #include "store/store.h"
@@ -249,36 +250,13 @@ static int public_messages(struct kf_ctx *ctx, const struct track_ref *r, struct
     struct store_conn *c;
     int rc = store_acquire(ctx->env->store, &c, err);
     if (rc) return rc;
-    struct store_stmt *st;
-    rc = store_prepare(c,
-                       "SELECT id, request_id, client_id, kind, author_id, author_side, body, created FROM "
-                       "request_messages WHERE request_id = $1 AND client_id = $2 AND kind = 'public' ORDER BY id "
-                       "LIMIT $3",
-                       &st, err);
-    if (rc == 0) {
-        store_bind_int64(st, 1, r->request_id);
-        store_bind_int64(st, 2, r->client_id);
-        store_bind_int64(st, 3, REQUEST_LIST_MAX);
-        struct request_message *items = arena_zalloc(ctx->arena, sizeof *items * REQUEST_LIST_MAX);
-        size_t n = 0;
-        while ((rc = store_step(st, err)) == STORE_ROW && n < REQUEST_LIST_MAX) {
-            struct request_message *m = &items[n++];
-            m->id = store_col_int64(st, 0);
-            m->request_id = store_col_int64(st, 1);
-            m->client_id = store_col_int64(st, 2);
-            m->kind = ident_col_strdup(ctx, st, 3);
-            m->author_id = store_col_int64(st, 4);
-            m->author_side = ident_col_strdup(ctx, st, 5);
-            m->body = ident_col_strdup(ctx, st, 6);
-            m->created = store_col_int64(st, 7);
-        }
-        store_finalize(&st);
-        if (rc >= 0) {
-            rc = 0;
-            *items_r = items;
-            *n_r = n;
-        }
-    }
+    void *items;
+    rc = request_rows_read(c, ctx, r->client_id, r->request_id,
+                           "SELECT id, request_id, client_id, kind, author_id, author_side, body, created FROM "
+                           "request_messages WHERE request_id = $1 AND client_id = $2 AND kind = 'public' AND "
+                           "id > $3 ORDER BY id LIMIT $4",
+                           0, REQUEST_LIST_MAX, sizeof **items_r, request_message_fill, &items, n_r, err);
+    if (rc == 0) *items_r = items;
     store_release(&c);
     return rc;
 }
