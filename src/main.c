@@ -49,6 +49,10 @@ struct command {
 static void serve_request_changed(void *arg, const char *payload)
 {
     struct request_change_note n;
+    if (!payload) { /* changes may have been missed (store.h): every page that listens re-reads */
+        events_publish_client(arg, 0, false, "request", "{\"what\":\"resync\"}");
+        return;
+    }
     if (request_change_parse(payload, &n) != 0) return;
     char data[160];
     snprintf(data, sizeof data, "{\"id\":\"%lld\",\"client_id\":\"%lld\",\"what\":\"%s\"}",

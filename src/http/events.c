@@ -172,13 +172,13 @@ void events_publish(void *hub, int64_t user_id, const char *event, const char *d
 void events_publish_client(struct events_hub *h, int64_t client_id, bool staff_only, const char *event,
                            const char *data)
 {
-    if (!h || client_id <= 0 || !event || !data || strchr(event, '\n') || strchr(data, '\n')) return;
+    if (!h || client_id < 0 || !event || !data || strchr(event, '\n') || strchr(data, '\n')) return;
     char text[1024];
     int n = snprintf(text, sizeof text, "event: %s\ndata: %s\n\n", event, data);
     if (n < 0 || (size_t)n >= sizeof text) return;
     pthread_mutex_lock(&h->lock);
     for (struct event_stream *s = h->streams; s; s = s->next) {
-        bool hears = s->audience == 0 || (s->audience == client_id && !staff_only);
+        bool hears = client_id == 0 ? s->audience >= 0 : s->audience == 0 || (s->audience == client_id && !staff_only);
         if (!hears) continue;
         pthread_mutex_lock(&s->lock);
         stream_push_locked(s, text, (size_t)n);

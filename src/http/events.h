@@ -32,8 +32,8 @@ void events_publish(void *hub, int64_t user_id, const char *event, const char *d
 
 /* Sends `event` with `data` to every stream whose request audience (events_stream_response) may see
  * a change of a request of `client_id`: streams of audience 0 (provider staff: every client) always,
- * streams of audience `client_id` unless `staff_only`, no others. Thread-safe; never blocks on a
- * client. The audience itself is decided by the domain (request_events_audience). */
+ * streams of audience `client_id` unless `staff_only`, no others; `client_id` 0: every stream
+ * that hears request changes at all (audience >= 0). Thread-safe; never blocks on a client. The audience itself is decided by the domain (request_events_audience). */
 void events_publish_client(struct events_hub *hub, int64_t client_id, bool staff_only, const char *event,
                            const char *data);
 

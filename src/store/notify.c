@@ -11,7 +11,9 @@
  *  3. PostgreSQL listens on one dedicated connection per store, owned by one thread that alone
  *     touches it. The thread waits in poll() on that connection's socket and on a pipe: the pipe says
  *     "a channel was added" or "stop". A dropped connection is reopened with a growing pause
- *     (LISTEN_BACKOFF_MIN_MS .. LISTEN_BACKOFF_MAX_MS), and every channel is listened to again.
+ *     (LISTEN_BACKOFF_MIN_MS .. LISTEN_BACKOFF_MAX_MS), and every channel is listened to again;
+ *     then every listener is called once with payload NULL ("notes may have been lost: re-read"),
+ *     since what was sent while the connection was down is gone.
  *  4. LISTEN takes an identifier, not a parameter, so it is the one statement not bound: the channel
  *     comes from kefu's code, is checked against [a-z_][a-z0-9_]* and quoted with PQescapeIdentifier.
  *  5. Listeners are called with listen_lock held, so store_listen_stop returning means no listener
@@ -197,6 +199,14 @@ static unsigned listen_all(struct store_pg_listen *pl, PGconn *pg)
     return ok ? gen : 0;
 }
 
+/* Tells every listener that notes may have been lost (payload NULL; store.h). */
+static void listen_resync(struct store_pg_listen *pl)
+{
+    pthread_mutex_lock(&pl->s->listen_lock);
+    for (struct store_listener *l = pl->s->listeners; l; l = l->next) l->cb(l->arg, NULL);
+    pthread_mutex_unlock(&pl->s->listen_lock);
+}
+
 /* Dispatches every notification libpq has read. */
 static void listen_drain(struct store_pg_listen *pl, PGconn *pg)
 {
@@ -215,6 +225,7 @@ static void *listen_main(void *arg)
     PGconn *pg = NULL;
     unsigned listened = 0;
     int backoff = LISTEN_BACKOFF_MIN_MS;
+    bool fresh = false, ever = false; /* a new connection; one that listened before it */
     for (;;) {
         pthread_mutex_lock(&pl->lock);
         bool stop = pl->stop;
@@ -229,6 +240,7 @@ static void *listen_main(void *arg)
                 continue;
             }
             listened = 0;
+            fresh = true;
         }
         if (listened != want) {
             unsigned got = listen_all(pl, pg);
@@ -243,6 +255,9 @@ static void *listen_main(void *arg)
             pl->have_gen = got;
             pthread_cond_broadcast(&pl->acked);
             pthread_mutex_unlock(&pl->lock);
+            if (fresh && ever) listen_resync(pl); /* invariant 3: what was sent meanwhile is gone */
+            fresh = false;
+            ever = true;
             listen_drain(pl, pg); /* LISTEN's reply may have carried some */
         }
         struct pollfd p[2] = {{.fd = PQsocket(pg), .events = POLLIN}, {.fd = pl->pipe_fd[0], .events = POLLIN}};

@@ -133,7 +133,9 @@ int store_write_async(struct store *s, store_write_fn fn, void *arg, store_done_
 #define STORE_PAYLOAD_MAX 1000      /* bytes of a payload (PostgreSQL allows 8000; ours are ids) */
 #define STORE_NOTES_PER_WRITE 10000 /* notifications one write function may queue (bulk actions) */
 
-/* A listener: called with each payload of its channel, after the commit that sent it. It runs on a
+/* A listener: called with each payload of its channel, after the commit that sent it, and with
+ * payload NULL when notes may have been lost (PostgreSQL: the listening connection was re-opened
+ * after a drop) — then whatever the listener keeps in step must be re-read. It runs on a
  * store thread (the SQLite writer, or the PostgreSQL listening thread) with the listener list
  * locked: it must be quick, must not block on a client, and must not call store_listen,
  * store_write or store_close. */
@@ -152,8 +154,8 @@ int store_notify(struct store_conn *c, const char *channel, const char *payload)
 /* Registers `cb` for `channel` until store_listen_stop or store_close. With STORE_CAP_LISTEN
  * (PostgreSQL) the first call starts one dedicated connection with a thread that LISTENs on every
  * registered channel and dispatches what arrives; it reconnects with back-off when the connection
- * drops (notifications sent while it was down are lost: listeners that must not miss a change
- * re-read). Returns once the channel is listened to (or after a few seconds, with a warning, while
+ * drops (notifications sent while it was down are lost: once it listens again every listener is
+ * called with payload NULL, so those that must not miss a change re-read). Returns once the channel is listened to (or after a few seconds, with a warning, while
  * the thread keeps trying). SQLite: in-process dispatch only. KF_E_INVALID for a bad channel. */
 int store_listen(struct store *s, const char *channel, store_listen_fn cb, void *arg);
 

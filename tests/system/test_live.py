@@ -105,3 +105,27 @@ def test_a_change_made_through_another_process_reaches_the_stream(kefu, engine, 
     finally:
         staff.close()
         client_b.close()
+
+
+def test_a_lost_listening_connection_tells_every_page_to_re_read(kefu, engine, tmp_path):
+    """PostgreSQL: notifications sent while kefu's listening connection is down are lost. When it
+    listens again, every stream that hears request changes gets one `request` event "resync" (the
+    page re-fetches itself), whatever client it belongs to; then changes arrive as before."""
+    if engine != "postgres":
+        pytest.skip("only PostgreSQL has a listening connection to lose")
+    from conftest import psql
+    srv, admin, ids, q = site_with_request(kefu, tmp_path)
+    A = ids["A"]
+    staff, client_b = stream(srv, admin), stream(srv, login_as(srv, "boss-B"))
+    try:
+        psql(srv.db_url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN %' "
+                         "AND datname = current_database() AND pid <> pg_backend_pid()")
+        assert next_request_event(staff, timeout=30) == {"what": "resync"}
+        assert next_request_event(client_b, timeout=30) == {"what": "resync"}
+        r = admin.call("POST", rpath(q["id"], A, "/status"), {"status": "open"})
+        assert r.status == 200, r
+        assert next_request_event(staff, timeout=30) == {"id": q["id"], "client_id": A, "what": "status"}
+        assert next_request_event(client_b, timeout=0.5) is None  # A's change is not B's
+    finally:
+        staff.close()
+        client_b.close()

@@ -39,7 +39,7 @@ static void t_listener(void *arg, const char *payload)
 {
     struct t_heard *h = arg;
     pthread_mutex_lock(&h->lock);
-    if (h->n < T_MAX_SEEN) snprintf(h->seen[h->n++], sizeof h->seen[0], "%s", payload);
+    if (h->n < T_MAX_SEEN) snprintf(h->seen[h->n++], sizeof h->seen[0], "%s", payload ? payload : "(resync)");
     pthread_cond_broadcast(&h->cond);
     pthread_mutex_unlock(&h->lock);
 }
@@ -213,7 +213,8 @@ static void test_notify_refused_outside_a_write(void **state)
 
 /* PostgreSQL: when the listening connection is killed, the thread reconnects and listens again.
  * Notes committed while it is away are lost (store.h says so), so the test sends numbered notes
- * until one is heard instead of guessing when the reconnect is done. */
+ * until one is heard instead of guessing when the reconnect is done; before that first one, every
+ * listener has been told to re-read (payload NULL), exactly once. */
 static void test_listener_reconnects(void **state)
 {
     struct t_heard h;
@@ -243,6 +244,7 @@ static void test_listener_reconnects(void **state)
         heard = t_count(&h, p) == 1;
     }
     assert_true(heard);
+    assert_int_equal(t_count(&h, "(resync)"), 1);
     t_close(&s, &h);
 }
 
