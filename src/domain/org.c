@@ -143,6 +143,32 @@ static int org_read(struct kf_ctx *ctx, int64_t org_id, bool as_client, bool as_
     return rc;
 }
 
+int org_client_names(struct kf_ctx *ctx, const int64_t *ids, size_t n, const char **names, struct kf_err *err)
+{
+    for (size_t i = 0; i < n; i++) names[i] = NULL;
+    struct store_conn *c;
+    int rc = store_acquire(ctx->env->store, &c, err);
+    if (rc) return rc;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        bool seen = false;
+        for (size_t k = 0; k < i && !seen; k++)
+            if (ids[k] == ids[i]) names[i] = names[k], seen = true;
+        struct kf_err ignored;
+        if (seen || ids[i] <= 0 || ident_allow(ctx, ACT_REQUEST_READ, ids[i], 0, &ignored) != 0) continue;
+        struct store_stmt *st; /* prepared once per connection (store.h): this is a lookup */
+        rc = store_prepare(c, "SELECT name FROM organizations WHERE id = $1 AND client_id = $1 AND kind = 'client'",
+                           &st, err);
+        if (rc) break;
+        store_bind_int64(st, 1, ids[i]);
+        int step = store_step(st, err);
+        if (step == STORE_ROW) names[i] = ident_col_strdup(ctx, st, 0);
+        else if (step < 0) rc = step;
+        store_finalize(&st);
+    }
+    store_release(&c);
+    return rc;
+}
+
 int org_get(struct kf_ctx *ctx, int64_t org_id, struct org *out, struct kf_err *err)
 {
     /* the id is a client's (a client's id is its client_id) or the provider's own: ask both */

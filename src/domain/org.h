@@ -54,6 +54,12 @@ int org_get(struct kf_ctx *ctx, int64_t org_id, struct org *out, struct kf_err *
 int org_list_clients(struct kf_ctx *ctx, int64_t after_id, int limit, struct org **items_r, size_t *n_r,
                      int64_t *next_r, struct kf_err *err);
 
+/* The names of client organisations ids[0..n) into names[0..n), for whoever may read requests of
+ * that client (ACT_REQUEST_READ): an agent working a queue sees whose request it is without the
+ * org.read that would show the client's contacts and files. An id the viewer may not read, or that
+ * is no client, gets NULL. Reads each distinct id once. */
+int org_client_names(struct kf_ctx *ctx, const int64_t *ids, size_t n, const char **names, struct kf_err *err);
+
 /* Changes the given fields of client organisation `client_id`: a NULL field stays as it is, ""
  * clears it (not the name, which stays required). Needs ACT_ORG_UPDATE. KF_E_INVALID naming the field
  * at fault; KF_E_NOT_FOUND for no such client. Audited "org.update" (the contact fields masked). */

@@ -167,12 +167,15 @@ static int q_page(struct http_req *req, const struct kf_err *refused)
     struct request_sla *slas = n ? arena_zalloc(req->arena, n * sizeof *slas) : NULL;
     bool *ok = n ? arena_zalloc(req->arena, n * sizeof *ok) : NULL;
     if (n && request_sla_many(&req->ctx, items, n, slas, ok, &ignore) != 0) memset(ok, 0, n * sizeof *ok);
+    /* whose request each row is: the name for whoever may read it (agents have no org.read) */
+    int64_t *cids = n ? arena_zalloc(req->arena, n * sizeof *cids) : NULL;
+    const char **cnames = n ? arena_zalloc(req->arena, n * sizeof *cnames) : NULL;
+    for (size_t i = 0; i < n; i++) cids[i] = items[i].client_id;
+    if (n && org_client_names(&req->ctx, cids, n, cnames, &ignore) != 0) memset(cnames, 0, n * sizeof *cnames);
     json_t *rows = json_array();
     for (size_t i = 0; i < n; i++) {
         const struct request *r = &items[i];
-        const char *client = NULL;
-        for (size_t k = 0; k < no && !client; k++)
-            if (orgs[k].id == r->client_id) client = orgs[k].name;
+        const char *client = cnames[i];
         json_t *row = json_pack("{s:o,s:o,s:s,s:s,s:s,s:s,s:s,s:b,s:s}", "id", http_json_id(r->id), "client_id",
                                 http_json_id(r->client_id), "number", r->number ? r->number : "", "subject",
                                 r->subject ? r->subject : "", "client",

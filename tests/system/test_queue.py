@@ -273,6 +273,8 @@ def test_queue_page_views_counts_bulk_forms_and_live_markers(kefu, tmp_path):
     page = text(r)
     assert 'id="queue-table" data-live="requests"' in page and 'id="queue-counts" data-live="requests"' in page
     assert 'href="/queue"' in page and "队列请求0" in page and page.count('name="ids"') == 3
+    # whose request it is, by name, though an agent may not read the organisations themselves
+    assert "<td>客户公司A</td>" in page and "<td>%s</td>" % A not in page, page
     # save the current filters as a view; the same name again is refused and nothing is saved
     r = wang.form("/queue/views", {"name": "待办", "status": "new", "sort": "sla_due"})
     m = re.match(r"^/queue\?view=(\d+)&saved=1$", location(r))

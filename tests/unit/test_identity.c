@@ -51,6 +51,31 @@ static void test_provider_organisation_exists_at_most_once(void **state)
     ifx_audit_verify_clean(fx);
 }
 
+/* Whoever may read a client's requests reads its name (the queue's client column), nothing more:
+ * an agent without org.read gets both names; a client user gets only their own; an unknown id or
+ * the provider's own organisation gets none. Each distinct id is looked up once. */
+static void test_client_names_for_request_readers(void **state)
+{
+    IFX(state);
+    ifx_as(fx, 1, 0, ROLE_AGENT);
+    struct org *items = NULL;
+    size_t n = 0;
+    assert_int_equal(org_list_clients(&fx->ctx, 0, 10, &items, &n, NULL, &fx->err), KF_E_FORBIDDEN);
+    int64_t ids[] = {fx->client_a, fx->client_b, fx->client_a, 424242, fx->provider_id};
+    const char *names[5];
+    T_OK(org_client_names(&fx->ctx, ids, 5, names, &fx->err));
+    assert_string_equal(names[0], "甲客户");
+    assert_string_equal(names[1], "乙客户");
+    assert_string_equal(names[2], "甲客户");
+    assert_null(names[3]);
+    assert_null(names[4]);
+    ifx_as(fx, 2, fx->client_a, ROLE_CLIENT_STAFF);
+    T_OK(org_client_names(&fx->ctx, ids, 3, names, &fx->err));
+    assert_string_equal(names[0], "甲客户");
+    assert_null(names[1]); /* another client's name is not the client user's to read */
+    assert_string_equal(names[2], "甲客户");
+}
+
 static void test_client_organisations_list_get_and_disable(void **state)
 {
     IFX(state);
@@ -493,6 +518,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         BOTH(test_provider_organisation_exists_at_most_once),
         BOTH(test_client_organisations_list_get_and_disable),
+        BOTH(test_client_names_for_request_readers),
         BOTH(test_organisation_update),
         BOTH(test_C5_2_client_user_sees_only_its_own_organisation),
         BOTH(test_user_names_that_look_alike_are_refused),
