@@ -1,6 +1,7 @@
 /* IANA zones through ICU (zone.h). */
 #include "core/zone.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <unicode/ustring.h>
 
@@ -68,5 +69,18 @@ int zone_parse_local(const char *text, const char *zone, bool next_day, int64_t 
     ucal_close(uc);
     if (U_FAILURE(st)) return -1;
     *ms_r = (int64_t)ms;
+    return 0;
+}
+
+int zone_local_date(int64_t utc_ms, const char *zone, char out[11])
+{
+    UCalendar *uc = zone_calendar_open(zone);
+    if (!uc) return -1;
+    UErrorCode st = U_ZERO_ERROR;
+    ucal_setMillis(uc, (UDate)utc_ms, &st);
+    int y = ucal_get(uc, UCAL_YEAR, &st), m = ucal_get(uc, UCAL_MONTH, &st) + 1, d = ucal_get(uc, UCAL_DATE, &st);
+    ucal_close(uc);
+    if (U_FAILURE(st) || y < 0 || y > 9999 || m < 1 || m > 12 || d < 1 || d > 31) return -1;
+    snprintf(out, 11, "%04d-%02d-%02d", y % 10000, m % 100, d % 100); /* in range: the modulo tells the compiler */
     return 0;
 }

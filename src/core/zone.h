@@ -19,4 +19,8 @@ UCalendar *zone_calendar_open(const char *zone);
  * (2026-02-30), a year before 1970 or after 9999, or a zone ICU cannot open. */
 int zone_parse_local(const char *text, const char *zone, bool next_day, int64_t *ms_r);
 
+/* The local date of instant `utc_ms` in `zone` as "YYYY-MM-DD" into out (what an <input type="date">
+ * shows): 0, or -1 for a zone ICU cannot open. */
+int zone_local_date(int64_t utc_ms, const char *zone, char out[11]);
+
 #endif

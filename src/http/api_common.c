@@ -4,7 +4,27 @@
 #include <string.h>
 
 #include "core/ids.h"
+#include "core/text.h"
+#include "core/zone.h"
 #include "domain/policy.h"
+
+int api_time_text(const char *text, bool upper, int64_t *ms_r)
+{
+    *ms_r = 0;
+    if (!text || !*text) return -1;
+    if (text_parse_int64(text, ms_r) == 0) return *ms_r > 0 ? 0 : -1;
+    if (strlen(text) <= 32 && zone_parse_local(text, API_DATE_ZONE, upper, ms_r) == 0 && *ms_r > 0) return 0;
+    *ms_r = 0;
+    return -1;
+}
+
+int api_query_time(struct http_req *req, const char *key, bool upper, int64_t *ms_r)
+{
+    const char *v = http_query(req, key);
+    *ms_r = 0;
+    if (!v || !*v || api_time_text(v, upper, ms_r) == 0) return 0;
+    return kf_fail(&req->err, KF_E_INVALID, key, "a date (YYYY-MM-DD) or UTC milliseconds");
+}
 
 int api_parse_client_id(const char *s, int64_t *out)
 {

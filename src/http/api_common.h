@@ -28,6 +28,16 @@ int api_body_client_id(struct http_req *req, bool allow_provider, int64_t *out);
 /* Path parameter `name` as an id: anything that is not an id names nothing (KF_E_NOT_FOUND). */
 int api_path_id(struct http_req *req, const char *name, const char *what, int64_t *out);
 
+/* The zone of dates typed without one (DESIGN.md "Time"). */
+#define API_DATE_ZONE "Asia/Shanghai"
+
+/* An instant typed as UTC milliseconds, or as a date "YYYY-MM-DD" in API_DATE_ZONE: its midnight, or
+ * with `upper` the midnight after, so an upper bound includes its day. 0, or -1 for anything else. */
+int api_time_text(const char *text, bool upper, int64_t *ms_r);
+
+/* ?key= as api_time_text reads it: *ms_r 0 when absent or empty; KF_E_INVALID naming `key` otherwise. */
+int api_query_time(struct http_req *req, const char *key, bool upper, int64_t *ms_r);
+
 /* ?limit=N (1..API_LIST_MAX, default API_LIST_DEFAULT). */
 int api_page_limit(struct http_req *req, int *limit_r);
 

@@ -28,14 +28,6 @@ static int rv_query_id(struct http_req *req, const char *key, int64_t *out)
     return 0;
 }
 
-static int rv_query_ms(struct http_req *req, const char *key, int64_t *out)
-{
-    const char *v = http_query(req, key);
-    *out = 0;
-    if (v && *v && (id_parse(v, out) != 0 || *out <= 0)) return rv_bad(req, key, "must be UTC milliseconds");
-    return 0;
-}
-
 int api_request_page_query(struct http_req *req, struct request_filter *f)
 {
     const char *sort = http_query(req, "sort");
@@ -100,8 +92,8 @@ int api_request_filter_query(struct http_req *req, struct request_filter *f)
     if (f->channel && strlen(f->channel) > API_SHORT_MAX) return rv_bad(req, "channel", "is unknown");
     f->sla_state = http_query(req, "sla");
     if (f->sla_state && strlen(f->sla_state) > API_SHORT_MAX) return rv_bad(req, "sla", "is unknown");
-    if ((rc = rv_query_ms(req, "from", &f->created_from)) != 0) return rc;
-    if ((rc = rv_query_ms(req, "to", &f->created_to)) != 0) return rc;
+    if ((rc = api_query_time(req, "from", false, &f->created_from)) != 0) return rc;
+    if ((rc = api_query_time(req, "to", true, &f->created_to)) != 0) return rc;
     return api_request_page_query(req, f);
 }
 

@@ -8,28 +8,15 @@
 #include "core/buf.h"
 #include "core/ids.h"
 #include "core/text.h"
-#include "core/zone.h"
 #include "http/api_common.h"
 #include "http/handlers.h"
 #include "render/html.h"
 
-#define SEARCH_ZONE "Asia/Shanghai" /* dates typed without a zone: the default zone (DESIGN.md "Time") */
 
 static const char *sq_value(struct http_req *req, const char *key)
 {
     const char *v = http_query(req, key);
     return v && *v ? v : NULL;
-}
-
-/* ?from= / ?to=: UTC ms, or a date (YYYY-MM-DD, the default zone; `to` includes its day). */
-static int sq_time(struct http_req *req, const char *key, bool upper, int64_t *ms_r)
-{
-    const char *v = sq_value(req, key);
-    *ms_r = 0;
-    if (!v) return 0;
-    if (text_parse_int64(v, ms_r) == 0 && *ms_r > 0) return 0;
-    if (strlen(v) <= 32 && zone_parse_local(v, SEARCH_ZONE, upper, ms_r) == 0 && *ms_r > 0) return 0;
-    return kf_fail(&req->err, KF_E_INVALID, key, "a date (YYYY-MM-DD) or UTC milliseconds");
 }
 
 int api_search_filter(struct http_req *req, struct search_filter *f)
@@ -65,8 +52,8 @@ int api_search_filter(struct http_req *req, struct search_filter *f)
             return kf_fail(&req->err, KF_E_INVALID, "limit", "limit must be 1..%d", SEARCH_LIMIT_MAX);
         f->limit = (int)n;
     }
-    int rc = sq_time(req, "from", false, &f->from_ms);
-    if (!rc) rc = sq_time(req, "to", true, &f->to_ms);
+    int rc = api_query_time(req, "from", false, &f->from_ms);
+    if (!rc) rc = api_query_time(req, "to", true, &f->to_ms);
     return rc;
 }
 

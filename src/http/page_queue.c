@@ -10,6 +10,7 @@
 
 #include "core/arena.h"
 #include "core/ids.h"
+#include "core/zone.h"
 #include "domain/org.h"
 #include "domain/policy.h"
 #include "domain/request.h"
@@ -224,7 +225,15 @@ static int q_page(struct http_req *req, const struct kf_err *refused)
     if (f.client_id) json_object_set_new(save, "client_id", http_json_id(f.client_id));
     if (f.sla_state) json_object_set_new(save, "sla", json_string(f.sla_state));
     if (f.channel) json_object_set_new(save, "channel", json_string(f.channel));
+    if (f.created_from) json_object_set_new(save, "from", json_string(arena_printf(req->arena, "%lld", (long long)f.created_from)));
+    if (f.created_to) json_object_set_new(save, "to", json_string(arena_printf(req->arena, "%lld", (long long)f.created_to)));
     json_object_set_new(d, "save", save);
+    /* the date fields show local days: `to` is the midnight after its day */
+    char day[11];
+    if (f.created_from && zone_local_date(f.created_from, API_DATE_ZONE, day) == 0)
+        json_object_set_new(d, "from_date", json_string(day));
+    if (f.created_to && zone_local_date(f.created_to - 1, API_DATE_ZONE, day) == 0)
+        json_object_set_new(d, "to_date", json_string(day));
     const char *done = http_query(req, "done");
     int64_t done_n = 0;
     if (done && id_parse(done, &done_n) == 0 && done_n > 0 && done_n <= REQUEST_BULK_MAX)
@@ -344,11 +353,19 @@ int page_queue_view_create(struct http_req *req)
     if (!rc) rc = http_json_string(req, "sort", false, API_SHORT_MAX, &in.sort);
     if (!rc) rc = http_json_string(req, "shared", false, API_SHORT_MAX, &shared);
     json_t *filters = json_object();
-    static const char *const keys[] = {"status", "priority", "assignee", "team_id", "client_id", "sla", "channel", NULL};
+    static const char *const keys[] = {"status", "priority", "assignee", "team_id", "client_id", "sla", "channel",
+                                       "from", "to", NULL};
     for (const char *const *k = keys; !rc && *k; k++) {
         const char *s = NULL;
         rc = http_json_string(req, *k, false, 256, &s);
-        if (!rc && s && *s && strcmp(*k, "status") == 0 && strchr(s, ',')) {
+        int64_t ms;
+        bool time = strcmp(*k, "from") == 0 || strcmp(*k, "to") == 0;
+        if (!rc && s && *s && time) {
+            /* a day as typed, or the instant the page carried */
+            if (api_time_text(s, (*k)[0] == 't', &ms) != 0)
+                rc = kf_fail(&req->err, KF_E_INVALID, *k, "a date (YYYY-MM-DD) or UTC milliseconds");
+            else json_object_set_new(filters, *k, json_integer(ms));
+        } else if (!rc && s && *s && strcmp(*k, "status") == 0 && strchr(s, ',')) {
             /* several statuses travel as one comma-separated field */
             json_t *arr = json_array();
             for (const char *p = s;;) {

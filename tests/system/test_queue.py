@@ -306,3 +306,43 @@ def test_queue_page_views_counts_bulk_forms_and_live_markers(kefu, tmp_path):
     # the owner deletes it
     assert location(wang.form("/queue/views/%s/delete" % vid)) == "/queue?deleted=1"
     assert wang.get("/queue?view=%s" % vid).status == 404
+
+
+def test_queue_page_filters_by_created_dates_and_saves_them(kefu, tmp_path):
+    """The queue's date fields: local days (Asia/Shanghai), `to` including its day, shown back as
+    typed; saved into a view as instants; a date that does not exist is 422 naming the field."""
+    import datetime
+    import zoneinfo
+    from test_pages_admin import Browser, location, text
+    srv, admin, ids = site(kefu, tmp_path)
+    A = ids["A"]
+    make_user(admin, "0", "am.queue", ["account_manager", "agent"])
+    old = raise_(admin, A, subject="三天前的请求")
+    srv.advance(3 * 86400000)
+    admin = login_as(srv, "am.queue")  # three days idle ended the session
+    new = raise_(admin, A, subject="今天的请求")
+    day = lambda q: datetime.datetime.fromtimestamp(q["created"] / 1000, zoneinfo.ZoneInfo("Asia/Shanghai")).date()
+    d_old, d_new = day(old), day(new)
+    assert d_new - d_old == datetime.timedelta(days=3)
+    wang = Browser(srv, "agent.wang")
+    r = wang.get("/queue?from=%s" % d_new.isoformat())
+    assert r.status == 200 and "今天的请求" in text(r) and "三天前的请求" not in text(r), r
+    assert 'name="from" type="date" value="%s"' % d_new.isoformat() in text(r)
+    r = wang.get("/queue?to=%s" % d_old.isoformat())
+    assert r.status == 200 and "三天前的请求" in text(r) and "今天的请求" not in text(r), r
+    assert 'name="to" type="date" value="%s"' % d_old.isoformat() in text(r)
+    # the API reads the same dates
+    r = admin.call("GET", "/api/v1/requests?client_id=%s&to=%s" % (A, d_old.isoformat()))
+    assert r.status == 200 and [q["id"] for q in r.json["items"]] == [old["id"]], r
+    # saved as a view: the instants, and its count follows
+    r = wang.form("/queue/views", {"name": "近两天", "from": (d_new - datetime.timedelta(days=1)).isoformat()})
+    assert re.match(r"^/queue\?view=\d+&saved=1$", location(r)), r
+    wang_api = login_as(srv, "agent.wang")
+    assert counts(wang_api)["近两天"] == 1
+    # bad dates: 422 naming the field, and nothing saved
+    r = wang.get("/queue?from=2026-02-30")
+    assert r.status == 422 and 'aria-invalid="true"' in text(r), r
+    kh.assert_error(admin.call("GET", "/api/v1/requests?client_id=%s&from=yesterday" % A), 422, "invalid", "from")
+    r = wang.form("/queue/views", {"name": "坏日期", "to": "2026-13-01"})
+    assert r.status == 422, r
+    assert "坏日期" not in views_of(wang_api)
