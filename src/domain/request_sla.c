@@ -78,7 +78,8 @@ struct rs_facts {
     int cycle;                       /* resolution */
     int64_t res_start, res_stop;
     struct sla_pause *pauses;
-    size_t n_pauses;
+    size_t n_pauses, cap_pauses;     /* grown in `arena` up to SLA_PAUSES_MAX (most requests pause rarely) */
+    struct arena *arena;
 };
 
 static bool rs_waiting(const char *status, enum sla_pause_cause *cause)
@@ -111,6 +112,14 @@ static void rs_step(struct rs_facts *f, int64_t at, const char *to)
         f->res_stop = at;
     } else if (rs_waiting(to, &cause) && f->n_pauses < SLA_PAUSES_MAX) {
         /* past SLA_PAUSES_MAX pauses the time counts as running: never in the provider's favour */
+        if (f->n_pauses == f->cap_pauses) {
+            size_t cap = f->cap_pauses ? f->cap_pauses * 2 : 8;
+            if (cap > SLA_PAUSES_MAX) cap = SLA_PAUSES_MAX;
+            struct sla_pause *grown = arena_alloc(f->arena, cap * sizeof *grown);
+            if (f->n_pauses) memcpy(grown, f->pauses, f->n_pauses * sizeof *grown);
+            f->pauses = grown;
+            f->cap_pauses = cap;
+        }
         f->pauses[f->n_pauses++] = (struct sla_pause){.from_ms = at, .to_ms = 0, .cause = cause};
     }
 }
@@ -140,7 +149,7 @@ static int rs_read_facts(struct store_conn *c, struct kf_ctx *ctx, int64_t clien
     store_finalize(&st);
     if (rc) return rc;
     f->res_start = f->created;
-    f->pauses = arena_zalloc(ctx->arena, SLA_PAUSES_MAX * sizeof *f->pauses);
+    f->arena = ctx->arena; /* pauses grow as rs_step finds them */
     rc = store_prepare(c,
                        "SELECT at, to_value FROM request_events WHERE client_id = $1 AND request_id = $2 AND "
                        "kind = 'status' AND from_value <> '' ORDER BY id LIMIT $3",
@@ -276,7 +285,10 @@ int request_sla_get(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct re
     struct store_conn *c;
     if ((rc = store_acquire(ctx->env->store, &c, err)) != 0) return rc;
     struct request_sla_cache *cache = NULL;
-    rc = request_sla_compute(c, ctx, client_id, id, ident_now(ctx), &cache, out, err);
+    bool began;
+    if ((rc = store_read_begin(c, &began, err)) == 0) /* one read lock for the request's statements */
+        rc = request_sla_compute(c, ctx, client_id, id, ident_now(ctx), &cache, out, err);
+    store_read_end(c, began);
     request_sla_cache_free(&cache);
     store_release(&c);
     return rc;
@@ -296,11 +308,14 @@ int request_sla_many(struct kf_ctx *ctx, const struct request *items, size_t n, 
     if (rc) return rc;
     struct request_sla_cache *cache = NULL;
     int64_t now = ident_now(ctx);
+    bool began;
+    rc = store_read_begin(c, &began, err); /* one read lock (and snapshot) for every row's statements */
     for (size_t i = 0; i < n && rc == 0; i++) {
         rc = request_sla_compute(c, ctx, items[i].client_id, items[i].id, now, &cache, &out[i], err);
         if (rc == 0) ok[i] = true;
         else if (rc == KF_E_INVALID || rc == KF_E_NOT_FOUND) rc = 0, kf_err_clear(err);
     }
+    store_read_end(c, began);
     request_sla_cache_free(&cache);
     store_release(&c);
     return rc;

@@ -470,6 +470,22 @@ void store_rollback(struct store_conn *c)
     c->drv->rollback(c);
 }
 
+int store_read_begin(struct store_conn *c, bool *began_r, struct kf_err *err)
+{
+    *began_r = false;
+    if (c->in_write || c->is_writer || strcmp(c->drv->name, "sqlite") != 0 || c->drv->in_transaction(c)) return 0;
+    int rc = c->drv->begin(c, err);
+    if (rc == 0) *began_r = true;
+    return rc;
+}
+
+void store_read_end(struct store_conn *c, bool began)
+{
+    if (!began) return;
+    struct kf_err ignore;
+    if (c->drv->commit(c, &ignore) != 0) c->drv->rollback(c); /* read only: nothing to lose */
+}
+
 /* --- writes -------------------------------------------------------------------------------- */
 
 /* One write transaction on a pooled connection (engines without group commit). */

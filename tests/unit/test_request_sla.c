@@ -174,6 +174,47 @@ static void test_C3_1_2_C5_3_the_job_warns_and_records_breaches_once(void **stat
     kf_err_clear(&fx->err);
 }
 
+/* C3.1.2: twenty waits on the customer (more than the pause list starts with, so it grows) count
+ * every one of their minutes as paused, and the list's computation (request_sla_many, the queue
+ * page's, in one read transaction) gives what the request's own (request_sla_get) gives. */
+static void test_C3_1_2_many_pauses_and_the_list_agree_with_the_request(void **state)
+{
+    IFX(state);
+    int64_t agent = make_user(fx, 0, "agent.li", ROLE_AGENT);
+    int64_t id = make_request(fx, agent);
+    int64_t other = make_request(fx, agent);
+    for (int k = 0; k < 20; k++) {
+        ifx_as(fx, agent, 0, ROLE_AGENT);
+        clock_set(fx->clock, AT(0, 13, 0) + k * 15 * MIN_MS);
+        T_OK(request_set_status(&fx->ctx, fx->client_a, id, "waiting_customer", NULL, &fx->err));
+        clock_set(fx->clock, AT(0, 13, 10) + k * 15 * MIN_MS);
+        T_OK(request_set_status(&fx->ctx, fx->client_a, id, "open", NULL, &fx->err));
+    }
+    clock_set(fx->clock, AT(0, 17, 56));
+    struct request_sla one = sla_now(fx, id), two = sla_now(fx, other);
+    assert_int_equal(one.resolution.clock.paused_ms[SLA_PAUSE_CUSTOMER], 200 * MIN_MS);
+    assert_int_equal(two.resolution.clock.paused_ms[SLA_PAUSE_CUSTOMER], 0);
+    assert_int_equal(two.resolution.clock.due_ms, AT(1, 11, 30));
+    assert_int_equal(one.resolution.clock.due_ms, AT(1, 15, 50)); /* 200 later: 30 before lunch, 170 after */
+    struct request items[2] = {{.id = id, .client_id = fx->client_a}, {.id = other, .client_id = fx->client_a}};
+    struct request_sla many[2];
+    bool ok[2];
+    T_OK(request_sla_many(&fx->ctx, items, 2, many, ok, &fx->err));
+    assert_true(ok[0] && ok[1]);
+    const struct request_sla *want[2] = {&one, &two};
+    for (int i = 0; i < 2; i++) {
+        const struct request_sla_clock *a[2] = {&many[i].first_response, &many[i].resolution};
+        const struct request_sla_clock *b[2] = {&want[i]->first_response, &want[i]->resolution};
+        for (int k = 0; k < 2; k++) {
+            assert_string_equal(a[k]->state, b[k]->state);
+            assert_int_equal(a[k]->clock.due_ms, b[k]->clock.due_ms);
+            assert_int_equal(a[k]->clock.warn_ms, b[k]->clock.warn_ms);
+            assert_int_equal(a[k]->clock.counted_ms, b[k]->clock.counted_ms);
+            assert_int_equal(a[k]->clock.paused_ms[SLA_PAUSE_CUSTOMER], b[k]->clock.paused_ms[SLA_PAUSE_CUSTOMER]);
+        }
+    }
+}
+
 #define BOTH(fn) HARNESS_BOTH_ENGINES(fn, ifx_setup_sqlite, ifx_setup_postgres, ifx_teardown)
 
 int main(void)
@@ -181,6 +222,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         BOTH(test_C3_1_2_C2_2_1_due_times_lunch_break_pause_and_priority_change_from_history),
         BOTH(test_C3_1_2_C5_3_the_job_warns_and_records_breaches_once),
+        BOTH(test_C3_1_2_many_pauses_and_the_list_agree_with_the_request),
     };
     return cmocka_run_group_tests(tests, NULL, group_teardown);
 }
