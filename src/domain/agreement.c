@@ -1264,6 +1264,44 @@ int agreement_terms_at(struct store_conn *c, struct kf_ctx *ctx, int64_t client_
     return rc;
 }
 
+int agreement_terms_window(struct store_conn *c, int64_t client_id, int64_t agreement_id, int64_t at, int64_t *lo_r,
+                           int64_t *hi_r, struct kf_err *err)
+{
+    *lo_r = INT64_MIN;
+    *hi_r = INT64_MAX;
+    struct store_stmt *st;
+    int rc = store_prepare(c,
+                           "SELECT max(b) FROM (SELECT valid_from AS b FROM agreement_services WHERE agreement_id = $1 "
+                           "AND client_id = $2 AND valid_from <= $3 UNION ALL SELECT valid_to FROM agreement_services "
+                           "WHERE agreement_id = $1 AND client_id = $2 AND valid_to <= $3 UNION ALL SELECT effective_at "
+                           "FROM agreement_changes WHERE agreement_id = $1 AND client_id = $2 AND status <> 'withdrawn' "
+                           "AND effective_at <= $3) AS x",
+                           &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, agreement_id);
+    store_bind_int64(st, 2, client_id);
+    store_bind_int64(st, 3, at);
+    rc = store_step(st, err);
+    if (rc == STORE_ROW && !store_col_is_null(st, 0)) *lo_r = store_col_int64(st, 0);
+    store_finalize(&st);
+    if (rc < 0) return rc;
+    rc = store_prepare(c,
+                       "SELECT min(b) FROM (SELECT valid_from AS b FROM agreement_services WHERE agreement_id = $1 "
+                       "AND client_id = $2 AND valid_from > $3 UNION ALL SELECT valid_to FROM agreement_services "
+                       "WHERE agreement_id = $1 AND client_id = $2 AND valid_to > $3 UNION ALL SELECT effective_at "
+                       "FROM agreement_changes WHERE agreement_id = $1 AND client_id = $2 AND status <> 'withdrawn' "
+                       "AND effective_at > $3) AS x",
+                       &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, agreement_id);
+    store_bind_int64(st, 2, client_id);
+    store_bind_int64(st, 3, at);
+    rc = store_step(st, err);
+    if (rc == STORE_ROW && !store_col_is_null(st, 0)) *hi_r = store_col_int64(st, 0);
+    store_finalize(&st);
+    return rc < 0 ? rc : 0;
+}
+
 int agreement_list(struct kf_ctx *ctx, int64_t client_id, const char *status, int64_t after_id, int limit,
                    struct agreement **items_r, size_t *n_r, int64_t *next_r, struct kf_err *err)
 {

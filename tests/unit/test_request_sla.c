@@ -8,6 +8,7 @@
 #include <unicode/uclean.h>
 
 #include "domain/agreement.h"
+#include "domain/agreement_change.h"
 #include "domain/request.h"
 #include "domain/request_sla.h"
 #include "domain/user.h"
@@ -215,6 +216,68 @@ static void test_C3_1_2_many_pauses_and_the_list_agree_with_the_request(void **s
     }
 }
 
+/* C3.1.2, C8.1.1: a list's clocks take each request's terms at its creation, also when the list
+ * holds requests raised before, at and after a service change (the terms memo of one read must
+ * not carry one request's terms to another across the change), and agree with each request's own. */
+static void test_C3_1_2_C8_1_1_a_list_across_a_service_change_takes_each_requests_terms(void **state)
+{
+    IFX(state);
+    int64_t agent = make_user(fx, 0, "agent.zhao", ROLE_AGENT);
+    struct agreement_service_input svc[1] = {{.kind = "technical_support"}};
+    struct agreement_input in = {.term_years = 1, .acceptance_by = "client", .services = svc, .n_services = 1};
+    ifx_as(fx, AM_ID, 0, ROLE_ACCOUNT_MANAGER);
+    int64_t ag = 0;
+    T_OK(agreement_create(&fx->ctx, fx->client_a, &in, &ag, &fx->err));
+    T_OK(agreement_sign_provider(&fx->ctx, fx->client_a, ag, &fx->err));
+    ifx_as(fx, CADM_A, fx->client_a, ROLE_CLIENT_ADMIN);
+    T_OK(agreement_sign_client(&fx->ctx, fx->client_a, ag, &fx->err));
+    /* from TUE + 42 days (a Tuesday) technical support P2 answers in 20 minutes, resolves in 200 */
+    int64_t eff = AT(42, 0, 0);
+    struct agreement_service_input nsvc[1] = {{.kind = "technical_support"}};
+    nsvc[0].targets.response[1] = 20;
+    nsvc[0].targets.resolution[1] = 200;
+    struct agreement_change_input ch = {.summary = "技术支持P2响应时间缩短为20分钟。", .effective_at = eff,
+                                        .services = nsvc, .n_services = 1};
+    clock_set(fx->clock, AT(0, 9, 0));
+    ifx_as(fx, AM_ID, 0, ROLE_ACCOUNT_MANAGER);
+    T_OK(agreement_change_propose(&fx->ctx, fx->client_a, ag, &ch, NULL, &fx->err));
+    int64_t lo, hi;
+    struct store_conn *c;
+    T_OK(store_acquire(fx->store, &c, &fx->err));
+    T_OK(agreement_terms_window(c, fx->client_a, ag, AT(0, 10, 0), &lo, &hi, &fx->err));
+    assert_true(lo < AT(0, 10, 0) && hi == eff);
+    T_OK(agreement_terms_window(c, fx->client_a, ag, eff, &lo, &hi, &fx->err));
+    assert_true(lo == eff && hi == INT64_MAX);
+    store_release(&c);
+    const int64_t when[4] = {AT(0, 10, 0), eff - MIN_MS, eff, AT(43, 10, 0)};
+    const int64_t want[4] = {60, 60, 20, 20};
+    struct request items[8];
+    for (int i = 0; i < 4; i++) {
+        clock_set(fx->clock, when[i]);
+        struct request_input r = {.service_kind = "technical_support", .channel = "phone", .priority = 2,
+                                  .subject = "打印机无法连接网络"};
+        ifx_as(fx, agent, 0, ROLE_AGENT);
+        int64_t id = 0;
+        T_OK(request_create(&fx->ctx, fx->client_a, &r, &id, NULL, &fx->err));
+        items[i] = items[7 - i] = (struct request){.id = id, .client_id = fx->client_a}; /* there and back */
+    }
+    clock_set(fx->clock, AT(43, 11, 0));
+    struct request_sla many[8];
+    bool ok[8];
+    ifx_as(fx, CADM_A, fx->client_a, ROLE_CLIENT_ADMIN);
+    T_OK(request_sla_many(&fx->ctx, items, 8, many, ok, &fx->err));
+    for (int i = 0; i < 8; i++) {
+        int k = i < 4 ? i : 7 - i;
+        assert_true(ok[i]);
+        assert_int_equal(many[i].first_response.target_minutes, want[k]);
+        struct request_sla one = sla_now(fx, items[i].id);
+        assert_int_equal(one.first_response.target_minutes, want[k]);
+        assert_int_equal(many[i].first_response.clock.due_ms, one.first_response.clock.due_ms);
+        assert_int_equal(many[i].resolution.clock.due_ms, one.resolution.clock.due_ms);
+        assert_string_equal(many[i].resolution.state, one.resolution.state);
+    }
+}
+
 #define BOTH(fn) HARNESS_BOTH_ENGINES(fn, ifx_setup_sqlite, ifx_setup_postgres, ifx_teardown)
 
 int main(void)
@@ -223,6 +286,7 @@ int main(void)
         BOTH(test_C3_1_2_C2_2_1_due_times_lunch_break_pause_and_priority_change_from_history),
         BOTH(test_C3_1_2_C5_3_the_job_warns_and_records_breaches_once),
         BOTH(test_C3_1_2_many_pauses_and_the_list_agree_with_the_request),
+        BOTH(test_C3_1_2_C8_1_1_a_list_across_a_service_change_takes_each_requests_terms),
     };
     return cmocka_run_group_tests(tests, NULL, group_teardown);
 }
