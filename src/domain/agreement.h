@@ -249,6 +249,15 @@ int agreement_export_disclosed_notices(struct kf_ctx *ctx, int64_t client_id, in
 int agreement_terms_at(struct store_conn *c, struct kf_ctx *ctx, int64_t client_id, int64_t agreement_id, int64_t at,
                        struct agreement_terms *out, struct kf_err *err);
 
+/* The interval [*lo_r, *hi_r) around `at` over which agreement_terms_at of this agreement gives the
+ * same terms (but for their `at`), as seen on `c`: every instant where they can change — a service
+ * version's valid_from or valid_to, a change's effective_at (not withdrawn) — is outside it
+ * (INT64_MIN / INT64_MAX: none before / after). The terms are read with `boundary <= at` and
+ * `boundary > at` tests only, so none of them changes inside. Holds only while nothing is written
+ * in between: within one read transaction. No policy check: the caller has made its own. */
+int agreement_terms_window(struct store_conn *c, int64_t client_id, int64_t agreement_id, int64_t at, int64_t *lo_r,
+                           int64_t *hi_r, struct kf_err *err);
+
 /* For later capabilities, inside their own write (or read) on `c`: 0 when agreement `agreement_id`
  * of client `client_id` is active at `at` (signed by both, not expired, not dissolved); else
  * KF_E_CONFLICT (field "agreement") with a detail naming why ("agreement is expired: read-only", …),

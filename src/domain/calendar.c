@@ -18,14 +18,21 @@
  *   4. Every walk starts one local day before the day of its instant (robust against DST at
  *      midnight) and is bounded: CALENDAR_SEARCH_DAYS without business time, or CALENDAR_SPAN_MAX_DAYS
  *      in all, ends it with an error. Nothing loops on data.
- *   5. Readers never mutate: each call opens its own UCalendar (ICU calendars are not thread-safe),
- *      so a calendar that is no longer modified can be shared between threads.
+ *   5. Readers never mutate: the ICU state a walk needs (a UCalendar of the zone, and a memo of
+ *      local wall time → UTC) lives in a small per-thread cache keyed by the zone id (zone_open),
+ *      never in the calendar (ICU calendars are not thread-safe), so a calendar that is no longer
+ *      modified can be shared between threads. The cached UCalendar is reset by every use (setMillis,
+ *      or clear + setDateTime) and its two attributes never change, so reusing it computes exactly
+ *      what a fresh one would; the memo holds (zone, day, minute) → UTC ms, a pure function of the
+ *      zone and the process's tz data, each entry checked by its full key. A nested walk in the same
+ *      thread (the slot busy) opens a fresh UCalendar as before.
  * Day numbers are days since 1970-01-01 in the proleptic Gregorian calendar; converting them to
  * and from y-m-d is plain arithmetic with no zone in it (days_from_civil below), done by hand
  * because a UCalendar round trip per date would dominate the walk. */
 #include "domain/calendar.h"
 
 #include <libical/ical.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -692,10 +699,61 @@ int calendar_import_ics(struct calendar *cal, const char *data, size_t len, stru
 
 /* ---- arithmetic ---- */
 
-static int zone_open(const struct calendar *cal, UCalendar **uc_r, struct kf_err *err)
+/* Invariant 5: per-thread ICU state, a few zones per thread (round-robin past ZC_SLOTS). */
+#define ZC_SLOTS 4
+#define ZC_MEMO 2048 /* a power of two: direct-mapped (day, minute) → UTC ms */
+
+struct zc_memo {
+    int32_t day;
+    int16_t minute;
+    int16_t used;
+    int64_t ms;
+};
+
+struct zc_slot {
+    UChar uzone[CALENDAR_ZONE_MAX];
+    int32_t uzone_len;
+    UCalendar *uc;
+    bool busy;
+    struct zc_memo memo[ZC_MEMO];
+};
+
+struct zc_tls {
+    struct zc_slot *slots[ZC_SLOTS];
+    size_t next;
+};
+
+/* An open zone for one walk: `slot` NULL when `uc` is a fresh UCalendar of its own. */
+struct zone {
+    UCalendar *uc;
+    struct zc_slot *slot;
+};
+
+static _Thread_local struct zc_tls *zc_tls;
+static pthread_key_t zc_key;
+static pthread_once_t zc_once = PTHREAD_ONCE_INIT;
+
+static void zc_free(void *p)
+{
+    struct zc_tls *t = p;
+    if (!t) return;
+    for (size_t i = 0; i < ZC_SLOTS; i++) {
+        if (!t->slots[i]) continue;
+        if (t->slots[i]->uc) ucal_close(t->slots[i]->uc);
+        free(t->slots[i]);
+    }
+    free(t);
+}
+
+static void zc_key_make(void)
+{
+    (void)pthread_key_create(&zc_key, zc_free);
+}
+
+static int zone_ucal(const UChar *uzone, int32_t len, UCalendar **uc_r, struct kf_err *err)
 {
     UErrorCode st = U_ZERO_ERROR;
-    UCalendar *uc = ucal_open(cal->uzone, cal->uzone_len, "root", UCAL_GREGORIAN, &st);
+    UCalendar *uc = ucal_open(uzone, len, "root", UCAL_GREGORIAN, &st);
     if (U_FAILURE(st) || !uc) {
         if (uc) ucal_close(uc);
         return kf_fail(err, KF_E_INTERNAL, NULL, "ucal_open: %s", u_errorName(st));
@@ -705,6 +763,60 @@ static int zone_open(const struct calendar *cal, UCalendar **uc_r, struct kf_err
     ucal_setAttribute(uc, UCAL_SKIPPED_WALL_TIME, UCAL_WALLTIME_NEXT_VALID);
     *uc_r = uc;
     return 0;
+}
+
+/* Opens cal's zone for one walk: this thread's cached UCalendar and memo of the zone when free,
+ * else a fresh UCalendar. Pair with zone_close. */
+static int zone_open(const struct calendar *cal, struct zone *z, struct kf_err *err)
+{
+    *z = (struct zone){0};
+    if (!zc_tls) {
+        pthread_once(&zc_once, zc_key_make);
+        zc_tls = calloc(1, sizeof *zc_tls);
+        if (zc_tls) (void)pthread_setspecific(zc_key, zc_tls);
+    }
+    struct zc_tls *t = zc_tls;
+    if (!t) return zone_ucal(cal->uzone, cal->uzone_len, &z->uc, err);
+    struct zc_slot *slot = NULL;
+    for (size_t i = 0; i < ZC_SLOTS && !slot; i++) {
+        struct zc_slot *s = t->slots[i];
+        if (s && s->uzone_len == cal->uzone_len && memcmp(s->uzone, cal->uzone, (size_t)cal->uzone_len * sizeof(UChar)) == 0)
+            slot = s;
+    }
+    if (slot && slot->busy) return zone_ucal(cal->uzone, cal->uzone_len, &z->uc, err); /* nested: its own */
+    if (!slot) {
+        size_t i = t->next;
+        for (size_t k = ZC_SLOTS; k-- > 0;)
+            if (!t->slots[k]) i = k; /* the first empty slot, else the oldest */
+        struct zc_slot *s = t->slots[i];
+        if (s && s->busy) return zone_ucal(cal->uzone, cal->uzone_len, &z->uc, err);
+        UCalendar *uc;
+        int rc = zone_ucal(cal->uzone, cal->uzone_len, &uc, err);
+        if (rc) return rc;
+        if (!s && !(s = malloc(sizeof *s))) {
+            z->uc = uc; /* no memory for the cache: a walk of its own */
+            return 0;
+        }
+        if (t->slots[i] && s->uc) ucal_close(s->uc);
+        memset(s, 0, sizeof *s);
+        memcpy(s->uzone, cal->uzone, sizeof s->uzone);
+        s->uzone_len = cal->uzone_len;
+        s->uc = uc;
+        t->slots[i] = s;
+        t->next = (i + 1) % ZC_SLOTS;
+        slot = s;
+    }
+    slot->busy = true;
+    z->uc = slot->uc;
+    z->slot = slot;
+    return 0;
+}
+
+static void zone_close(struct zone *z)
+{
+    if (z->slot) z->slot->busy = false;
+    else if (z->uc) ucal_close(z->uc);
+    *z = (struct zone){0};
 }
 
 /* The local day number of instant t. */
@@ -720,26 +832,37 @@ static int day_of(UCalendar *uc, int64_t t, int32_t *day_r, struct kf_err *err)
     return 0;
 }
 
-/* UTC ms of local `minute` (0..1440) of day number `day`. */
-static int local_to_utc(UCalendar *uc, int32_t day, int minute, int64_t *ms_r, struct kf_err *err)
+/* UTC ms of local `minute` (0..1440) of day number `day`: from the zone's memo when it holds that
+ * very (day, minute), else through ICU (and memoised). */
+static int local_to_utc(struct zone *z, int32_t day, int minute, int64_t *ms_r, struct kf_err *err)
 {
     if (minute == 1440) {
         day++;
         minute = 0;
     }
-    int y, m, d;
-    calendar_civil_from_days(day, &y, &m, &d);
+    struct zc_memo *m = NULL;
+    if (z->slot) {
+        uint32_t h = ((uint32_t)day * 2654435761u) ^ (uint32_t)minute * 40503u;
+        m = &z->slot->memo[(h ^ (h >> 16)) & (ZC_MEMO - 1)];
+        if (m->used && m->day == day && m->minute == minute) {
+            *ms_r = m->ms;
+            return 0;
+        }
+    }
+    int y, mo, d;
+    calendar_civil_from_days(day, &y, &mo, &d);
     UErrorCode st = U_ZERO_ERROR;
-    ucal_clear(uc);
-    ucal_setDateTime(uc, y, m - 1, d, minute / 60, minute % 60, 0, &st);
-    UDate u = ucal_getMillis(uc, &st);
+    ucal_clear(z->uc);
+    ucal_setDateTime(z->uc, y, mo - 1, d, minute / 60, minute % 60, 0, &st);
+    UDate u = ucal_getMillis(z->uc, &st);
     if (U_FAILURE(st)) return kf_fail(err, KF_E_INTERNAL, NULL, "ucal_getMillis: %s", u_errorName(st));
     *ms_r = (int64_t)u;
+    if (m) *m = (struct zc_memo){.day = day, .minute = (int16_t)minute, .used = 1, .ms = (int64_t)u};
     return 0;
 }
 
 /* The business intervals [iv[i][0], iv[i][1]) of local day `day`, in order (invariant 3). */
-static int day_intervals(const struct calendar *cal, UCalendar *uc, int32_t day,
+static int day_intervals(const struct calendar *cal, struct zone *z, int32_t day,
                          int64_t iv[CALENDAR_PERIODS_MAX][2], size_t *n_r, struct kf_err *err)
 {
     *n_r = 0;
@@ -759,8 +882,8 @@ static int day_intervals(const struct calendar *cal, UCalendar *uc, int32_t day,
     }
     for (size_t i = 0; i < np; i++) {
         int64_t s, e;
-        int rc = local_to_utc(uc, day, p[i].start_min, &s, err);
-        if (rc == 0) rc = local_to_utc(uc, day, p[i].end_min, &e, err);
+        int rc = local_to_utc(z, day, p[i].start_min, &s, err);
+        if (rc == 0) rc = local_to_utc(z, day, p[i].end_min, &e, err);
         if (rc) return rc;
         if (e > s) {
             iv[*n_r][0] = s;
@@ -788,23 +911,23 @@ int calendar_next_business_instant(const struct calendar *cal, int64_t t_ms, int
 {
     int rc = check_time(t_ms, err);
     if (rc) return rc;
-    UCalendar *uc;
-    if ((rc = zone_open(cal, &uc, err))) return rc;
+    struct zone z;
+    if ((rc = zone_open(cal, &z, err))) return rc;
     int32_t d0;
-    rc = day_of(uc, t_ms, &d0, err);
+    rc = day_of(z.uc, t_ms, &d0, err);
     d0--;
     bool found = false;
     for (int32_t d = d0; rc == 0 && !found && d <= d0 + CALENDAR_SEARCH_DAYS + 2; d++) {
         int64_t iv[CALENDAR_PERIODS_MAX][2];
         size_t n;
-        rc = day_intervals(cal, uc, d, iv, &n, err);
+        rc = day_intervals(cal, &z, d, iv, &n, err);
         for (size_t i = 0; rc == 0 && i < n && !found; i++) {
             if (iv[i][1] <= t_ms) continue;
             *r_ms_r = iv[i][0] <= t_ms ? t_ms : iv[i][0];
             found = true;
         }
     }
-    ucal_close(uc);
+    zone_close(&z);
     if (rc) return rc;
     return found ? 0 : no_business_time(err);
 }
@@ -835,10 +958,10 @@ int calendar_add_business_ms(const struct calendar *cal, int64_t start_ms, int64
         *result_ms_r = start_ms;
         return 0;
     }
-    UCalendar *uc;
-    if ((rc = zone_open(cal, &uc, err))) return rc;
+    struct zone z;
+    if ((rc = zone_open(cal, &z, err))) return rc;
     int32_t d0;
-    rc = day_of(uc, start_ms, &d0, err);
+    rc = day_of(z.uc, start_ms, &d0, err);
     d0--;
     int64_t remaining = amount_ms, result = 0;
     int32_t idle = 0;
@@ -850,7 +973,7 @@ int calendar_add_business_ms(const struct calendar *cal, int64_t start_ms, int64
         }
         int64_t iv[CALENDAR_PERIODS_MAX][2];
         size_t n;
-        rc = day_intervals(cal, uc, d, iv, &n, err);
+        rc = day_intervals(cal, &z, d, iv, &n, err);
         bool any = false;
         for (size_t i = 0; rc == 0 && i < n && !done; i++) {
             if (iv[i][1] <= start_ms) continue;
@@ -867,7 +990,7 @@ int calendar_add_business_ms(const struct calendar *cal, int64_t start_ms, int64
         idle = any ? 0 : idle + 1;
         if (rc == 0 && !done && idle > CALENDAR_SEARCH_DAYS) rc = no_business_time(err);
     }
-    ucal_close(uc);
+    zone_close(&z);
     if (rc) return rc;
     if (result > CALENDAR_MS_MAX) return kf_fail(err, KF_E_INVALID, "time", "the result is after 9999-12-31");
     *result_ms_r = result;
@@ -893,23 +1016,23 @@ int calendar_business_ms_between(const struct calendar *cal, int64_t a_ms, int64
     if (b_ms - a_ms > (int64_t)CALENDAR_SPAN_MAX_DAYS * DAY_MS) {
         return kf_fail(err, KF_E_INVALID, "time", "spans more than %d days", CALENDAR_SPAN_MAX_DAYS);
     }
-    UCalendar *uc;
-    if ((rc = zone_open(cal, &uc, err))) return rc;
+    struct zone z;
+    if ((rc = zone_open(cal, &z, err))) return rc;
     int32_t da, db;
-    rc = day_of(uc, a_ms, &da, err);
-    if (rc == 0) rc = day_of(uc, b_ms, &db, err);
+    rc = day_of(z.uc, a_ms, &da, err);
+    if (rc == 0) rc = day_of(z.uc, b_ms, &db, err);
     int64_t sum = 0;
     for (int32_t d = da - 1; rc == 0 && d <= db + 1; d++) {
         int64_t iv[CALENDAR_PERIODS_MAX][2];
         size_t n;
-        rc = day_intervals(cal, uc, d, iv, &n, err);
+        rc = day_intervals(cal, &z, d, iv, &n, err);
         for (size_t i = 0; rc == 0 && i < n; i++) {
             int64_t s = iv[i][0] > a_ms ? iv[i][0] : a_ms;
             int64_t e = iv[i][1] < b_ms ? iv[i][1] : b_ms;
             if (e > s) sum += e - s;
         }
     }
-    ucal_close(uc);
+    zone_close(&z);
     if (rc) return rc;
     *ms_r = sum;
     return 0;

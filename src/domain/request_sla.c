@@ -44,10 +44,25 @@
 #define RS_RECIPIENTS_MAX 64         /* assignee and supervisors notified of one alert */
 #define RS_CLOSED_HORIZON_MS (24LL * 3600 * 1000)   /* closed requests the job still looks at */
 
-/* Nothing of its own: the calendars live in calendar_store's per-thread cache (calendar_store_cached_conn,
- * checked against the calendar's `updated` on every use). The type stays for request_sla_compute's callers. */
+/* The calendars live in calendar_store's per-thread cache (calendar_store_cached_conn, checked against
+ * the calendar's `updated` on every use). What the cache holds itself is a memo of agreement terms, on
+ * only when every use of the cache is inside one read transaction (`snapshot`: store_read_begin began
+ * one): nothing is written in between, so the terms at `at` are those at any instant of the window
+ * agreement_terms_window gave with them (no version or change boundary inside). A list's rows mostly
+ * share an agreement: one terms read (seven statements) and one window read instead of one per row.
+ * It lives for one call (request_sla_many, request_sla_get, a job batch), never across transactions;
+ * its terms point into that call's ctx->arena. */
+#define RS_TERMS_MEMO 16
+
+struct rs_terms_entry {
+    int64_t client_id, agreement_id, lo, hi;
+    struct agreement_terms terms;
+};
+
 struct request_sla_cache {
-    int unused;
+    bool snapshot;
+    size_t n, next;
+    struct rs_terms_entry terms[RS_TERMS_MEMO];
 };
 
 void request_sla_cache_free(struct request_sla_cache **cache)
@@ -55,6 +70,42 @@ void request_sla_cache_free(struct request_sla_cache **cache)
     if (!cache || !*cache) return;
     free(*cache);
     *cache = NULL;
+}
+
+/* A cache for reads on a connection that is (snapshot) or is not inside one read transaction; NULL
+ * when out of memory (the reads then go without the memo). */
+static struct request_sla_cache *rs_cache_new(bool snapshot)
+{
+    struct request_sla_cache *k = calloc(1, sizeof *k);
+    if (k) k->snapshot = snapshot;
+    return k;
+}
+
+/* agreement_terms_at(created), from the memo when `cache` holds the agreement's terms for a window
+ * around `at`. The policy check of agreement_terms_at was made for this ctx and client by the read
+ * that filled the entry. */
+static int rs_terms(struct store_conn *c, struct kf_ctx *ctx, struct request_sla_cache **cache, int64_t client_id,
+                    int64_t agreement_id, int64_t at, struct agreement_terms *out, struct kf_err *err)
+{
+    struct request_sla_cache *k = cache ? *cache : NULL;
+    if (!k || !k->snapshot) return agreement_terms_at(c, ctx, client_id, agreement_id, at, out, err);
+    for (size_t i = 0; i < k->n; i++) {
+        const struct rs_terms_entry *e = &k->terms[i];
+        if (e->client_id == client_id && e->agreement_id == agreement_id && e->lo <= at && at < e->hi) {
+            *out = e->terms;
+            out->at = at;
+            return 0;
+        }
+    }
+    int64_t lo, hi;
+    int rc = agreement_terms_at(c, ctx, client_id, agreement_id, at, out, err);
+    if (rc == 0) rc = agreement_terms_window(c, client_id, agreement_id, at, &lo, &hi, err);
+    if (rc) return rc;
+    size_t i = k->n < RS_TERMS_MEMO ? k->n++ : k->next;
+    k->next = (i + 1) % RS_TERMS_MEMO;
+    k->terms[i] = (struct rs_terms_entry){.client_id = client_id, .agreement_id = agreement_id, .lo = lo, .hi = hi,
+                                          .terms = *out};
+    return 0;
 }
 
 /* The calendar `id`: with `cache` (a read) from the thread's cache, checked fresh; without (inside a
@@ -78,7 +129,8 @@ struct rs_facts {
     int cycle;                       /* resolution */
     int64_t res_start, res_stop;
     struct sla_pause *pauses;
-    size_t n_pauses;
+    size_t n_pauses, cap_pauses;     /* grown in `arena` up to SLA_PAUSES_MAX (most requests pause rarely) */
+    struct arena *arena;
 };
 
 static bool rs_waiting(const char *status, enum sla_pause_cause *cause)
@@ -111,6 +163,14 @@ static void rs_step(struct rs_facts *f, int64_t at, const char *to)
         f->res_stop = at;
     } else if (rs_waiting(to, &cause) && f->n_pauses < SLA_PAUSES_MAX) {
         /* past SLA_PAUSES_MAX pauses the time counts as running: never in the provider's favour */
+        if (f->n_pauses == f->cap_pauses) {
+            size_t cap = f->cap_pauses ? f->cap_pauses * 2 : 8;
+            if (cap > SLA_PAUSES_MAX) cap = SLA_PAUSES_MAX;
+            struct sla_pause *grown = arena_alloc(f->arena, cap * sizeof *grown);
+            if (f->n_pauses) memcpy(grown, f->pauses, f->n_pauses * sizeof *grown);
+            f->pauses = grown;
+            f->cap_pauses = cap;
+        }
         f->pauses[f->n_pauses++] = (struct sla_pause){.from_ms = at, .to_ms = 0, .cause = cause};
     }
 }
@@ -140,7 +200,7 @@ static int rs_read_facts(struct store_conn *c, struct kf_ctx *ctx, int64_t clien
     store_finalize(&st);
     if (rc) return rc;
     f->res_start = f->created;
-    f->pauses = arena_zalloc(ctx->arena, SLA_PAUSES_MAX * sizeof *f->pauses);
+    f->arena = ctx->arena; /* pauses grow as rs_step finds them */
     rc = store_prepare(c,
                        "SELECT at, to_value FROM request_events WHERE client_id = $1 AND request_id = $2 AND "
                        "kind = 'status' AND from_value <> '' ORDER BY id LIMIT $3",
@@ -190,7 +250,7 @@ int request_sla_compute(struct store_conn *c, struct kf_ctx *ctx, int64_t client
     int rc = rs_read_facts(c, ctx, client_id, id, &f, err);
     if (rc) return rc;
     struct agreement_terms terms;
-    if ((rc = agreement_terms_at(c, ctx, client_id, f.agreement_id, f.created, &terms, err)) != 0) return rc;
+    if ((rc = rs_terms(c, ctx, cache, client_id, f.agreement_id, f.created, &terms, err)) != 0) return rc;
     const struct agreement_service *svc = NULL;
     for (size_t i = 0; i < terms.n_services && !svc; i++)
         if (terms.services[i].kind && strcmp(terms.services[i].kind, f.service_kind) == 0) svc = &terms.services[i];
@@ -275,8 +335,11 @@ int request_sla_get(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct re
     if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
     struct store_conn *c;
     if ((rc = store_acquire(ctx->env->store, &c, err)) != 0) return rc;
-    struct request_sla_cache *cache = NULL;
-    rc = request_sla_compute(c, ctx, client_id, id, ident_now(ctx), &cache, out, err);
+    struct request_sla_cache *cache = NULL; /* one row: no memo to fill */
+    bool began;
+    if ((rc = store_read_begin(c, &began, err)) == 0) /* one read lock for the request's statements */
+        rc = request_sla_compute(c, ctx, client_id, id, ident_now(ctx), &cache, out, err);
+    store_read_end(c, began);
     request_sla_cache_free(&cache);
     store_release(&c);
     return rc;
@@ -296,11 +359,15 @@ int request_sla_many(struct kf_ctx *ctx, const struct request *items, size_t n, 
     if (rc) return rc;
     struct request_sla_cache *cache = NULL;
     int64_t now = ident_now(ctx);
+    bool began;
+    rc = store_read_begin(c, &began, err); /* one read lock (and snapshot) for every row's statements */
+    if (rc == 0) cache = rs_cache_new(began);
     for (size_t i = 0; i < n && rc == 0; i++) {
         rc = request_sla_compute(c, ctx, items[i].client_id, items[i].id, now, &cache, &out[i], err);
         if (rc == 0) ok[i] = true;
         else if (rc == KF_E_INVALID || rc == KF_E_NOT_FOUND) rc = 0, kf_err_clear(err);
     }
+    store_read_end(c, began);
     request_sla_cache_free(&cache);
     store_release(&c);
     return rc;
@@ -592,11 +659,15 @@ static int rs_due_batch(struct kf_ctx *ctx, int64_t now, int64_t *after, size_t 
     }
     struct request_sla_cache *cache = NULL;
     if (rc >= 0) rc = 0;
+    bool began = false;
+    if (rc == 0 && n) rc = store_read_begin(c, &began, err); /* one read lock and snapshot for the batch */
+    if (rc == 0) cache = rs_cache_new(began);
     for (size_t i = 0; i < n && rc == 0; i++) {
         rc = rs_needs_alert(c, ctx, clients[i], ids[i], now, &cache, err);
         due[i] = rc == 1;
         if (rc == 1) rc = 0;
     }
+    store_read_end(c, began);
     request_sla_cache_free(&cache);
     store_release(&c);
     if (rc) return rc;

@@ -1,13 +1,20 @@
 /* Dates through ICU's udat with a fixed pattern per locale (the default skeletons change between
  * ICU releases, and receipts must not). Money is formatted by hand from int64 fen: ICU's number
  * formatters take doubles or decimal strings and their CNY symbol depends on the locale data
- * version, while kefu needs exact, stable output for every int64. */
+ * version, while kefu needs exact, stable output for every int64.
+ * DESIGN — speed: opening a UDateFormat (and checking the zone id) costs far more than formatting,
+ * and a page formats dozens of dates, so each thread keeps the few formatters it used, keyed by
+ * (zone, locale, with_time). A UDateFormat is not thread-safe, so they are never shared; formatting
+ * an instant leaves nothing behind in the formatter that the next call would see, so a cached one
+ * writes exactly what a fresh one would. Only valid zones are ever cached. */
 #include "render/format.h"
 
 #include "core/zone.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <unicode/ucal.h>
@@ -24,29 +31,109 @@ bool format_zone_is_valid(const char *zone)
     return zone_is_valid(zone);
 }
 
-int format_datetime(char *out, size_t cap, int64_t utc_ms, const char *zone, const char *locale,
-    bool with_time, struct kf_err *err)
+#define FMT_CACHE 8
+#define FMT_ZONE_MAX 65
+
+struct fmt_entry {
+    char zone[FMT_ZONE_MAX];
+    bool en, with_time;
+    UDateFormat *df;
+};
+
+struct fmt_cache {
+    struct fmt_entry e[FMT_CACHE];
+    size_t n, next;
+};
+
+static _Thread_local struct fmt_cache *fmt_tls;
+static pthread_key_t fmt_key;
+static pthread_once_t fmt_once = PTHREAD_ONCE_INIT;
+
+static void fmt_cache_free(void *p)
 {
-    if (!zone) zone = FORMAT_DEFAULT_ZONE;
-    /* ICU silently falls back to GMT for an unknown zone: refuse it instead of showing a wrong hour */
-    if (!format_zone_is_valid(zone)) return kf_fail(err, KF_E_INVALID, "zone", "unknown time zone");
-    bool en = is_en(locale);
+    struct fmt_cache *k = p;
+    if (!k) return;
+    for (size_t i = 0; i < k->n; i++) udat_close(k->e[i].df);
+    free(k);
+}
+
+static void fmt_key_make(void)
+{
+    (void)pthread_key_create(&fmt_key, fmt_cache_free);
+}
+
+/* A new formatter of (zone, locale, with_time) into *df_r; the zone already checked. */
+static int fmt_open(const char *zone, bool en, bool with_time, UDateFormat **df_r, struct kf_err *err)
+{
     const char *pattern = en ? (with_time ? "d MMM y HH:mm" : "d MMM y")
                              : (with_time ? "y年M月d日 HH:mm" : "y年M月d日");
-    UChar upattern[64], uzone[80], result[128];
+    UChar upattern[64], uzone[80];
     UErrorCode st = U_ZERO_ERROR;
     u_strFromUTF8(upattern, 64, NULL, pattern, -1, &st);
     u_strFromUTF8(uzone, 80, NULL, zone, -1, &st);
     if (U_FAILURE(st)) return kf_fail(err, KF_E_INTERNAL, NULL, "utf-16 conversion failed");
     UDateFormat *df = udat_open(UDAT_PATTERN, UDAT_PATTERN, en ? "en" : "zh_CN", uzone, -1,
         upattern, -1, &st);
-    if (U_FAILURE(st)) return kf_fail(err, KF_E_INTERNAL, NULL, "udat_open: %s", u_errorName(st));
+    if (U_FAILURE(st)) {
+        if (df) udat_close(df);
+        return kf_fail(err, KF_E_INTERNAL, NULL, "udat_open: %s", u_errorName(st));
+    }
     /* proleptic Gregorian throughout: no Julian switch in 1582 for odd test dates */
     UCalendar *cal = (UCalendar *)udat_getCalendar(df);
     ucal_setGregorianChange(cal, -8.64e15, &st);
-    st = U_ZERO_ERROR;
+    *df_r = df;
+    return 0;
+}
+
+/* This thread's formatter of (zone, locale, with_time) into *df_r, opened (zone checked) on first
+ * use. *owned_r is set when it could not be cached: the caller closes it. */
+static int fmt_get(const char *zone, bool en, bool with_time, UDateFormat **df_r, bool *owned_r, struct kf_err *err)
+{
+    *owned_r = false;
+    size_t zlen = strlen(zone);
+    struct fmt_cache *k = fmt_tls;
+    if (k && zlen < FMT_ZONE_MAX)
+        for (size_t i = 0; i < k->n; i++)
+            if (k->e[i].en == en && k->e[i].with_time == with_time && strcmp(k->e[i].zone, zone) == 0)
+                return *df_r = k->e[i].df, 0;
+    /* ICU silently falls back to GMT for an unknown zone: refuse it instead of showing a wrong hour */
+    if (!format_zone_is_valid(zone)) return kf_fail(err, KF_E_INVALID, "zone", "unknown time zone");
+    UDateFormat *df;
+    int rc = fmt_open(zone, en, with_time, &df, err);
+    if (rc) return rc;
+    *df_r = df;
+    if (!k && zlen < FMT_ZONE_MAX) {
+        pthread_once(&fmt_once, fmt_key_make);
+        if ((k = fmt_tls = calloc(1, sizeof *k)) != NULL) (void)pthread_setspecific(fmt_key, k);
+    }
+    if (!k || zlen >= FMT_ZONE_MAX) return *owned_r = true, 0;
+    size_t i;
+    if (k->n < FMT_CACHE) {
+        i = k->n++;
+    } else { /* full: replace the oldest */
+        i = k->next;
+        udat_close(k->e[i].df);
+        k->next = (i + 1) % FMT_CACHE;
+    }
+    memcpy(k->e[i].zone, zone, zlen + 1);
+    k->e[i].en = en;
+    k->e[i].with_time = with_time;
+    k->e[i].df = df;
+    return 0;
+}
+
+int format_datetime(char *out, size_t cap, int64_t utc_ms, const char *zone, const char *locale,
+    bool with_time, struct kf_err *err)
+{
+    if (!zone) zone = FORMAT_DEFAULT_ZONE;
+    bool owned;
+    UDateFormat *df;
+    int rc = fmt_get(zone, is_en(locale), with_time, &df, &owned, err);
+    if (rc) return rc;
+    UChar result[128];
+    UErrorCode st = U_ZERO_ERROR;
     int32_t n = udat_format(df, (UDate)utc_ms, result, 128, NULL, &st);
-    udat_close(df);
+    if (owned) udat_close(df);
     if (U_FAILURE(st) || n >= 128) return kf_fail(err, KF_E_INTERNAL, NULL, "udat_format: %s", u_errorName(st));
     st = U_ZERO_ERROR;
     int32_t len = 0;

@@ -110,6 +110,14 @@ int store_begin(struct store_conn *c, struct kf_err *err);
 int store_commit(struct store_conn *c, struct kf_err *err);
 void store_rollback(struct store_conn *c);
 
+/* A read snapshot for a run of statements on the read connection `c`, where the engine makes it
+ * cheaper: on SQLite a BEGIN, so the run takes one read lock instead of one per statement (and sees
+ * one snapshot); on PostgreSQL nothing (BEGIN and COMMIT would be two more round trips), nor when
+ * `c` is already in a transaction. *began_r says whether one was begun; pass it to store_read_end,
+ * which commits it. Never inside a write function (a no-op there). */
+int store_read_begin(struct store_conn *c, bool *began_r, struct kf_err *err);
+void store_read_end(struct store_conn *c, bool began);
+
 /* --- writes ------------------------------------------------------------------------------- */
 
 /* A unit of work: runs inside a transaction on `c`; returns 0 to keep its changes, or a negative

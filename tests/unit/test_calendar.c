@@ -3,6 +3,7 @@
  * tests against an independent minute-by-minute oracle, and both import formats with bad input. */
 #include "harness.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <time.h>
 
@@ -290,6 +291,54 @@ static void c3_1_1_berlin_dst(void **state)
     assert_int_equal(mins(cal, utc(2026, 3, 28, 23, 0), utc(2026, 3, 29, 22, 0)), 23 * 60);
     assert_int_equal(mins(cal, utc(2026, 10, 24, 22, 0), utc(2026, 10, 25, 23, 0)), 25 * 60);
     calendar_free(&cal);
+}
+
+/* C3.1.1, the per-thread zone cache (calendar.c invariant 5): the DST examples stay exact when the
+ * zone's cached UCalendar and wall-time memo were built by other calendars of the zone, evicted by
+ * more zones than the cache holds, or used from another thread at the same time. */
+static void *dst_examples_thread(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 3; i++) {
+        c3_1_1_new_york_dst(NULL);
+        c3_1_1_berlin_dst(NULL);
+    }
+    return NULL;
+}
+
+static void c3_1_1_zone_cache_stays_exact(void **state)
+{
+    static const char *const zones[] = {"America/New_York", "Europe/Berlin", "Asia/Shanghai", "Europe/London",
+                                        "Australia/Sydney", "Asia/Tokyo", "America/Sao_Paulo"};
+    enum { NZ = sizeof zones / sizeof zones[0], NT = 6 };
+    int64_t first[NZ][NT][2];
+    struct kf_err err;
+    for (int round = 0; round < 4; round++) {
+        for (size_t k = 0; k < NZ; k++) {
+            size_t z = round % 2 ? NZ - 1 - k : k; /* forwards, then backwards: hits and evictions */
+            struct calendar *cal = NULL;
+            assert_int_equal(calendar_new(zones[z], &cal, &err), 0);
+            set_weekdays(cal, 1, 5, "09:00-12:00,13:00-18:00");
+            set_weekdays(cal, 7, 7, "00:00-24:00");
+            for (int t = 0; t < NT; t++) {
+                int64_t at = utc(2026, 3 + t, 6 + t, 7 * t % 24, 13 * t % 60), r, ms;
+                assert_int_equal(calendar_add_business_minutes(cal, at, 600 + 97 * t, &r, &err), 0);
+                assert_int_equal(calendar_business_ms_between(cal, at, at + 9 * 86400000LL, &ms, &err), 0);
+                if (round == 0) {
+                    first[z][t][0] = r, first[z][t][1] = ms;
+                } else {
+                    assert_int_equal(r, first[z][t][0]);
+                    assert_int_equal(ms, first[z][t][1]);
+                }
+            }
+            calendar_free(&cal);
+        }
+        c3_1_1_new_york_dst(state); /* after the others evicted and refilled the cache */
+    }
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, dst_examples_thread, NULL), 0);
+    dst_examples_thread(NULL);
+    assert_int_equal(pthread_join(th, NULL), 0);
 }
 
 /* ---- bounds and argument errors --------------------------------------------------------------- */
@@ -900,6 +949,7 @@ int main(void)
         cmocka_unit_test(between_counts_whole_minutes_and_exact_ms),
         cmocka_unit_test(c3_1_1_new_york_dst),
         cmocka_unit_test(c3_1_1_berlin_dst),
+        cmocka_unit_test(c3_1_1_zone_cache_stays_exact),
         cmocka_unit_test(no_business_time_is_an_error_not_a_loop),
         cmocka_unit_test(arguments_are_checked),
         cmocka_unit_test(c3_1_1_makeup_day_pattern),

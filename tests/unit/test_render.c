@@ -427,6 +427,26 @@ static void dates_show_in_the_viewers_zone(void **state)
         if (rc) fail_msg("case %zu: %s", i, err.detail);
         if (strcmp(out, cases[i].want) != 0) fail_msg("case %zu: got '%s', want '%s'", i, out, cases[i].want);
     }
+    /* the per-thread formatter cache (format.c) holds 8: the cases again backwards and forwards, with
+     * more formatters than it holds in between, write the same text */
+    static const char *const more[] = {"Europe/Berlin", "Europe/London", "Asia/Tokyo", "Australia/Sydney",
+                                       "America/Sao_Paulo", "Africa/Cairo", "Asia/Kolkata", "Pacific/Auckland"};
+    for (int rep = 0; rep < 4; rep++) {
+        for (size_t k = 0; k < sizeof more / sizeof more[0]; k++) {
+            char o[FORMAT_MAX];
+            struct kf_err e;
+            assert_int_equal(format_datetime(o, sizeof o, 1795500300000, more[k], rep % 2 ? "en" : "zh-CN", rep > 1, &e), 0);
+        }
+        size_t n = sizeof cases / sizeof cases[0];
+        for (size_t j = 0; j < n; j++) {
+            size_t i = rep % 2 ? n - 1 - j : j;
+            char o[FORMAT_MAX];
+            struct kf_err e;
+            if (format_datetime(o, sizeof o, cases[i].ms, cases[i].zone, cases[i].locale, cases[i].with_time, &e) != 0)
+                fail_msg("again, case %zu: %s", i, e.detail);
+            if (strcmp(o, cases[i].want) != 0) fail_msg("again, case %zu: got '%s', want '%s'", i, o, cases[i].want);
+        }
+    }
     char out[FORMAT_MAX];
     struct kf_err err;
     assert_int_equal(format_datetime(out, sizeof out, 0, "Not/AZone", "en", true, &err), KF_E_INVALID);

@@ -8,6 +8,7 @@
 #include <unicode/uclean.h>
 
 #include "domain/agreement.h"
+#include "domain/agreement_change.h"
 #include "domain/request.h"
 #include "domain/request_sla.h"
 #include "domain/user.h"
@@ -174,6 +175,109 @@ static void test_C3_1_2_C5_3_the_job_warns_and_records_breaches_once(void **stat
     kf_err_clear(&fx->err);
 }
 
+/* C3.1.2: twenty waits on the customer (more than the pause list starts with, so it grows) count
+ * every one of their minutes as paused, and the list's computation (request_sla_many, the queue
+ * page's, in one read transaction) gives what the request's own (request_sla_get) gives. */
+static void test_C3_1_2_many_pauses_and_the_list_agree_with_the_request(void **state)
+{
+    IFX(state);
+    int64_t agent = make_user(fx, 0, "agent.li", ROLE_AGENT);
+    int64_t id = make_request(fx, agent);
+    int64_t other = make_request(fx, agent);
+    for (int k = 0; k < 20; k++) {
+        ifx_as(fx, agent, 0, ROLE_AGENT);
+        clock_set(fx->clock, AT(0, 13, 0) + k * 15 * MIN_MS);
+        T_OK(request_set_status(&fx->ctx, fx->client_a, id, "waiting_customer", NULL, &fx->err));
+        clock_set(fx->clock, AT(0, 13, 10) + k * 15 * MIN_MS);
+        T_OK(request_set_status(&fx->ctx, fx->client_a, id, "open", NULL, &fx->err));
+    }
+    clock_set(fx->clock, AT(0, 17, 56));
+    struct request_sla one = sla_now(fx, id), two = sla_now(fx, other);
+    assert_int_equal(one.resolution.clock.paused_ms[SLA_PAUSE_CUSTOMER], 200 * MIN_MS);
+    assert_int_equal(two.resolution.clock.paused_ms[SLA_PAUSE_CUSTOMER], 0);
+    assert_int_equal(two.resolution.clock.due_ms, AT(1, 11, 30));
+    assert_int_equal(one.resolution.clock.due_ms, AT(1, 15, 50)); /* 200 later: 30 before lunch, 170 after */
+    struct request items[2] = {{.id = id, .client_id = fx->client_a}, {.id = other, .client_id = fx->client_a}};
+    struct request_sla many[2];
+    bool ok[2];
+    T_OK(request_sla_many(&fx->ctx, items, 2, many, ok, &fx->err));
+    assert_true(ok[0] && ok[1]);
+    const struct request_sla *want[2] = {&one, &two};
+    for (int i = 0; i < 2; i++) {
+        const struct request_sla_clock *a[2] = {&many[i].first_response, &many[i].resolution};
+        const struct request_sla_clock *b[2] = {&want[i]->first_response, &want[i]->resolution};
+        for (int k = 0; k < 2; k++) {
+            assert_string_equal(a[k]->state, b[k]->state);
+            assert_int_equal(a[k]->clock.due_ms, b[k]->clock.due_ms);
+            assert_int_equal(a[k]->clock.warn_ms, b[k]->clock.warn_ms);
+            assert_int_equal(a[k]->clock.counted_ms, b[k]->clock.counted_ms);
+            assert_int_equal(a[k]->clock.paused_ms[SLA_PAUSE_CUSTOMER], b[k]->clock.paused_ms[SLA_PAUSE_CUSTOMER]);
+        }
+    }
+}
+
+/* C3.1.2, C8.1.1: a list's clocks take each request's terms at its creation, also when the list
+ * holds requests raised before, at and after a service change (the terms memo of one read must
+ * not carry one request's terms to another across the change), and agree with each request's own. */
+static void test_C3_1_2_C8_1_1_a_list_across_a_service_change_takes_each_requests_terms(void **state)
+{
+    IFX(state);
+    int64_t agent = make_user(fx, 0, "agent.zhao", ROLE_AGENT);
+    struct agreement_service_input svc[1] = {{.kind = "technical_support"}};
+    struct agreement_input in = {.term_years = 1, .acceptance_by = "client", .services = svc, .n_services = 1};
+    ifx_as(fx, AM_ID, 0, ROLE_ACCOUNT_MANAGER);
+    int64_t ag = 0;
+    T_OK(agreement_create(&fx->ctx, fx->client_a, &in, &ag, &fx->err));
+    T_OK(agreement_sign_provider(&fx->ctx, fx->client_a, ag, &fx->err));
+    ifx_as(fx, CADM_A, fx->client_a, ROLE_CLIENT_ADMIN);
+    T_OK(agreement_sign_client(&fx->ctx, fx->client_a, ag, &fx->err));
+    /* from TUE + 42 days (a Tuesday) technical support P2 answers in 20 minutes, resolves in 200 */
+    int64_t eff = AT(42, 0, 0);
+    struct agreement_service_input nsvc[1] = {{.kind = "technical_support"}};
+    nsvc[0].targets.response[1] = 20;
+    nsvc[0].targets.resolution[1] = 200;
+    struct agreement_change_input ch = {.summary = "技术支持P2响应时间缩短为20分钟。", .effective_at = eff,
+                                        .services = nsvc, .n_services = 1};
+    clock_set(fx->clock, AT(0, 9, 0));
+    ifx_as(fx, AM_ID, 0, ROLE_ACCOUNT_MANAGER);
+    T_OK(agreement_change_propose(&fx->ctx, fx->client_a, ag, &ch, NULL, &fx->err));
+    int64_t lo, hi;
+    struct store_conn *c;
+    T_OK(store_acquire(fx->store, &c, &fx->err));
+    T_OK(agreement_terms_window(c, fx->client_a, ag, AT(0, 10, 0), &lo, &hi, &fx->err));
+    assert_true(lo < AT(0, 10, 0) && hi == eff);
+    T_OK(agreement_terms_window(c, fx->client_a, ag, eff, &lo, &hi, &fx->err));
+    assert_true(lo == eff && hi == INT64_MAX);
+    store_release(&c);
+    const int64_t when[4] = {AT(0, 10, 0), eff - MIN_MS, eff, AT(43, 10, 0)};
+    const int64_t want[4] = {60, 60, 20, 20};
+    struct request items[8];
+    for (int i = 0; i < 4; i++) {
+        clock_set(fx->clock, when[i]);
+        struct request_input r = {.service_kind = "technical_support", .channel = "phone", .priority = 2,
+                                  .subject = "打印机无法连接网络"};
+        ifx_as(fx, agent, 0, ROLE_AGENT);
+        int64_t id = 0;
+        T_OK(request_create(&fx->ctx, fx->client_a, &r, &id, NULL, &fx->err));
+        items[i] = items[7 - i] = (struct request){.id = id, .client_id = fx->client_a}; /* there and back */
+    }
+    clock_set(fx->clock, AT(43, 11, 0));
+    struct request_sla many[8];
+    bool ok[8];
+    ifx_as(fx, CADM_A, fx->client_a, ROLE_CLIENT_ADMIN);
+    T_OK(request_sla_many(&fx->ctx, items, 8, many, ok, &fx->err));
+    for (int i = 0; i < 8; i++) {
+        int k = i < 4 ? i : 7 - i;
+        assert_true(ok[i]);
+        assert_int_equal(many[i].first_response.target_minutes, want[k]);
+        struct request_sla one = sla_now(fx, items[i].id);
+        assert_int_equal(one.first_response.target_minutes, want[k]);
+        assert_int_equal(many[i].first_response.clock.due_ms, one.first_response.clock.due_ms);
+        assert_int_equal(many[i].resolution.clock.due_ms, one.resolution.clock.due_ms);
+        assert_string_equal(many[i].resolution.state, one.resolution.state);
+    }
+}
+
 #define BOTH(fn) HARNESS_BOTH_ENGINES(fn, ifx_setup_sqlite, ifx_setup_postgres, ifx_teardown)
 
 int main(void)
@@ -181,6 +285,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         BOTH(test_C3_1_2_C2_2_1_due_times_lunch_break_pause_and_priority_change_from_history),
         BOTH(test_C3_1_2_C5_3_the_job_warns_and_records_breaches_once),
+        BOTH(test_C3_1_2_many_pauses_and_the_list_agree_with_the_request),
+        BOTH(test_C3_1_2_C8_1_1_a_list_across_a_service_change_takes_each_requests_terms),
     };
     return cmocka_run_group_tests(tests, NULL, group_teardown);
 }
