@@ -6,6 +6,10 @@
  *    key, then draws the number. Concurrent creations queue on that row, so the second of two
  *    submissions with the same key sees the first's row (READ COMMITTED) and writes nothing, and a
  *    rolled-back creation rolls its increment back: numbers are unique and gap-free.
+ *  - Creation's checks that read nothing (policy, input) run before the write
+ *    (request_create_prepare); everything that reads data — the key, the customer, the agreement in
+ *    force, the service kind — is decided inside it, so the API handler can hand the write to the
+ *    group-commit writer and wait without holding a worker thread.
  *  - Every change is one conditional UPDATE on the status it read (`… AND status = $n`) inside the
  *    write, so two racing transitions cannot both pass; the loser is KF_E_CONFLICT.
  *  - Each change of status, priority, assignee, team or service kind adds a request_events row in
