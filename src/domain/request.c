@@ -6,6 +6,10 @@
  *    key, then draws the number. Concurrent creations queue on that row, so the second of two
  *    submissions with the same key sees the first's row (READ COMMITTED) and writes nothing, and a
  *    rolled-back creation rolls its increment back: numbers are unique and gap-free.
+ *  - Creation's checks that read nothing (policy, input) run before the write
+ *    (request_create_prepare); everything that reads data — the key, the customer, the agreement in
+ *    force, the service kind — is decided inside it, so the API handler can hand the write to the
+ *    group-commit writer and wait without holding a worker thread.
  *  - Every change is one conditional UPDATE on the status it read (`… AND status = $n`) inside the
  *    write, so two racing transitions cannot both pass; the loser is KF_E_CONFLICT.
  *  - Each change of status, priority, assignee, team or service kind adds a request_events row in
@@ -241,9 +245,11 @@ static int rq_provider_user(struct store_conn *c, int64_t user_id, const char *f
 
 /* --- creation (C3.2.1, C2.1.1) ------------------------------------------------------------------ */
 
-struct create_args {
+/* A creation checked by request_create_prepare, run by request_create_write (request.h). */
+struct request_create_op {
     struct kf_ctx *ctx;
     int64_t client_id;
+    struct request_input input; /* the caller's input, copied (its strings are not) */
     const struct request_input *in;
     const char *channel;
     int priority;
@@ -252,7 +258,7 @@ struct create_args {
 };
 
 /* Chooses the agreement (the given one, else the client's newest active) and checks it is in force. */
-static int rq_agreement(struct store_conn *c, const struct create_args *a, int64_t now, int64_t *agreement_r,
+static int rq_agreement(struct store_conn *c, const struct request_create_op *a, int64_t now, int64_t *agreement_r,
                         struct kf_err *err)
 {
     int64_t aid = a->in->agreement_id;
@@ -280,7 +286,7 @@ static int rq_agreement(struct store_conn *c, const struct create_args *a, int64
 
 static int create_fn(struct store_conn *c, void *arg, struct kf_err *err)
 {
-    struct create_args *a = arg;
+    struct request_create_op *a = arg;
     const struct request_input *in = a->in;
     int64_t now = ident_now(a->ctx);
     struct store_stmt *st;
@@ -366,8 +372,8 @@ static int create_fn(struct store_conn *c, void *arg, struct kf_err *err)
     return ident_audit(c, a->ctx, a->client_id, "request.create", "request", a->id, changes, NULL, err);
 }
 
-int request_create(struct kf_ctx *ctx, int64_t client_id, const struct request_input *in, int64_t *id_r,
-                   bool *existing_r, struct kf_err *err)
+int request_create_prepare(struct kf_ctx *ctx, int64_t client_id, const struct request_input *in,
+                           struct request_create_op **op_r, struct kf_err *err)
 {
     int rc = ident_allow(ctx, ACT_REQUEST_CREATE, client_id, 0, err);
     if (rc) return rc;
@@ -384,12 +390,34 @@ int request_create(struct kf_ctx *ctx, int64_t client_id, const struct request_i
     if (!in->service_kind || !*in->service_kind || strlen(in->service_kind) > 32)
         return kf_fail(err, KF_E_INVALID, "service_kind", "a service kind the agreement includes is expected");
     if (in->customer_id < 0) return kf_fail(err, KF_E_INVALID, "customer_id", "no such customer of this client");
-    struct create_args a = {.ctx = ctx, .client_id = client_id, .in = in, .channel = channel, .priority = priority,
-                            .id = id_new(ident_now(ctx))};
-    rc = store_write(ctx->env->store, create_fn, &a, err);
+    struct request_create_op *a = arena_zalloc(ctx->arena, sizeof *a);
+    *a = (struct request_create_op){.ctx = ctx, .client_id = client_id, .input = *in, .channel = channel,
+                                    .priority = priority, .id = id_new(ident_now(ctx))};
+    a->in = &a->input;
+    *op_r = a;
+    return 0;
+}
+
+int request_create_write(struct store_conn *c, void *op, struct kf_err *err)
+{
+    return create_fn(c, op, err);
+}
+
+void request_create_result(const struct request_create_op *op, int64_t *id_r, bool *existing_r)
+{
+    if (id_r) *id_r = op->id;
+    if (existing_r) *existing_r = op->existing;
+}
+
+int request_create(struct kf_ctx *ctx, int64_t client_id, const struct request_input *in, int64_t *id_r,
+                   bool *existing_r, struct kf_err *err)
+{
+    struct request_create_op *op;
+    int rc = request_create_prepare(ctx, client_id, in, &op, err);
     if (rc) return rc;
-    if (id_r) *id_r = a.id;
-    if (existing_r) *existing_r = a.existing;
+    rc = store_write(ctx->env->store, request_create_write, op, err);
+    if (rc) return rc;
+    request_create_result(op, id_r, existing_r);
     return 0;
 }
 

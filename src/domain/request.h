@@ -66,6 +66,20 @@ struct request {
 int request_create(struct kf_ctx *ctx, int64_t client_id, const struct request_input *in, int64_t *id_r,
                    bool *existing_r, struct kf_err *err);
 
+/* request_create in three steps, for a caller that runs the write itself (an HTTP handler handing
+ * it to the group-commit writer with http_write_async, so its worker thread is free meanwhile):
+ * request_create_prepare checks policy and input outside the write and allocates the creation in
+ * ctx->arena (the same errors as request_create, nothing written); request_create_write is its
+ * store_write_fn (`op` the creation; the same write, checks and audit as request_create); after the
+ * write succeeded, request_create_result gives the id and whether the key had been used. `in`'s
+ * strings, `ctx` and its arena must live until the write has run. */
+struct request_create_op;
+int request_create_prepare(struct kf_ctx *ctx, int64_t client_id, const struct request_input *in,
+                           struct request_create_op **op_r, struct kf_err *err);
+struct store_conn;
+int request_create_write(struct store_conn *c, void *op, struct kf_err *err);
+void request_create_result(const struct request_create_op *op, int64_t *id_r, bool *existing_r);
+
 /* One request (ACT_REQUEST_READ); another client's, or none, KF_E_NOT_FOUND. */
 int request_get(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct request *out, struct kf_err *err);
 

@@ -119,11 +119,29 @@ static int rq_target(struct http_req *req, int64_t *client_id, int64_t *id)
     return api_query_client_id(req, false, client_id);
 }
 
+/* The reply of a creation, once its write is durable (http_write_async, writer thread): the request
+ * as it was committed; on failure nothing (the error reply follows from rc). */
+struct rq_creation {
+    struct request_create_op *op;
+    int64_t client_id;
+};
+
+static void rq_created(struct http_req *req, int rc, const struct kf_err *err)
+{
+    (void)err;
+    if (rc) return;
+    const struct rq_creation *w = req->write_arg;
+    int64_t id = 0;
+    bool existing = false;
+    request_create_result(w->op, &id, &existing);
+    rq_reply_one(req, existing ? 200 : 201, w->client_id, id);
+}
+
 /* POST /api/v1/requests: 201 with the new request, or 200 with the first one when this client has
  * used the idempotency key before (the same submission twice makes one request). */
 int api_request_create(struct http_req *req)
 {
-    int64_t client_id, id;
+    int64_t client_id;
     struct request_input in = {0};
     const char *priority = NULL;
     int rc;
@@ -137,9 +155,12 @@ int api_request_create(struct http_req *req)
     if ((rc = http_json_string(req, "subject", true, RQ_SUBJECT_BYTES, &in.subject)) != 0) return rc;
     if ((rc = http_json_string(req, "body", false, REQUEST_BODY_MAX, &in.body)) != 0) return rc;
     if ((rc = http_json_string(req, "idempotency_key", false, REQUEST_KEY_MAX, &in.idempotency_key)) != 0) return rc;
-    bool existing = false;
-    if ((rc = request_create(&req->ctx, client_id, &in, &id, &existing, &req->err)) != 0) return rc;
-    return rq_reply_one(req, existing ? 200 : 201, client_id, id);
+    struct rq_creation *w = arena_zalloc(req->arena, sizeof *w);
+    w->client_id = client_id;
+    if ((rc = request_create_prepare(&req->ctx, client_id, &in, &w->op, &req->err)) != 0) return rc;
+    req->write_arg = w;
+    /* the write joins the writer's next batch; this worker thread serves others meanwhile */
+    return http_write_async(req, request_create_write, w->op, rq_created);
 }
 
 /* GET /api/v1/requests?client_id=&status=&priority=&assignee_id=&unassigned=&team_id=&channel=&sla=&from=&to=

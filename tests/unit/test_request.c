@@ -314,6 +314,91 @@ static void test_C3_2_1_twelve_racing_creations_number_1_to_12_without_gaps_and_
     assert_int_equal(ifx_count(fx, "SELECT last_seq FROM request_numbers WHERE $1 = $1", 0, 0), 11);
 }
 
+/* --- creation in steps: prepare outside the write, the write queued to the writer ----------------- */
+
+struct queued {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int pending, failed;
+};
+
+static void queued_done(void *arg, int rc, const struct kf_err *err)
+{
+    (void)err;
+    struct queued *q = arg;
+    pthread_mutex_lock(&q->lock);
+    if (rc) q->failed++;
+    q->pending--;
+    pthread_cond_broadcast(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+}
+
+static void test_C3_2_1_creations_prepared_then_queued_at_once_are_numbered_gap_free_audited_and_indexed(void **state)
+{
+    IFX(state);
+    make_active(fx, fx->client_a);
+    ifx_as(fx, AGENT_ID, 0, ROLE_AGENT);
+    struct request_create_op *op[16];
+    struct request_input in = basic();
+    /* prepare refuses what needs no data, before any write: nothing is queued, nothing changes */
+    in.subject = "";
+    expect_refused(fx, request_create_prepare(&fx->ctx, fx->client_a, &in, &op[0], &fx->err), KF_E_INVALID, "subject");
+    in = basic(), in.channel = "fax";
+    expect_refused(fx, request_create_prepare(&fx->ctx, fx->client_a, &in, &op[0], &fx->err), KF_E_INVALID, "channel");
+    ifx_as(fx, 800, 0, ROLE_FINANCE);
+    in = basic();
+    expect_refused(fx, request_create_prepare(&fx->ctx, fx->client_a, &in, &op[0], &fx->err), KF_E_FORBIDDEN, NULL);
+    assert_int_equal(requests_of(fx, fx->client_a), 0);
+    /* 16 creations queued together (the last two the same submission): SQLite's writer runs them in
+     * shared batches, the other engine one write each */
+    ifx_as(fx, AGENT_ID, 0, ROLE_AGENT);
+    struct request_input ins[16];
+    for (int i = 0; i < 16; i++) {
+        ins[i] = basic();
+        ins[i].subject = "排队创建的请求";
+        if (i >= 14) ins[i].idempotency_key = "queued-form";
+        T_OK(request_create_prepare(&fx->ctx, fx->client_a, &ins[i], &op[i], &fx->err));
+    }
+    struct queued q = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .pending = 16};
+    for (int i = 0; i < 16; i++) {
+        if (store_write_async(fx->store, request_create_write, op[i], queued_done, &q) == KF_E_INVALID) {
+            int rc = store_write(fx->store, request_create_write, op[i], &fx->err); /* no group commit */
+            queued_done(&q, rc, &fx->err);
+        }
+    }
+    pthread_mutex_lock(&q.lock);
+    while (q.pending > 0) pthread_cond_wait(&q.cond, &q.lock);
+    pthread_mutex_unlock(&q.lock);
+    assert_int_equal(q.failed, 0);
+    int64_t id[16];
+    bool existing[16];
+    for (int i = 0; i < 16; i++) request_create_result(op[i], &id[i], &existing[i]);
+    for (int i = 0; i < 15; i++) assert_false(existing[i]);
+    assert_true(existing[15]);
+    assert_true(id[15] == id[14]);
+    assert_int_equal(requests_of(fx, fx->client_a), 15);
+    assert_int_equal(ifx_count(fx, "SELECT count(DISTINCT number) FROM requests WHERE client_id = $1", fx->client_a, 0),
+                     15);
+    assert_int_equal(ifx_count(fx, "SELECT max(seq) FROM requests WHERE client_id = $1", fx->client_a, 0), 15);
+    assert_int_equal(ifx_count(fx, "SELECT last_seq FROM request_numbers WHERE $1 = $1", 0, 0), 15);
+    assert_int_equal(ifx_audit_count(fx, "request.create"), 15);
+    /* each in the search index and with its SLA columns, written in its own creation's write */
+    assert_int_equal(ifx_count(fx,
+                               "SELECT count(*) FROM search_docs d JOIN requests r ON r.id = d.object_id "
+                               "WHERE d.kind = 'request' AND d.scope = 'public' AND r.client_id = $1",
+                               fx->client_a, 0),
+                     15);
+    assert_int_equal(ifx_count(fx,
+                               "SELECT count(*) FROM requests WHERE client_id = $1 AND sla_state IS NOT NULL AND "
+                               "sla_due_at IS NOT NULL",
+                               fx->client_a, 0),
+                     15);
+    struct request r;
+    T_OK(request_get(&fx->ctx, fx->client_a, id[3], &r, &fx->err));
+    assert_string_equal(r.subject, "排队创建的请求");
+    assert_string_equal(r.status, "new");
+}
+
 /* --- status, assignment, edits ----------------------------------------------------------------- */
 
 static void test_C3_2_1_the_status_table_and_its_timestamps(void **state)
@@ -657,6 +742,7 @@ int main(void)
         BOTH(test_C3_2_1_C5_2_bad_input_is_refused_by_field_and_changes_nothing),
         BOTH(test_C3_2_1_the_same_submission_twice_makes_one_request),
         BOTH(test_C3_2_1_twelve_racing_creations_number_1_to_12_without_gaps_and_a_racing_duplicate_once),
+        BOTH(test_C3_2_1_creations_prepared_then_queued_at_once_are_numbered_gap_free_audited_and_indexed),
         BOTH(test_C3_2_1_the_status_table_and_its_timestamps),
         BOTH(test_C3_2_1_assignment_priority_change_and_history),
         BOTH(test_C5_2_internal_notes_are_never_selected_for_client_users),
