@@ -645,12 +645,18 @@ static int rs_due_batch(struct kf_ctx *ctx, int64_t now, int64_t *after, size_t 
     if (rc) return rc;
     struct store_stmt *st;
     if ((rc = store_prepare(c,
-                            "SELECT id, client_id FROM requests WHERE (closed_at IS NULL OR closed_at >= $1) AND "
-                            "id > $2 ORDER BY id LIMIT $3",
+                            /* two ranges of requests_closed (0021), each in id order, merged: the
+                             * open requests and the recently closed, never the whole table */
+                            "SELECT id, client_id FROM ("
+                            "SELECT * FROM (SELECT id, client_id FROM requests WHERE closed_at IS NULL AND id > $2 "
+                            "ORDER BY id LIMIT $3) AS o UNION ALL "
+                            "SELECT id, client_id FROM requests WHERE closed_at >= $1 AND closed_at <= $4 AND "
+                            "+id > $2) AS b ORDER BY id LIMIT $3", /* both bounds (and +id): the index's range */
                             &st, err)) == 0) {
         store_bind_int64(st, 1, now - RS_CLOSED_HORIZON_MS);
         store_bind_int64(st, 2, *after);
         store_bind_int64(st, 3, RS_BATCH);
+        store_bind_int64(st, 4, now);
         while ((rc = store_step(st, err)) == STORE_ROW && n < RS_BATCH) {
             ids[n] = store_col_int64(st, 0);
             clients[n++] = store_col_int64(st, 1);
