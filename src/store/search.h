@@ -21,6 +21,7 @@ struct arena;
 #define SEARCH_TERMS_MAX 10            /* terms of one query */
 #define SEARCH_QUERY_CHARS_MAX 200     /* code points of one query */
 #define SEARCH_BODY_MAX (8u << 20)     /* bytes of one normalised document */
+#define SEARCH_MARKS_LEAD 0xFF        /* first byte of the FTS5 marks column (never of UTF-8 text) */
 
 enum search_tokenize_mode {
     SEARCH_TOKENIZE_DOCUMENT, /* every unigram at its own position, the bigram starting there colocated */
