@@ -30,11 +30,22 @@ WHERE = "kind = 'request' AND (scope = 'staff' OR shadowed = 0)"
 
 
 def kefu(q):
+    global conn
     path = "/api/v1/search?" + urllib.parse.urlencode({"q": q, "limit": "20"})
-    t0 = time.perf_counter()
-    conn.request("GET", path, headers={"Authorization": "Bearer " + TOKEN})
-    r = conn.getresponse()
-    body = r.read()
+    for attempt in (1, 2):
+        t0 = time.perf_counter()
+        try:
+            conn.request("GET", path, headers={"Authorization": "Bearer " + TOKEN})
+            r = conn.getresponse()
+            body = r.read()
+            break
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            # kefu closed the keep-alive connection while the reference scans ran (its idle timeout,
+            # reached when a loaded machine makes the scans slow): open a new one, time that attempt
+            if attempt == 2:
+                raise
+            conn.close()
+            conn = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
     dt = (time.perf_counter() - t0) * 1000
     if r.status != 200:
         raise RuntimeError("GET %s: %d %s" % (path, r.status, body[:200]))

@@ -21,6 +21,7 @@ struct arena;
 #define SEARCH_TERMS_MAX 10            /* terms of one query */
 #define SEARCH_QUERY_CHARS_MAX 200     /* code points of one query */
 #define SEARCH_BODY_MAX (8u << 20)     /* bytes of one normalised document */
+#define SEARCH_MARKS_LEAD 0xFF        /* first byte of the FTS5 marks column (never of UTF-8 text) */
 
 enum search_tokenize_mode {
     SEARCH_TOKENIZE_DOCUMENT, /* every unigram at its own position, the bigram starting there colocated */
@@ -94,6 +95,11 @@ struct search_doc_hit {
 /* The total number of hits and the newest `limit` of them after the cursor (newest first:
  * created DESC, object_id DESC). Hits and bodies in `a`. Exact on both engines: SQLite by FTS5 phrases,
  * PostgreSQL by GIN candidates (text[] @>) and a strpos check of every term. */
+/* SQLite: the most hits whose ids a search keeps in memory to page by the newest index alone
+ * (at most 150000, the default; 2^18 slots of 8 bytes in the request's arena). Above it, the page
+ * walks rows and tests their text. Lowered by the unit tests to hold every plan to the scan. */
+extern int64_t search_sqlite_set_max;
+
 int search_docs_query(struct store_conn *c, struct arena *a, const struct search_docs_query *q, int64_t *total_r,
                       struct search_doc_hit **hits_r, size_t *n_r, struct kf_err *err);
 

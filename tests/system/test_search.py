@@ -221,6 +221,39 @@ def test_search_equals_a_substring_scan_on_a_generated_corpus(kefu, tmp_path):
         if not cursor:
             break
     assert got == want
+    # the plans (docs/search.md "How it is fast"): the count from the index's visibility marks and the
+    # page walking the newest documents (common terms) or taking the index's hits (rare ones), with a
+    # fallback when the walk runs out of budget — every page of a common, a middling and a rare term,
+    # for staff, staff filtering by client, and a client user; and a term common in internal notes but
+    # rare in what a client may see (the shadowed public texts)
+    boss_b = login_as(srv, "boss-B")
+    notes_q = "机密备注词"
+    olds_a = [it for it in items if it["cid"] == ids["A"]][:25]
+    for it in olds_a + [it for it in items if it not in olds_a][:175]:
+        kind = "public" if it in olds_a else "internal"
+        r = admin.call("POST", "/api/v1/requests/%s/%s?client_id=%s" % (
+            it["id"], "replies" if kind == "public" else "notes", it["cid"]), {"body": notes_q})
+        assert r.status == 201, r
+        it["messages"].append((kind, notes_q))
+        it.pop("_pub", None)
+        it.pop("_staff", None)
+    assert len(expected(items, notes_q, staff=False, client_id=ids["A"])) == 25
+    for q in [COMMON[0], "打印机", "蓝屏 硬盘", RARE[0], notes_q]:
+        for actor, staff, cid, params in [(admin, True, None, {}), (admin, True, ids["B"], {"client_id": ids["B"]}),
+                                          (boss_b, False, ids["B"], {}), (boss, False, ids["A"], {})]:
+            want = expected(items, q, staff=staff, client_id=cid)
+            got, cursor = [], None
+            while True:
+                pp = dict(params, limit=20)
+                if cursor:
+                    pp["cursor"] = cursor
+                r = search(actor, q, **pp)
+                assert r.status == 200 and r.json["total"] == len(want), (q, staff, cid, r)
+                got += [i["id"] for i in r.json["items"]]
+                cursor = r.json["next_cursor"]
+                if not cursor:
+                    break
+            assert got == want, (q, staff, cid)
     # filters combine with the text
     want_p1 = [it["id"] for it in sorted(items, key=lambda it: (it["created"], int(it["id"])), reverse=True)
                if it["priority"] == "P1" and it["cid"] == ids["B"] and q in staff_text(it)]

@@ -106,7 +106,7 @@ static void test_terms_and_match_expressions_keep_fts_syntax_as_text(void **stat
     size_t n;
     assert_int_equal(search_split_terms(a, "\"a\" near( -x", &terms, &n, &err), 0);
     assert_int_equal(n, 3);
-    assert_string_equal(search_fts_match(a, terms, n), "\"\"\"a\"\"\" \"near(\" \"-x\"");
+    assert_string_equal(search_fts_match(a, terms, n), "{body}: (\"\"\"a\"\"\" \"near(\" \"-x\")");
     assert_string_equal(search_pg_array(a, terms, n, true), "{\"\\\"a\\\"\",\"near(\",\"-x\"}");
     /* each term's bigrams (or its unigram) for the GIN containment */
     const char *t2[] = {"ab\\c", "盘"};
@@ -190,6 +190,36 @@ static int teardown(void **state)
     return 0;
 }
 
+/* SQLite: the FTS5 index equals what its content view says (integrity-check with rank 1 compares
+ * the index with the external content: the triggers of migration 0020 kept it in step), and a
+ * rebuild from the view — what the migration does to existing data — gives the same answer. */
+static int fts_sql_fn(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    struct store_stmt *st;
+    int rc = store_prepare(c, arg, &st, err);
+    if (rc) return rc;
+    rc = store_step(st, err);
+    store_finalize(&st);
+    return rc < 0 ? rc : 0;
+}
+
+static void fts_check(struct store *s)
+{
+    if (strcmp(store_engine(s), "sqlite") != 0) return;
+    struct kf_err err;
+    T_OK(store_write(s, fts_sql_fn,
+                     (void *)"INSERT INTO search_engine_fts (search_engine_fts, rank) VALUES ('integrity-check', 1)",
+                     &err));
+}
+
+static void fts_rebuild(struct store *s)
+{
+    if (strcmp(store_engine(s), "sqlite") != 0) return;
+    struct kf_err err;
+    T_OK(store_write(s, fts_sql_fn, (void *)"INSERT INTO search_engine_fts (search_engine_fts) VALUES ('rebuild')",
+                     &err));
+}
+
 static void test_index_answers_are_substring_semantics(void **state)
 {
     struct store *s = *state;
@@ -245,7 +275,9 @@ static void test_staff_documents_shadow_the_public_one(void **state)
     assert_int_equal(store_col_int64(st, 1), 0);
     store_finalize(&st);
     store_release(&c);
+    fts_check(s);
     put(s, "request", 10, 7, "staff", 100, NULL); /* no notes any more: the public one shows again */
+    fts_check(s);
     T_OK(store_acquire(s, &c, &err));
     T_OK(store_prepare(c, "SELECT count(*), max(shadowed) FROM search_docs WHERE object_id = 10", &st, &err));
     assert_int_equal(store_step(st, &err), STORE_ROW);
@@ -253,6 +285,126 @@ static void test_staff_documents_shadow_the_public_one(void **state)
     assert_int_equal(store_col_int64(st, 1), 0);
     store_finalize(&st);
     store_release(&c);
+}
+
+/* The plans (SQLite: the count from the marks, the page walking the newest documents or taking the
+ * FTS5 hits; docs/search.md) give the answers of a brute-force scan: common and rare terms, several
+ * terms, staff and client searchers, the client filter, other kinds and staff documents with the
+ * same words, ties of created, and every page of a keyset walk across the plans. */
+struct plan_doc {
+    const char *kind, *scope;
+    int64_t object_id, client_id, created;
+    char body[64];
+};
+
+static bool plan_visible(const struct plan_doc *d, const char *const *terms, size_t n_terms, bool staff, int64_t own,
+                         int64_t client)
+{
+    if (strcmp(d->kind, "notice") != 0) return false;
+    if (!staff && strcmp(d->scope, "public") != 0) return false;
+    if (own && d->client_id != own) return false;
+    if (client && d->client_id != client) return false;
+    for (size_t i = 0; i < n_terms; i++)
+        if (!strstr(d->body, terms[i])) return false;
+    return true;
+}
+
+/* Every query of the mix, for every searcher and page size, page by page against the scan. */
+static void plan_check_all(struct store *s, const struct plan_doc *docs, int n_docs)
+{
+    static const char *const queries[] = {"甲", "甲乙", "乙", "辛", "甲 丙", "甲甲甲", "辛辛", "无"};
+    static const struct { bool staff; int64_t own, client; } who[] = {{true, 0, 0}, {true, 0, 2}, {false, 3, 0},
+                                                                     {false, 1, 1}, {false, 1, 2}};
+    struct kf_err err;
+    for (size_t qi = 0; qi < sizeof queries / sizeof queries[0]; qi++) {
+        for (size_t wi = 0; wi < sizeof who / sizeof who[0]; wi++) {
+            for (int limit = 1; limit <= 7; limit += 3) {
+                struct arena *a = arena_new(4096);
+                const char **terms;
+                size_t n_terms;
+                T_OK(search_split_terms(a, queries[qi], &terms, &n_terms, &err));
+                int64_t want = 0;
+                for (int i = 0; i < n_docs; i++)
+                    want += plan_visible(&docs[i], terms, n_terms, who[wi].staff, who[wi].own, who[wi].client);
+                struct search_docs_query dq = {.kind = "notice", .terms = terms, .n_terms = n_terms,
+                                               .staff = who[wi].staff, .own_client_id = who[wi].own,
+                                               .client_id = who[wi].client, .limit = limit};
+                int next = n_docs - 1; /* the brute-force cursor: docs are in (created, object_id) order */
+                int64_t seen = 0;
+                for (;;) {
+                    struct store_conn *c;
+                    T_OK(store_acquire(s, &c, &err));
+                    int64_t total = -1;
+                    struct search_doc_hit *hits;
+                    size_t n = 0;
+                    T_OK(search_docs_query(c, a, &dq, &total, &hits, &n, &err));
+                    store_release(&c);
+                    assert_int_equal(total, want);
+                    for (size_t h = 0; h < n; h++) {
+                        while (next >= 0 && !plan_visible(&docs[next], terms, n_terms, who[wi].staff, who[wi].own,
+                                                          who[wi].client))
+                            next--;
+                        assert_true(next >= 0);
+                        assert_int_equal(hits[h].object_id, docs[next].object_id);
+                        next--;
+                    }
+                    seen += (int64_t)n;
+                    if (n < (size_t)limit) break;
+                    dq.after_created = hits[n - 1].created;
+                    dq.after_id = hits[n - 1].object_id;
+                }
+                assert_int_equal(seen, want);
+                arena_free(&a);
+            }
+        }
+    }
+}
+
+static void test_plans_answer_like_a_scan(void **state)
+{
+    struct store *s = *state;
+    if (!s) skip();
+    enum { N = 400 };
+    static struct plan_doc docs[N];
+    static const char *const alphabet[] = {"甲", "乙", "丙", "丁", "戊", "己", "庚", "辛"};
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < N; i++) {
+        struct plan_doc *d = &docs[i];
+        d->kind = i % 23 == 0 ? "agreement" : "notice";
+        d->scope = i % 7 == 3 && i % 23 ? "staff" : "public"; /* staff text of notices: seen by staff only */
+        d->object_id = 1000 + i;
+        d->client_id = 1 + i % 3;
+        d->created = 10000 + (i / 2) * 10; /* ties of created, told apart by object_id */
+        size_t w = 0;
+        for (int k = 0; k < 12; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            /* 甲 is common, 辛 rare */
+            const char *ch = alphabet[(x % 100) < 40 ? 0 : (x % 100) < 97 ? 1 + x % 6 : 7];
+            memcpy(d->body + w, ch, 3);
+            w += 3;
+        }
+        d->body[w] = '\0';
+        put(s, d->kind, d->object_id, d->client_id, d->scope, d->created, d->body);
+    }
+    /* replaced texts and removed documents leave nothing behind in the index */
+    for (int i = 5; i < N; i += 37) {
+        put(s, docs[i].kind, docs[i].object_id, docs[i].client_id, docs[i].scope, docs[i].created, "甲辛乙");
+        memcpy(docs[i].body, "甲辛乙", sizeof "甲辛乙");
+    }
+    for (int i = 11; i < N; i += 41) {
+        put(s, docs[i].kind, docs[i].object_id, docs[i].client_id, docs[i].scope, docs[i].created, NULL);
+        docs[i].kind = "gone";
+    }
+    fts_check(s);
+    plan_check_all(s, docs, N); /* SQLite: the id-set walk (or the FTS5 page when it runs out) */
+    int64_t keep = search_sqlite_set_max;
+    search_sqlite_set_max = 0; /* SQLite: the row walk with instr (or the FTS5 page) */
+    plan_check_all(s, docs, N);
+    search_sqlite_set_max = 60; /* common terms by rows, rare ones by the id set */
+    plan_check_all(s, docs, N);
+    search_sqlite_set_max = keep;
+    fts_rebuild(s);
+    plan_check_all(s, docs, N);
 }
 
 int main(void)
@@ -266,6 +418,7 @@ int main(void)
     const struct CMUnitTest index[] = {
         HARNESS_BOTH_ENGINES(test_index_answers_are_substring_semantics, setup_sqlite, setup_postgres, teardown),
         HARNESS_BOTH_ENGINES(test_staff_documents_shadow_the_public_one, setup_sqlite, setup_postgres, teardown),
+        HARNESS_BOTH_ENGINES(test_plans_answer_like_a_scan, setup_sqlite, setup_postgres, teardown),
     };
     int failed = cmocka_run_group_tests_name("search tokenizer", pure, NULL, NULL);
     failed += cmocka_run_group_tests_name("search index", index, NULL, NULL);
