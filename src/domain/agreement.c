@@ -1221,6 +1221,23 @@ int agreement_get(struct kf_ctx *ctx, int64_t client_id, int64_t agreement_id, s
     return rc;
 }
 
+/* One boundary of the terms' validity window: `sql` binds $1 the agreement, $2 its client, $3 the
+ * instant, and returns one value or NULL; *out keeps its value on NULL. */
+static int ag_boundary(struct store_conn *c, int64_t client_id, int64_t agreement_id, int64_t at, const char *sql,
+                       int64_t *out, struct kf_err *err)
+{
+    struct store_stmt *st;
+    int rc = store_prepare(c, sql, &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, agreement_id);
+    store_bind_int64(st, 2, client_id);
+    store_bind_int64(st, 3, at);
+    rc = store_step(st, err);
+    if (rc == STORE_ROW && !store_col_is_null(st, 0)) *out = store_col_int64(st, 0);
+    store_finalize(&st);
+    return rc < 0 ? rc : 0;
+}
+
 int agreement_terms_at(struct store_conn *c, struct kf_ctx *ctx, int64_t client_id, int64_t agreement_id, int64_t at,
                        struct agreement_terms *out, struct kf_err *err)
 {
@@ -1284,37 +1301,22 @@ int agreement_terms_window(struct store_conn *c, int64_t client_id, int64_t agre
 {
     *lo_r = INT64_MIN;
     *hi_r = INT64_MAX;
-    struct store_stmt *st;
-    int rc = store_prepare(c,
-                           "SELECT max(b) FROM (SELECT valid_from AS b FROM agreement_services WHERE agreement_id = $1 "
-                           "AND client_id = $2 AND valid_from <= $3 UNION ALL SELECT valid_to FROM agreement_services "
-                           "WHERE agreement_id = $1 AND client_id = $2 AND valid_to <= $3 UNION ALL SELECT effective_at "
-                           "FROM agreement_changes WHERE agreement_id = $1 AND client_id = $2 AND status <> 'withdrawn' "
-                           "AND effective_at <= $3) AS x",
-                           &st, err);
+    /* the latest term boundary at or before `at`, then the first one after it */
+    int rc = ag_boundary(c, client_id, agreement_id, at,
+                         "SELECT max(b) FROM (SELECT valid_from AS b FROM agreement_services WHERE agreement_id = $1 "
+                         "AND client_id = $2 AND valid_from <= $3 UNION ALL SELECT valid_to FROM agreement_services "
+                         "WHERE agreement_id = $1 AND client_id = $2 AND valid_to <= $3 UNION ALL SELECT effective_at "
+                         "FROM agreement_changes WHERE agreement_id = $1 AND client_id = $2 AND status <> 'withdrawn' "
+                         "AND effective_at <= $3) AS x",
+                         lo_r, err);
     if (rc) return rc;
-    store_bind_int64(st, 1, agreement_id);
-    store_bind_int64(st, 2, client_id);
-    store_bind_int64(st, 3, at);
-    rc = store_step(st, err);
-    if (rc == STORE_ROW && !store_col_is_null(st, 0)) *lo_r = store_col_int64(st, 0);
-    store_finalize(&st);
-    if (rc < 0) return rc;
-    rc = store_prepare(c,
+    return ag_boundary(c, client_id, agreement_id, at,
                        "SELECT min(b) FROM (SELECT valid_from AS b FROM agreement_services WHERE agreement_id = $1 "
                        "AND client_id = $2 AND valid_from > $3 UNION ALL SELECT valid_to FROM agreement_services "
                        "WHERE agreement_id = $1 AND client_id = $2 AND valid_to > $3 UNION ALL SELECT effective_at "
                        "FROM agreement_changes WHERE agreement_id = $1 AND client_id = $2 AND status <> 'withdrawn' "
                        "AND effective_at > $3) AS x",
-                       &st, err);
-    if (rc) return rc;
-    store_bind_int64(st, 1, agreement_id);
-    store_bind_int64(st, 2, client_id);
-    store_bind_int64(st, 3, at);
-    rc = store_step(st, err);
-    if (rc == STORE_ROW && !store_col_is_null(st, 0)) *hi_r = store_col_int64(st, 0);
-    store_finalize(&st);
-    return rc < 0 ? rc : 0;
+                       hi_r, err);
 }
 
 int agreement_list(struct kf_ctx *ctx, int64_t client_id, const char *status, int64_t after_id, int limit,
