@@ -96,7 +96,7 @@ struct search_doc_hit {
  * created DESC, object_id DESC). Hits and bodies in `a`. Exact on both engines: SQLite by FTS5 phrases,
  * PostgreSQL by GIN candidates (text[] @>) and a strpos check of every term. */
 /* SQLite: the most hits whose ids a search keeps in memory to page by the newest index alone
- * (at most 150000, the default; 2^18 slots of 8 bytes in the request's arena). Above it, the page
+ * (at most 2000000, the default: 8 bytes each, sorted, in the request's arena). Above it, the page
  * walks rows and tests their text. Lowered by the unit tests to hold every plan to the scan. */
 extern int64_t search_sqlite_set_max;
 
