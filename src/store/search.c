@@ -253,8 +253,67 @@ static int fts_tokenize(Fts5Tokenizer *t, void *ctx, int flags, const char *text
     return search_tokenize(text, (size_t)n, mode, fts_emit, &cb);
 }
 
+/* kefu_ids(rowid, max): an aggregate over a MATCH that counts the rows and keeps the first `max`
+ * rowids, in the order they come (FTS5: ascending). Its value is a blob: the count, then the ids
+ * when the count is at most max (each an int64 in the machine's order). Collecting inside the
+ * statement saves returning every hit to the caller (a third of a common term's count). */
+struct fts_ids {
+    int64_t n, max, cap;
+    int64_t *id;
+    bool failed;
+};
+
+static void fts_ids_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    struct fts_ids *a = sqlite3_aggregate_context(ctx, sizeof *a);
+    if (!a) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    if (a->n == 0) a->max = sqlite3_value_int64(argv[1]);
+    if (++a->n > a->max || a->failed) return;
+    if (a->n > a->cap) {
+        int64_t cap = a->cap ? a->cap * 2 : 1024;
+        int64_t *grown = sqlite3_realloc64(a->id, (sqlite3_uint64)cap * sizeof *grown);
+        if (!grown) {
+            a->failed = true;
+            sqlite3_result_error_nomem(ctx);
+            return;
+        }
+        a->id = grown;
+        a->cap = cap;
+    }
+    a->id[a->n - 1] = sqlite3_value_int64(argv[0]);
+}
+
+static void fts_ids_final(sqlite3_context *ctx)
+{
+    struct fts_ids *a = sqlite3_aggregate_context(ctx, 0);
+    struct fts_ids none = {0};
+    if (!a) a = &none;
+    if (a->failed) {
+        sqlite3_free(a->id);
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    int64_t kept = a->n <= a->max ? a->n : 0;
+    unsigned char *out = sqlite3_malloc64((sqlite3_uint64)(kept + 1) * sizeof(int64_t));
+    if (!out) {
+        sqlite3_free(a->id);
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    memcpy(out, &a->n, sizeof a->n);
+    if (kept) memcpy(out + sizeof(int64_t), a->id, (size_t)kept * sizeof(int64_t));
+    sqlite3_free(a->id);
+    sqlite3_result_blob64(ctx, out, (sqlite3_uint64)(kept + 1) * sizeof(int64_t), sqlite3_free);
+}
+
 int search_sqlite_register(struct sqlite3 *db)
 {
+    int frc = sqlite3_create_function_v2(db, "kefu_ids", 2, SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL, NULL, fts_ids_step,
+                                         fts_ids_final, NULL);
+    if (frc != SQLITE_OK) return frc;
     fts5_api *api = NULL;
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL);
@@ -526,7 +585,7 @@ static int sq_walk(struct store_conn *c, struct arena *a, const struct search_do
 int64_t search_sqlite_set_max = 2000000;
 struct sq_ids {
     int64_t *id; /* ascending; NULL when the hits were more than search_sqlite_set_max */
-    size_t n, cap;
+    size_t n;
 };
 
 static bool sq_ids_has(const struct sq_ids *s, int64_t id)
@@ -548,46 +607,42 @@ static int sq_id_cmp(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
-/* Appends one id, doubling the array in the arena (the old one stays there until the request ends:
- * at most as much again). */
-static int sq_ids_add(struct arena *a, struct sq_ids *s, int64_t id, bool *sorted)
-{
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 1024;
-        int64_t *grown = arena_alloc(a, sizeof *grown * cap);
-        if (!grown) return KF_E_NOMEM;
-        if (s->n) memcpy(grown, s->id, sizeof *grown * s->n);
-        s->id = grown;
-        s->cap = cap;
-    }
-    if (s->n && s->id[s->n - 1] >= id) *sorted = false;
-    s->id[s->n++] = id;
-    return 0;
-}
-
-/* Counts the hits of `match` into *total_r; fills *ids (arena) when they are at most search_sqlite_set_max. */
+/* Counts the hits of `match` into *total_r; fills *ids (arena) when they are at most
+ * search_sqlite_set_max. One row: kefu_ids collects them inside the statement. */
 static int sq_count_ids(struct store_conn *c, struct arena *a, const char *match, int64_t *total_r,
                         struct sq_ids *ids, struct kf_err *err)
 {
     struct store_stmt *st;
-    int rc = store_prepare(c, "SELECT rowid FROM search_engine_fts WHERE search_engine_fts MATCH $1 ORDER BY rowid",
+    int rc = store_prepare(c, "SELECT kefu_ids(rowid, $2) FROM search_engine_fts WHERE search_engine_fts MATCH $1",
                            &st, err);
     if (rc) return rc;
     store_bind_text(st, 1, match, (size_t)-1);
-    int64_t n = 0;
-    bool keep = search_sqlite_set_max > 0, sorted = true;
-    while ((rc = store_step(st, err)) == STORE_ROW) {
-        if (++n > search_sqlite_set_max) keep = false;
-        if (keep && sq_ids_add(a, ids, store_col_int64(st, 0), &sorted)) {
+    store_bind_int64(st, 2, search_sqlite_set_max);
+    rc = store_step(st, err);
+    size_t len = 0;
+    const unsigned char *blob = rc == STORE_ROW ? store_col_blob(st, 0, &len) : NULL;
+    if (rc == STORE_ROW && (len < sizeof(int64_t) || len % sizeof(int64_t)))
+        rc = kf_fail(err, KF_E_STORAGE, NULL, "search: kefu_ids gave %zu bytes", len);
+    if (rc != STORE_ROW) {
+        store_finalize(&st);
+        return rc < 0 ? rc : kf_fail(err, KF_E_STORAGE, NULL, "search: the count gave no row");
+    }
+    int64_t n;
+    memcpy(&n, blob, sizeof n);
+    size_t kept = len / sizeof(int64_t) - 1;
+    bool keep = n <= search_sqlite_set_max;
+    if (keep) {
+        ids->id = arena_alloc(a, sizeof *ids->id * (kept ? kept : 1));
+        if (!ids->id) {
             store_finalize(&st);
             return kf_fail(err, KF_E_NOMEM, NULL, NULL);
         }
+        if (kept) memcpy(ids->id, blob + sizeof(int64_t), kept * sizeof *ids->id);
+        ids->n = kept;
     }
     store_finalize(&st);
-    if (rc < 0) return rc;
-    if (!keep) ids->id = NULL, ids->n = 0;
-    if (keep && !ids->id) ids->id = arena_alloc(a, sizeof *ids->id); /* no hits: an empty set */
-    if (keep && !ids->id) return kf_fail(err, KF_E_NOMEM, NULL, NULL);
+    bool sorted = true;
+    for (size_t i = 1; i < ids->n && sorted; i++) sorted = ids->id[i - 1] < ids->id[i];
     if (!sorted) qsort(ids->id, ids->n, sizeof *ids->id, sq_id_cmp);
     *total_r = n;
     return 0;
