@@ -328,7 +328,7 @@ static int cn_due_at(struct kf_ctx *ctx, int64_t client_id, const struct request
 {
     struct request_sla sla;
     struct agreement g;
-    int rc = request_sla_get(ctx, client_id, r->id, &sla, err);
+    int rc = request_sla_get(ctx, r, &sla, err);
     if (rc == 0) rc = agreement_get(ctx, client_id, r->agreement_id, &g, err);
     if (rc) return rc;
     int64_t due = sla.resolution.clock.due_ms;

@@ -175,8 +175,9 @@ static void rs_step(struct rs_facts *f, int64_t at, const char *to)
     }
 }
 
-static int rs_read_facts(struct store_conn *c, struct kf_ctx *ctx, int64_t client_id, int64_t id, struct rs_facts *f,
-                         struct kf_err *err)
+/* The row's facts of the two clocks, read from the request. */
+static int rs_read_row(struct store_conn *c, struct kf_ctx *ctx, int64_t client_id, int64_t id, struct rs_facts *f,
+                       struct kf_err *err)
 {
     struct store_stmt *st;
     int rc = store_prepare(c,
@@ -198,10 +199,27 @@ static int rs_read_facts(struct store_conn *c, struct kf_ctx *ctx, int64_t clien
         rc = kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
     }
     store_finalize(&st);
-    if (rc) return rc;
+    return rc;
+}
+
+/* The same facts from a request the caller has read (request_get, request_list's items). */
+static void rs_row_of(const struct request *r, struct rs_facts *f)
+{
+    f->created = r->created;
+    f->first_response_at = r->first_response_at;
+    f->agreement_id = r->agreement_id;
+    f->priority = r->priority;
+    f->service_kind = r->service_kind ? r->service_kind : "";
+}
+
+/* The history's facts (pauses, reopenings, the resolution), after the row's. */
+static int rs_read_history(struct store_conn *c, struct kf_ctx *ctx, int64_t client_id, int64_t id, struct rs_facts *f,
+                           struct kf_err *err)
+{
+    struct store_stmt *st;
     f->res_start = f->created;
     f->arena = ctx->arena; /* pauses grow as rs_step finds them */
-    rc = store_prepare(c,
+    int rc = store_prepare(c,
                        "SELECT at, to_value FROM request_events WHERE client_id = $1 AND request_id = $2 AND "
                        "kind = 'status' AND from_value <> '' ORDER BY id LIMIT $3",
                        &st, err);
@@ -243,11 +261,12 @@ static int rs_eval(const struct calendar *cal, const char *name, int cycle, int6
     return 0;
 }
 
-int request_sla_compute(struct store_conn *c, struct kf_ctx *ctx, int64_t client_id, int64_t id, int64_t now,
-                        struct request_sla_cache **cache, struct request_sla *out, struct kf_err *err)
+/* The clocks from the row's facts in `f`: reads the history, the terms and the calendar. */
+static int rs_compute(struct store_conn *c, struct kf_ctx *ctx, int64_t client_id, int64_t id, struct rs_facts *f_in,
+                      int64_t now, struct request_sla_cache **cache, struct request_sla *out, struct kf_err *err)
 {
-    struct rs_facts f = {0};
-    int rc = rs_read_facts(c, ctx, client_id, id, &f, err);
+    struct rs_facts f = *f_in;
+    int rc = rs_read_history(c, ctx, client_id, id, &f, err);
     if (rc) return rc;
     struct agreement_terms terms;
     if ((rc = rs_terms(c, ctx, cache, client_id, f.agreement_id, f.created, &terms, err)) != 0) return rc;
@@ -270,6 +289,14 @@ int request_sla_compute(struct store_conn *c, struct kf_ctx *ctx, int64_t client
     }
     calendar_free(&owned);
     return rc;
+}
+
+int request_sla_compute(struct store_conn *c, struct kf_ctx *ctx, int64_t client_id, int64_t id, int64_t now,
+                        struct request_sla_cache **cache, struct request_sla *out, struct kf_err *err)
+{
+    struct rs_facts f = {0};
+    int rc = rs_read_row(c, ctx, client_id, id, &f, err);
+    return rc ? rc : rs_compute(c, ctx, client_id, id, &f, now, cache, out, err);
 }
 
 static int rs_rank(const char *state)
@@ -328,30 +355,18 @@ int request_sla_store(struct store_conn *c, struct kf_ctx *ctx, int64_t client_i
     return rs_store_summary(c, client_id, id, &s, old_state, old_due, err);
 }
 
-int request_sla_get(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct request_sla *out, struct kf_err *err)
-{
-    int rc = ident_allow(ctx, ACT_REQUEST_READ, client_id, 0, err);
-    if (rc) return rc;
-    if (client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
-    struct store_conn *c;
-    if ((rc = store_acquire(ctx->env->store, &c, err)) != 0) return rc;
-    struct request_sla_cache *cache = NULL; /* one row: no memo to fill */
-    bool began;
-    if ((rc = store_read_begin(c, &began, err)) == 0) /* one read lock for the request's statements */
-        rc = request_sla_compute(c, ctx, client_id, id, ident_now(ctx), &cache, out, err);
-    store_read_end(c, began);
-    request_sla_cache_free(&cache);
-    store_release(&c);
-    return rc;
-}
-
-int request_sla_many(struct kf_ctx *ctx, const struct request *items, size_t n, struct request_sla *out, bool *ok,
-                     struct kf_err *err)
+/* The clocks of `n` requests already read, in one read transaction on one connection; a terms memo
+ * only for a list (for one request it would cost a statement to fill). `ok` NULL (one request): a
+ * request without a clock answers its KF_E_INVALID or KF_E_NOT_FOUND; else ok[i] is false for it.
+ * The rows' facts are the caller's: the clocks agree with the rows it shows. */
+static int rs_of_rows(struct kf_ctx *ctx, const struct request *items, size_t n, struct request_sla *out, bool *ok,
+                      struct kf_err *err)
 {
     for (size_t i = 0; i < n; i++) {
-        ok[i] = false;
+        if (ok) ok[i] = false;
         int rc = ident_allow(ctx, ACT_REQUEST_READ, items[i].client_id, 0, err);
         if (rc) return rc;
+        if (items[i].client_id <= 0) return kf_fail(err, KF_E_NOT_FOUND, NULL, "not found");
     }
     if (n == 0) return 0;
     struct store_conn *c;
@@ -361,16 +376,29 @@ int request_sla_many(struct kf_ctx *ctx, const struct request *items, size_t n, 
     int64_t now = ident_now(ctx);
     bool began;
     rc = store_read_begin(c, &began, err); /* one read lock (and snapshot) for every row's statements */
-    if (rc == 0) cache = rs_cache_new(began);
+    if (rc == 0 && n > 1) cache = rs_cache_new(began);
     for (size_t i = 0; i < n && rc == 0; i++) {
-        rc = request_sla_compute(c, ctx, items[i].client_id, items[i].id, now, &cache, &out[i], err);
-        if (rc == 0) ok[i] = true;
-        else if (rc == KF_E_INVALID || rc == KF_E_NOT_FOUND) rc = 0, kf_err_clear(err);
+        struct rs_facts f = {0};
+        rs_row_of(&items[i], &f);
+        rc = rs_compute(c, ctx, items[i].client_id, items[i].id, &f, now, &cache, &out[i], err);
+        if (rc == 0 && ok) ok[i] = true;
+        else if (ok && (rc == KF_E_INVALID || rc == KF_E_NOT_FOUND)) rc = 0, kf_err_clear(err);
     }
     store_read_end(c, began);
     request_sla_cache_free(&cache);
     store_release(&c);
     return rc;
+}
+
+int request_sla_get(struct kf_ctx *ctx, const struct request *r, struct request_sla *out, struct kf_err *err)
+{
+    return rs_of_rows(ctx, r, 1, out, NULL, err);
+}
+
+int request_sla_many(struct kf_ctx *ctx, const struct request *items, size_t n, struct request_sla *out, bool *ok,
+                     struct kf_err *err)
+{
+    return rs_of_rows(ctx, items, n, out, ok, err);
 }
 
 /* --- alerts ----------------------------------------------------------------------------------------- */
@@ -379,8 +407,10 @@ int request_sla_many(struct kf_ctx *ctx, const struct request *items, size_t n, 
     "id, request_id, client_id, clock, cycle, kind, priority, target_minutes, due_at, warn_at, detected_at, "   \
     "counted_ms, overdue_ms, late_ms, paused_customer_ms, paused_client_ms"
 
-int request_sla_alerts(struct kf_ctx *ctx, int64_t client_id, int64_t id, const char *kind,
-                       struct request_sla_alert **items_r, size_t *n_r, struct kf_err *err)
+/* The records of request `id`; `check` (the caller has not read the request): the request must
+ * exist for this client (KF_E_NOT_FOUND), not merely have no records. */
+static int rs_alerts(struct kf_ctx *ctx, int64_t client_id, int64_t id, const char *kind, bool check,
+                     struct request_sla_alert **items_r, size_t *n_r, struct kf_err *err)
 {
     *items_r = NULL;
     *n_r = 0;
@@ -392,8 +422,8 @@ int request_sla_alerts(struct kf_ctx *ctx, int64_t client_id, int64_t id, const 
     struct store_conn *c;
     if ((rc = store_acquire(ctx->env->store, &c, err)) != 0) return rc;
     struct store_stmt *st;
-    rc = store_prepare(c, "SELECT 1 FROM requests WHERE id = $1 AND client_id = $2", &st, err);
-    if (rc == 0) {
+    rc = check ? store_prepare(c, "SELECT 1 FROM requests WHERE id = $1 AND client_id = $2", &st, err) : 0;
+    if (rc == 0 && check) {
         store_bind_int64(st, 1, id);
         store_bind_int64(st, 2, client_id);
         rc = store_step(st, err);
@@ -440,6 +470,18 @@ int request_sla_alerts(struct kf_ctx *ctx, int64_t client_id, int64_t id, const 
     }
     store_release(&c);
     return rc;
+}
+
+int request_sla_alerts(struct kf_ctx *ctx, int64_t client_id, int64_t id, const char *kind,
+                       struct request_sla_alert **items_r, size_t *n_r, struct kf_err *err)
+{
+    return rs_alerts(ctx, client_id, id, kind, true, items_r, n_r, err);
+}
+
+int request_sla_alerts_of(struct kf_ctx *ctx, const struct request *r, const char *kind,
+                          struct request_sla_alert **items_r, size_t *n_r, struct kf_err *err)
+{
+    return rs_alerts(ctx, r->client_id, r->id, kind, false, items_r, n_r, err);
 }
 
 /* --- the job ------------------------------------------------------------------------------------------ */

@@ -50,16 +50,18 @@ struct request_sla_alert {
     int64_t counted_ms, overdue_ms, late_ms, paused_customer_ms, paused_client_ms;
 };
 
-/* The clocks of request `id` of client `client_id` now (ACT_REQUEST_READ; another client's request
- * or none is KF_E_NOT_FOUND). KF_E_INVALID (field "calendar") when the calendar in force at creation
- * has no business time to reach a target; KF_E_NOT_FOUND (field "service_kind") when the terms at
- * creation hold no target for the request's service kind. */
-int request_sla_get(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct request_sla *out, struct kf_err *err);
-
-/* The clocks of `n` requests already read (request_list's items), on one connection with their
- * calendars loaded once (ACT_REQUEST_READ for each item's client). out[i] is valid where ok[i]; an
- * item without a clock to compute (no target, no business time) has ok[i] false. */
+/* The clocks now of request `r`, as read by request_get (ACT_REQUEST_READ for its client): its
+ * row's facts (creation, first response, agreement, priority, service kind) are taken from `r`, the
+ * history, terms and calendar are read. KF_E_INVALID (field "calendar") when the calendar in force
+ * at creation has no business time to reach a target; KF_E_NOT_FOUND (field "service_kind") when
+ * the terms at creation hold no target for the request's service kind. */
 struct request;
+int request_sla_get(struct kf_ctx *ctx, const struct request *r, struct request_sla *out, struct kf_err *err);
+
+/* The clocks of `n` requests already read (request_list's items, whole rows: their facts are taken
+ * from them), on one connection with their calendars loaded once (ACT_REQUEST_READ for each item's
+ * client). out[i] is valid where ok[i]; an item without a clock to compute (no target, no business
+ * time) has ok[i] false. */
 int request_sla_many(struct kf_ctx *ctx, const struct request *items, size_t n, struct request_sla *out, bool *ok,
                      struct kf_err *err);
 
@@ -88,6 +90,11 @@ int request_sla_store(struct store_conn *c, struct kf_ctx *ctx, int64_t client_i
  * "warning" or "breach": only those. */
 int request_sla_alerts(struct kf_ctx *ctx, int64_t client_id, int64_t id, const char *kind,
                        struct request_sla_alert **items_r, size_t *n_r, struct kf_err *err);
+
+/* The same for request `r` the caller has just read under ACT_REQUEST_READ (request_get): without
+ * the statement that proves the request exists for its client. */
+int request_sla_alerts_of(struct kf_ctx *ctx, const struct request *r, const char *kind,
+                          struct request_sla_alert **items_r, size_t *n_r, struct kf_err *err);
 
 /* The job's work at `now` (C3.1.2): for every request not closed (or closed within the last day),
  * each clock that has reached 75 % unanswered gets one warning, each that has passed its due instant

@@ -55,10 +55,10 @@ json_t *api_request_sla_object(const struct request_sla *s)
                      rs_clock_json(&s->resolution));
 }
 
-int api_request_sla_add(struct http_req *req, json_t *request, int64_t client_id, int64_t id)
+int api_request_sla_add(struct http_req *req, json_t *request, const struct request *r)
 {
     struct request_sla s;
-    int rc = request_sla_get(&req->ctx, client_id, id, &s, &req->err);
+    int rc = request_sla_get(&req->ctx, r, &s, &req->err);
     if (rc == KF_E_INVALID || rc == KF_E_NOT_FOUND) { /* no clock: no target, or no business time */
         kf_err_clear(&req->err);
         json_object_set_new(request, "sla", json_null());
@@ -68,7 +68,7 @@ int api_request_sla_add(struct http_req *req, json_t *request, int64_t client_id
     json_t *o = api_request_sla_object(&s);
     struct request_sla_alert *items;
     size_t n;
-    if ((rc = request_sla_alerts(&req->ctx, client_id, id, "breach", &items, &n, &req->err)) != 0) {
+    if ((rc = request_sla_alerts_of(&req->ctx, r, "breach", &items, &n, &req->err)) != 0) {
         json_decref(o);
         return rc;
     }

@@ -11,8 +11,9 @@ struct request;
 struct request_sla;
 
 /* Sets request["sla"] for GET one request, with its breach records; null when the request has no
- * clock (no target in the terms at creation, or no business time on the calendar). */
-int api_request_sla_add(struct http_req *req, json_t *request, int64_t client_id, int64_t id);
+ * clock (no target in the terms at creation, or no business time on the calendar). `r` as read by
+ * request_get. */
+int api_request_sla_add(struct http_req *req, json_t *request, const struct request *r);
 
 /* The same on each item of a list (without the breach records). */
 int api_request_sla_add_many(struct http_req *req, json_t *items_json, const struct request *items, size_t n);

@@ -107,7 +107,7 @@ static int rq_reply_one(struct http_req *req, int status, int64_t client_id, int
     int rc = request_get(&req->ctx, client_id, id, &r, &req->err);
     if (rc) return rc;
     json_t *o = request_json(&r, true);
-    if ((rc = api_request_sla_add(req, o, client_id, id)) != 0) return json_decref(o), rc; /* SLA clocks */
+    if ((rc = api_request_sla_add(req, o, &r)) != 0) return json_decref(o), rc; /* SLA clocks */
     return http_reply_json(req, status, o);
 }
 

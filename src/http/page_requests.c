@@ -593,13 +593,13 @@ static void add_sla(struct http_req *req, json_t *d, const struct request *r)
 {
     struct request_sla s;
     struct kf_err e;
-    if (request_sla_get(&req->ctx, r->client_id, r->id, &s, &e) != 0) return;
+    if (request_sla_get(&req->ctx, r, &s, &e) != 0) return;
     json_t *o = json_pack("{s:o,s:o}", "first_response", sla_clock_json(req, &s.first_response, r->status), "resolution",
                           sla_clock_json(req, &s.resolution, r->status));
     struct request_sla_alert *al;
     size_t n = 0;
     json_t *arr = json_array();
-    if (request_sla_alerts(&req->ctx, r->client_id, r->id, "breach", &al, &n, &e) == 0)
+    if (request_sla_alerts_of(&req->ctx, r, "breach", &al, &n, &e) == 0)
         for (size_t i = 0; i < n; i++)
             json_array_append_new(arr, json_pack("{s:s,s:i,s:I,s:I,s:I,s:I,s:I,s:I}", "name_key",
                                                  arena_printf(req->arena, "requests.sla.%s", al[i].clock), "cycle",

@@ -60,8 +60,10 @@ static int64_t make_request(struct ifx *fx, int64_t agent)
 static struct request_sla sla_now(struct ifx *fx, int64_t id)
 {
     struct request_sla s;
+    struct request r;
     ifx_as(fx, CADM_A, fx->client_a, ROLE_CLIENT_ADMIN);
-    T_OK(request_sla_get(&fx->ctx, fx->client_a, id, &s, &fx->err));
+    T_OK(request_get(&fx->ctx, fx->client_a, id, &r, &fx->err));
+    T_OK(request_sla_get(&fx->ctx, &r, &s, &fx->err));
     return s;
 }
 
@@ -160,14 +162,25 @@ static void test_C3_1_2_C5_3_the_job_warns_and_records_breaches_once(void **stat
     assert_int_equal(items[0].late_ms, 15 * MIN_MS);
     assert_int_equal(items[0].overdue_ms, 15 * MIN_MS);
     assert_int_equal(items[0].target_minutes, 60);
-    /* another client sees none of it; a bad kind is refused */
+    /* another client sees none of it — not the request, not its records, not its clocks or records
+     * through a copy of client A's row; a bad kind is refused */
+    struct request ra, rb;
+    T_OK(request_get(&fx->ctx, fx->client_a, id, &ra, &fx->err));
+    struct request_sla_alert *same; /* the records of a request just read: the same ones */
+    size_t n_same;
+    T_OK(request_sla_alerts_of(&fx->ctx, &ra, "breach", &same, &n_same, &fx->err));
+    assert_int_equal(n_same, 1);
+    assert_int_equal(same[0].id, items[0].id);
     ifx_as(fx, 0, fx->client_b, ROLE_CLIENT_ADMIN);
     struct request_sla s;
-    assert_int_equal(request_sla_get(&fx->ctx, fx->client_b, id, &s, &fx->err), KF_E_NOT_FOUND);
+    assert_int_equal(request_get(&fx->ctx, fx->client_b, id, &rb, &fx->err), KF_E_NOT_FOUND);
     kf_err_clear(&fx->err);
     assert_int_equal(request_sla_alerts(&fx->ctx, fx->client_b, id, NULL, &items, &n, &fx->err), KF_E_NOT_FOUND);
     kf_err_clear(&fx->err);
-    int rc = request_sla_get(&fx->ctx, fx->client_a, id, &s, &fx->err);
+    int rc = request_sla_get(&fx->ctx, &ra, &s, &fx->err);
+    assert_true(rc == KF_E_FORBIDDEN || rc == KF_E_NOT_FOUND);
+    kf_err_clear(&fx->err);
+    rc = request_sla_alerts_of(&fx->ctx, &ra, NULL, &items, &n, &fx->err);
     assert_true(rc == KF_E_FORBIDDEN || rc == KF_E_NOT_FOUND);
     kf_err_clear(&fx->err);
     ifx_as(fx, CADM_A, fx->client_a, ROLE_CLIENT_ADMIN);
@@ -197,7 +210,9 @@ static void test_C3_1_2_many_pauses_and_the_list_agree_with_the_request(void **s
     assert_int_equal(two.resolution.clock.paused_ms[SLA_PAUSE_CUSTOMER], 0);
     assert_int_equal(two.resolution.clock.due_ms, AT(1, 11, 30));
     assert_int_equal(one.resolution.clock.due_ms, AT(1, 15, 50)); /* 200 later: 30 before lunch, 170 after */
-    struct request items[2] = {{.id = id, .client_id = fx->client_a}, {.id = other, .client_id = fx->client_a}};
+    struct request items[2];
+    T_OK(request_get(&fx->ctx, fx->client_a, id, &items[0], &fx->err));
+    T_OK(request_get(&fx->ctx, fx->client_a, other, &items[1], &fx->err));
     struct request_sla many[2];
     bool ok[2];
     T_OK(request_sla_many(&fx->ctx, items, 2, many, ok, &fx->err));
@@ -259,7 +274,9 @@ static void test_C3_1_2_C8_1_1_a_list_across_a_service_change_takes_each_request
         ifx_as(fx, agent, 0, ROLE_AGENT);
         int64_t id = 0;
         T_OK(request_create(&fx->ctx, fx->client_a, &r, &id, NULL, &fx->err));
-        items[i] = items[7 - i] = (struct request){.id = id, .client_id = fx->client_a}; /* there and back */
+        ifx_as(fx, CADM_A, fx->client_a, ROLE_CLIENT_ADMIN);
+        T_OK(request_get(&fx->ctx, fx->client_a, id, &items[i], &fx->err));
+        items[7 - i] = items[i]; /* there and back */
     }
     clock_set(fx->clock, AT(43, 11, 0));
     struct request_sla many[8];
