@@ -374,9 +374,12 @@ int calendar_store_load_conn(struct store_conn *c, int64_t id, struct calendar *
  * processes too; a write committed between the check and the load only costs a reload later. An
  * entry also carries this process's write epoch (cs_epoch, read before the check): any calendar
  * write here drops every entry, so two databases opened in turn by one process (tests, frozen
- * clocks, same ids) never share one. Inside a write use calendar_store_load_conn instead: a
- * transaction's uncommitted view must not be cached. Per
- * thread, so an entry is never used by two threads and needs no lock; freed at thread exit. */
+ * clocks, same ids) never share one. Writes may use the cache too (the writer thread computes SLA
+ * clocks in every request write): touch() also bumps the epoch inside the transaction, so an entry
+ * filled from a transaction's uncommitted view — after its touch, or before one later in the same
+ * batch — carries an epoch older than the next lookup's, and a rolled-back stamp can never be
+ * mistaken for a later committed one. Per thread, so an entry is never used by two threads and needs
+ * no lock; freed at thread exit. */
 #define CS_CACHE_MAX 8
 
 /* Bumped after every calendar write of this process. */
@@ -526,6 +529,7 @@ static int touch(struct store_conn *c, struct kf_ctx *ctx, int64_t id, struct kf
                            "WHERE id = $2",
                            &st, err);
     if (rc) return rc;
+    atomic_fetch_add(&cs_epoch, 1); /* entries filled inside this transaction from here on are its own */
     store_bind_int64(st, 1, ident_now(ctx));
     store_bind_int64(st, 2, id);
     int64_t n = 0;

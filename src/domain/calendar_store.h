@@ -106,7 +106,9 @@ int calendar_store_load(struct kf_ctx *ctx, int64_t id, struct calendar **cal_r,
 
 /* The calendar of `id` as calendar_store_load_conn builds it, from this thread's cache when its
  * `updated` is unchanged (one lookup) — no policy check. *cal_r belongs to the cache: use it only
- * until this thread's next call, never free it. KF_E_NOT_FOUND when there is no such calendar. */
+ * until this thread's next call, never free it. KF_E_NOT_FOUND when there is no such calendar. Also
+ * inside a write: `updated` is read in the transaction, and an entry filled from its uncommitted
+ * view never outlives it (calendar_store.c, "the per-thread cache"). */
 struct calendar;
 int calendar_store_cached_conn(struct store_conn *c, int64_t id, const struct calendar **cal_r, struct kf_err *err);
 

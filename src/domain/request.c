@@ -255,6 +255,9 @@ struct request_create_op {
     int priority;
     int64_t id;
     bool existing;
+    struct request row;        /* a new request as this write inserted it */
+    struct request_sla sla;    /* its clocks at creation, valid when has_sla */
+    bool has_sla;
 };
 
 /* Chooses the agreement (the given one, else the client's newest active) and checks it is in force. */
@@ -356,9 +359,15 @@ static int create_fn(struct store_conn *c, void *arg, struct kf_err *err)
     if ((rc = ident_exec(c, &st, NULL, err)) != 0) return rc;
     char prio[4];
     snprintf(prio, sizeof prio, "P%d", a->priority);
+    a->row = (struct request){.id = a->id, .client_id = a->client_id, .customer_id = in->customer_id,
+                              .agreement_id = agreement_id, .service_kind = in->service_kind,
+                              .channel = a->channel, .priority = a->priority, .subject = in->subject,
+                              .body = in->body ? in->body : "", .status = "new",
+                              .created_by = a->ctx->actor->user_id, .created = now, .updated = now};
+    if (!(a->row.number = arena_strdup(a->ctx->arena, number))) return kf_fail(err, KF_E_NOMEM, NULL, "number");
     if ((rc = rq_event(c, a->ctx, a->client_id, a->id, "status", "", "new", "", now, err)) != 0 ||
         (rc = rq_event(c, a->ctx, a->client_id, a->id, "priority", "", prio, "", now, err)) != 0 ||
-        (rc = request_sla_store(c, a->ctx, a->client_id, a->id, now, NULL, -1, err)) != 0) /* the queue's columns */
+        (rc = request_sla_store_new(c, a->ctx, &a->row, now, &a->sla, &a->has_sla, err)) != 0) /* queue columns */
         return rc;
     if ((rc = request_changed(c, a->client_id, a->id, "create", err)) != 0) return rc;
     if ((rc = search_reindex_request(c, a->client_id, a->id, err)) != 0) return rc; /* the search index */
@@ -401,6 +410,12 @@ int request_create_prepare(struct kf_ctx *ctx, int64_t client_id, const struct r
 int request_create_write(struct store_conn *c, void *op, struct kf_err *err)
 {
     return create_fn(c, op, err);
+}
+
+const struct request *request_create_row(const struct request_create_op *op, const struct request_sla **sla_r)
+{
+    *sla_r = op->has_sla ? &op->sla : NULL;
+    return op->existing || !op->row.id ? NULL : &op->row;
 }
 
 void request_create_result(const struct request_create_op *op, int64_t *id_r, bool *existing_r)

@@ -79,6 +79,11 @@ int request_create_prepare(struct kf_ctx *ctx, int64_t client_id, const struct r
 struct store_conn;
 int request_create_write(struct store_conn *c, void *op, struct kf_err *err);
 void request_create_result(const struct request_create_op *op, int64_t *id_r, bool *existing_r);
+/* After the write succeeded: the new request as it was inserted (what request_get would read back,
+ * strings in ctx->arena or the caller's input) and *sla_r its clocks at creation (NULL: none), so the
+ * reply needs no read; NULL when the key had been used (read the first request instead). */
+struct request_sla;
+const struct request *request_create_row(const struct request_create_op *op, const struct request_sla **sla_r);
 
 /* One request (ACT_REQUEST_READ); another client's, or none, KF_E_NOT_FOUND. */
 int request_get(struct kf_ctx *ctx, int64_t client_id, int64_t id, struct request *out, struct kf_err *err);

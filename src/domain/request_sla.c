@@ -108,18 +108,6 @@ static int rs_terms(struct store_conn *c, struct kf_ctx *ctx, struct request_sla
     return 0;
 }
 
-/* The calendar `id`: with `cache` (a read) from the thread's cache, checked fresh; without (inside a
- * write) loaded from what this transaction sees and never cached — *owned_r must then be freed. */
-static int rs_calendar(struct store_conn *c, struct request_sla_cache **cache, int64_t id, const struct calendar **cal_r,
-                       struct calendar **owned_r, struct kf_err *err)
-{
-    *owned_r = NULL;
-    if (cache) return calendar_store_cached_conn(c, id, cal_r, err);
-    int rc = calendar_store_load_conn(c, id, owned_r, err);
-    *cal_r = *owned_r;
-    return rc;
-}
-
 /* The facts of the two clocks, from the history oldest first. */
 struct rs_facts {
     int64_t created, first_response_at, agreement_id;
@@ -261,13 +249,16 @@ static int rs_eval(const struct calendar *cal, const char *name, int cycle, int6
     return 0;
 }
 
-/* The clocks from the row's facts in `f`: reads the history, the terms and the calendar. */
+/* The clocks from the row's facts in `f`: reads the history (unless `fresh`: a request just
+ * created has none that matters), the terms and the calendar. */
 static int rs_compute(struct store_conn *c, struct kf_ctx *ctx, int64_t client_id, int64_t id, struct rs_facts *f_in,
-                      int64_t now, struct request_sla_cache **cache, struct request_sla *out, struct kf_err *err)
+                      bool fresh, int64_t now, struct request_sla_cache **cache, struct request_sla *out,
+                      struct kf_err *err)
 {
     struct rs_facts f = *f_in;
-    int rc = rs_read_history(c, ctx, client_id, id, &f, err);
-    if (rc) return rc;
+    int rc = 0;
+    if (fresh) f.res_start = f.created;
+    else if ((rc = rs_read_history(c, ctx, client_id, id, &f, err)) != 0) return rc;
     struct agreement_terms terms;
     if ((rc = rs_terms(c, ctx, cache, client_id, f.agreement_id, f.created, &terms, err)) != 0) return rc;
     const struct agreement_service *svc = NULL;
@@ -275,9 +266,8 @@ static int rs_compute(struct store_conn *c, struct kf_ctx *ctx, int64_t client_i
         if (terms.services[i].kind && strcmp(terms.services[i].kind, f.service_kind) == 0) svc = &terms.services[i];
     if (!svc || f.priority < 1 || f.priority > 4)
         return kf_fail(err, KF_E_NOT_FOUND, "service_kind", "no target for this service kind in the terms at creation");
-    const struct calendar *cal;
-    struct calendar *owned;
-    if ((rc = rs_calendar(c, cache, terms.calendar_id, &cal, &owned, err)) != 0) return rc;
+    const struct calendar *cal; /* the thread's cache, checked against what this transaction sees */
+    if ((rc = calendar_store_cached_conn(c, terms.calendar_id, &cal, err)) != 0) return rc;
     *out = (struct request_sla){.request_id = id, .client_id = client_id, .priority = f.priority,
                                 .calendar_id = terms.calendar_id, .at = now};
     rc = rs_eval(cal, "first_response", 0, svc->targets.response[f.priority - 1], f.created, f.fr_stop, NULL, 0, now,
@@ -287,7 +277,6 @@ static int rs_compute(struct store_conn *c, struct kf_ctx *ctx, int64_t client_i
         rc = rs_eval(cal, "resolution", f.cycle, svc->targets.resolution[f.priority - 1], f.res_start, stop, f.pauses,
                      f.n_pauses, now, &out->resolution, err);
     }
-    calendar_free(&owned);
     return rc;
 }
 
@@ -296,7 +285,7 @@ int request_sla_compute(struct store_conn *c, struct kf_ctx *ctx, int64_t client
 {
     struct rs_facts f = {0};
     int rc = rs_read_row(c, ctx, client_id, id, &f, err);
-    return rc ? rc : rs_compute(c, ctx, client_id, id, &f, now, cache, out, err);
+    return rc ? rc : rs_compute(c, ctx, client_id, id, &f, false, now, cache, out, err);
 }
 
 static int rs_rank(const char *state)
@@ -355,6 +344,21 @@ int request_sla_store(struct store_conn *c, struct kf_ctx *ctx, int64_t client_i
     return rs_store_summary(c, client_id, id, &s, old_state, old_due, err);
 }
 
+int request_sla_store_new(struct store_conn *c, struct kf_ctx *ctx, struct request *r, int64_t now,
+                          struct request_sla *out, bool *has_r, struct kf_err *err)
+{
+    struct rs_facts f = {0};
+    rs_row_of(r, &f);
+    int rc = rs_compute(c, ctx, r->client_id, r->id, &f, true, now, NULL, out, err);
+    *has_r = rc == 0;
+    if (rc == KF_E_NOT_FOUND || rc == KF_E_INVALID) kf_err_clear(err), rc = 0; /* no clock: NULL, NULL */
+    if (rc) return rc;
+    r->sla_state = NULL;
+    r->sla_due_at = 0;
+    if (*has_r) request_sla_summary(out, &r->sla_state, &r->sla_due_at);
+    return rs_store_summary(c, r->client_id, r->id, *has_r ? out : NULL, NULL, -1, err);
+}
+
 /* The clocks of `n` requests already read, in one read transaction on one connection; a terms memo
  * only for a list (for one request it would cost a statement to fill). `ok` NULL (one request): a
  * request without a clock answers its KF_E_INVALID or KF_E_NOT_FOUND; else ok[i] is false for it.
@@ -380,7 +384,7 @@ static int rs_of_rows(struct kf_ctx *ctx, const struct request *items, size_t n,
     for (size_t i = 0; i < n && rc == 0; i++) {
         struct rs_facts f = {0};
         rs_row_of(&items[i], &f);
-        rc = rs_compute(c, ctx, items[i].client_id, items[i].id, &f, now, &cache, &out[i], err);
+        rc = rs_compute(c, ctx, items[i].client_id, items[i].id, &f, false, now, &cache, &out[i], err);
         if (rc == 0 && ok) ok[i] = true;
         else if (ok && (rc == KF_E_INVALID || rc == KF_E_NOT_FOUND)) rc = 0, kf_err_clear(err);
     }

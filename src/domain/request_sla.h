@@ -66,9 +66,10 @@ int request_sla_many(struct kf_ctx *ctx, const struct request *items, size_t n, 
                      struct kf_err *err);
 
 /* The same on connection `c` at instant `now` — no policy check: the caller has made its own (the
- * job, or a read that already checked ACT_REQUEST_READ). `cache` non-NULL (a read outside a write):
- * the calendar comes from the thread's cache, checked against its `updated` (calendar_store_cached_conn);
- * NULL (inside a write): loaded from what the transaction sees. Free it with request_sla_cache_free. */
+ * job, or a read that already checked ACT_REQUEST_READ). The calendar comes from the thread's cache,
+ * checked against its `updated` as `c` sees it (calendar_store_cached_conn), inside a write too.
+ * `cache` (may be NULL) is a memo of agreement terms for a job batch; free it with
+ * request_sla_cache_free. */
 struct request_sla_cache;
 int request_sla_compute(struct store_conn *c, struct kf_ctx *ctx, int64_t client_id, int64_t id, int64_t now,
                         struct request_sla_cache **cache, struct request_sla *out, struct kf_err *err);
@@ -85,6 +86,13 @@ void request_sla_summary(const struct request_sla *s, const char **state_r, int6
  * the caller is a write that made its own (request.c) or the job. */
 int request_sla_store(struct store_conn *c, struct kf_ctx *ctx, int64_t client_id, int64_t id, int64_t now,
                       const char *old_state, int64_t old_due, struct kf_err *err);
+
+/* request_sla_store for request `r` that this write has just inserted, from r's facts (its history
+ * is only its creation, so nothing is read but the terms and the calendar): the clocks at `now` in
+ * *out and *has_r true, or *has_r false when it has none to compute (no target, no business time);
+ * r->sla_state and r->sla_due_at get the summary stored on the row. */
+int request_sla_store_new(struct store_conn *c, struct kf_ctx *ctx, struct request *r, int64_t now,
+                          struct request_sla *out, bool *has_r, struct kf_err *err);
 
 /* The warning and breach records of a request, oldest first (ACT_REQUEST_READ). `kind` NULL: both;
  * "warning" or "breach": only those. */

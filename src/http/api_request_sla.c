@@ -55,6 +55,13 @@ json_t *api_request_sla_object(const struct request_sla *s)
                      rs_clock_json(&s->resolution));
 }
 
+void api_request_sla_set(json_t *request, const struct request_sla *s)
+{
+    json_t *o = s ? api_request_sla_object(s) : json_null();
+    if (s) json_object_set_new(o, "breaches", json_array());
+    json_object_set_new(request, "sla", o);
+}
+
 int api_request_sla_add(struct http_req *req, json_t *request, const struct request *r)
 {
     struct request_sla s;

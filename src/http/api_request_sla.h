@@ -15,6 +15,10 @@ struct request_sla;
  * request_get. */
 int api_request_sla_add(struct http_req *req, json_t *request, const struct request *r);
 
+/* The same for a request just created, whose clocks `s` (NULL: none) its write computed: it has no
+ * breach records yet. */
+void api_request_sla_set(json_t *request, const struct request_sla *s);
+
 /* The same on each item of a list (without the breach records). */
 int api_request_sla_add_many(struct http_req *req, json_t *items_json, const struct request *items, size_t n);
 

@@ -134,7 +134,16 @@ static void rq_created(struct http_req *req, int rc, const struct kf_err *err)
     int64_t id = 0;
     bool existing = false;
     request_create_result(w->op, &id, &existing);
-    rq_reply_one(req, existing ? 200 : 201, w->client_id, id);
+    const struct request_sla *sla;
+    const struct request *r = request_create_row(w->op, &sla);
+    if (!r) { /* the key's first request: read it back */
+        rq_reply_one(req, existing ? 200 : 201, w->client_id, id);
+        return;
+    }
+    /* the new request as the write committed it: no read on the writer thread */
+    json_t *o = request_json(r, true);
+    api_request_sla_set(o, sla);
+    http_reply_json(req, 201, o);
 }
 
 /* POST /api/v1/requests: 201 with the new request, or 200 with the first one when this client has

@@ -49,9 +49,15 @@ def test_C3_2_1_C2_1_1_a_request_under_the_active_agreement(kefu, tmp_path):
     assert r.status == 201, r
     assert r.json["channel"] == "web" and r.json["priority"] == "P3" and r.json["number"] == "SR-000007"
     assert r.json["created_by"] == staff
-    # reads, lists and filters
+    t = r.json
+    # reads, lists and filters; the creation's reply (built from the write, not read back) is the
+    # request exactly as a read returns it, clocks and queue columns included
     r = s.call("GET", rpath(q["id"], A))
     assert r.status == 200 and r.json == q, r
+    assert q["sla"]["first_response"]["state"] == "running" and q["sla"]["breaches"] == [], q
+    assert q["sla_state"] == "running" and q["sla_due_at"] == q["sla"]["first_response"]["due_at"], q
+    r = admin.call("GET", rpath(t["id"], A))
+    assert r.status == 200 and r.json == t, r
     r = admin.call("GET", "/api/v1/requests?client_id=%s&priority=P3" % A)
     assert r.status == 200 and [i["number"] for i in r.json["items"]] == ["SR-000007"], r
     r = admin.call("GET", "/api/v1/requests?client_id=%s&limit=2" % A)
