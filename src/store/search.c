@@ -309,10 +309,36 @@ static void fts_ids_final(sqlite3_context *ctx)
     sqlite3_result_blob64(ctx, out, (sqlite3_uint64)(kept + 1) * sizeof(int64_t), sqlite3_free);
 }
 
-int search_sqlite_register(struct sqlite3 *db)
+/* kefu_search_pending(), called by the insert trigger of 0022: marks its connection's flag (the
+ * function's user data, the connection's own), so that the flush before COMMIT runs only when this
+ * connection inserted a document. A write rolled back after marking it only costs its flush a
+ * statement that finds nothing. */
+static void fts_pending_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc, (void)argv;
+    *(bool *)sqlite3_user_data(ctx) = true;
+    sqlite3_result_null(ctx);
+}
+
+int search_sqlite_flush(struct sqlite3 *db, bool *pending)
+{
+    if (!*pending) return SQLITE_OK;
+    int rc = sqlite3_exec(db,
+                          "INSERT INTO search_engine_fts (rowid, body, marks) SELECT c.id, c.body, c.marks "
+                          "FROM search_engine_pending p JOIN search_engine_fts_content c ON c.id = p.id ORDER BY p.id; "
+                          "DELETE FROM search_engine_pending",
+                          NULL, NULL, NULL);
+    if (rc == SQLITE_OK) *pending = false;
+    return rc;
+}
+
+int search_sqlite_register(struct sqlite3 *db, bool *pending)
 {
     int frc = sqlite3_create_function_v2(db, "kefu_ids", 2, SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL, NULL, fts_ids_step,
                                          fts_ids_final, NULL);
+    if (frc == SQLITE_OK) /* called from a trigger: not SQLITE_DIRECTONLY */
+        frc = sqlite3_create_function_v2(db, "kefu_search_pending", 0, SQLITE_UTF8, pending, fts_pending_fn, NULL, NULL,
+                                         NULL);
     if (frc != SQLITE_OK) return frc;
     fts5_api *api = NULL;
     sqlite3_stmt *st = NULL;

@@ -53,9 +53,18 @@ char *search_fts_match(struct arena *a, const char *const *terms, size_t n);
  * unigram), or of the terms themselves with `terms_only`. */
 char *search_pg_array(struct arena *a, const char *const *terms, size_t n, bool terms_only);
 
-/* Registers the tokenizer "kefu" with FTS5 on one SQLite connection (sqlite.c, every connection,
- * before migrations run). 0 or an SQLite error code. */
-int search_sqlite_register(struct sqlite3 *db);
+/* Registers the tokenizer "kefu" with FTS5 and the functions kefu_ids and kefu_search_pending on
+ * one SQLite connection (sqlite.c, every connection, before migrations run); `pending` is the
+ * connection's flag for search_sqlite_flush and must live as long as the connection. 0 or an
+ * SQLite error code. */
+int search_sqlite_register(struct sqlite3 *db, bool *pending);
+
+/* Indexes in FTS5 the documents the connection `db` inserted since its last flush
+ * (migration 0022: their insert waits in search_engine_pending so that a batch writes one FTS5
+ * segment instead of one per write). The writer runs it inside the batch's transaction just before
+ * COMMIT; it does nothing when *pending (the flag given to search_sqlite_register for this
+ * connection, which the insert trigger sets) is false. 0 or an SQLite error code. */
+int search_sqlite_flush(struct sqlite3 *db, bool *pending);
 
 /* Replaces the document (kind, object_id, scope) with the normalised `text` (NULL: empty). Runs on
  * a write connection inside a store_write function; kind "request" | "agreement" | "notice", scope

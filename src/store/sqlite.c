@@ -15,6 +15,7 @@
 struct sq_conn {
     struct store_conn base;
     sqlite3 *db;
+    bool search_pending; /* this connection inserted search documents not yet in FTS5 (search.h) */
 };
 
 struct sq_stmt {
@@ -149,13 +150,13 @@ static int sq_pragma_text(sqlite3 *db, const char *sql, char *out, size_t outlen
     return 0;
 }
 
-static int sq_setup(sqlite3 *db, enum store_conn_role role, struct kf_err *err)
+static int sq_setup(sqlite3 *db, bool *search_pending, enum store_conn_role role, struct kf_err *err)
 {
     char mode[32];
     sqlite3_extended_result_codes(db, 1);
     sqlite3_busy_timeout(db, SQ_BUSY_TIMEOUT_MS);
     /* the search index's FTS5 tokenizer, before any statement (or migration) can need it */
-    int trc = search_sqlite_register(db);
+    int trc = search_sqlite_register(db, search_pending);
     if (trc != SQLITE_OK) return sq_fail(db, trc, err);
     int rc = sq_pragma_text(db, "PRAGMA journal_mode=WAL", mode, sizeof mode, err);
     if (rc) return rc;
@@ -194,7 +195,7 @@ static int sq_conn_open(const char *path, enum store_conn_role role, struct stor
         rc = c->db ? kf_fail(err, KF_E_STORAGE, NULL, "sqlite: cannot open database: %s", sqlite3_errmsg(c->db))
                    : kf_fail(err, KF_E_NOMEM, NULL, NULL);
     } else {
-        rc = sq_setup(c->db, role, err);
+        rc = sq_setup(c->db, &c->search_pending, role, err);
     }
     if (rc) {
         sqlite3_close_v2(c->db);
@@ -384,6 +385,14 @@ static int sq_commit(struct store_conn *conn, struct kf_err *err)
     return sq_exec(conn, "COMMIT", err);
 }
 
+/* The search index's waiting FTS5 inserts (search_sqlite_flush), in the batch's transaction. */
+static int sq_before_commit(struct store_conn *conn, struct kf_err *err)
+{
+    struct sq_conn *c = sq_conn_of(conn);
+    int rc = search_sqlite_flush(c->db, &c->search_pending);
+    return rc == SQLITE_OK ? 0 : sq_fail(c->db, rc, err);
+}
+
 static void sq_rollback(struct store_conn *conn)
 {
     sqlite3_exec(sq_conn_of(conn)->db, "ROLLBACK", NULL, NULL, NULL);
@@ -393,7 +402,8 @@ static void sq_rollback(struct store_conn *conn)
 
 /* User tables only: not SQLite's own, not virtual tables or their shadow tables. */
 #define SQ_USER_TABLES \
-    " t.schema = 'main' AND t.type = 'table' AND t.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+    " t.schema = 'main' AND t.type = 'table' AND t.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' " \
+    "AND t.name NOT LIKE 'search\\_engine\\_%' ESCAPE '\\' "
 
 const struct store_driver store_driver_sqlite = {
     .name = "sqlite",
@@ -420,6 +430,7 @@ const struct store_driver store_driver_sqlite = {
     .exec = sq_exec,
     .begin = sq_begin,
     .commit = sq_commit,
+    .before_commit = sq_before_commit,
     .rollback = sq_rollback,
     .sql_describe_columns =
         "SELECT t.name, c.name, c.type, c.\"notnull\", c.pk, c.dflt_value IS NOT NULL "

@@ -465,7 +465,8 @@ int store_begin(struct store_conn *c, struct kf_err *err)
 int store_commit(struct store_conn *c, struct kf_err *err)
 {
     if (c->in_write) return kf_fail(err, KF_E_INVALID, NULL, "a write function may not commit");
-    return c->drv->commit(c, err);
+    int rc = c->drv->before_commit ? c->drv->before_commit(c, err) : 0;
+    return rc ? rc : c->drv->commit(c, err);
 }
 
 void store_rollback(struct store_conn *c)
@@ -521,10 +522,12 @@ static int store_write_once(struct store *s, store_write_fn fn, void *arg, struc
     store_stat_max(&s->st_batch_max, 1);
     if (rc == 0) {
         int64_t t0 = clock_monotonic_us();
-        rc = c->drv->commit(c, err);
+        rc = c->drv->before_commit ? c->drv->before_commit(c, err) : 0;
+        if (rc == 0) rc = c->drv->commit(c, err);
         atomic_fetch_add(&s->st_commit_us_total, (uint64_t)(clock_monotonic_us() - t0));
         if (rc) atomic_fetch_add(&s->st_commit_failures, 1);
-        else store_notes_deliver(s, &notes);
+        if (rc && c->drv->in_transaction(c)) c->drv->rollback(c); /* before_commit failed: nothing half-done */
+        else if (rc == 0) store_notes_deliver(s, &notes);
     } else {
         if (err->code == KF_OK) kf_fail(err, rc, NULL, NULL);
         atomic_fetch_add(&s->st_write_failures, 1);

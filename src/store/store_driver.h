@@ -85,6 +85,9 @@ struct store_driver {
     int (*exec)(struct store_conn *c, const char *sql, struct kf_err *err);
     int (*begin)(struct store_conn *c, struct kf_err *err);
     int (*commit)(struct store_conn *c, struct kf_err *err);
+    /* Work the writer runs in the batch's transaction just before COMMIT (NULL: none); a failure
+     * fails the whole batch, as a failed COMMIT does. */
+    int (*before_commit)(struct store_conn *c, struct kf_err *err);
     void (*rollback)(struct store_conn *c);
 
     /* Schema helper queries, each returning normalised rows so describe.c stays engine-neutral:

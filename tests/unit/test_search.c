@@ -287,6 +287,71 @@ static void test_staff_documents_shadow_the_public_one(void **state)
     store_release(&c);
 }
 
+/* Migration 0022: a new document's FTS5 insert waits for the commit. Several changes to the same
+ * documents inside one write — a new one replaced, a new one deleted, an indexed one replaced and
+ * one deleted, a staff document shadowing a public one — and a write that fails after inserting
+ * leave an index equal to its content (integrity-check), answers of the final texts only, and no
+ * document still waiting. */
+static int churn_fn(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    (void)arg;
+    int rc = search_index_put(c, "notice", 21, 7, "public", 100, "打印机 卡纸", err);
+    if (!rc) rc = search_index_put(c, "notice", 21, 7, "public", 100, "扫描仪 卡纸", err);
+    if (!rc) rc = search_index_put(c, "notice", 22, 7, "public", 200, "打印机 缺粉", err);
+    if (!rc) rc = search_index_delete(c, "notice", 22, "public", err);
+    if (!rc) rc = search_index_put(c, "notice", 23, 7, "public", 300, "投影仪 打印机", err);
+    if (!rc) rc = search_index_put(c, "notice", 20, 7, "public", 50, "显示器", err); /* indexed before */
+    if (!rc) rc = search_index_delete(c, "notice", 19, "public", err);               /* indexed before */
+    if (!rc) rc = search_index_put(c, "request", 24, 7, "public", 400, "公开 打印机", err);
+    if (!rc) rc = search_index_put(c, "request", 24, 7, "staff", 400, "公开 打印机 备注", err);
+    return rc;
+}
+
+static int failing_fn(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    (void)arg;
+    int rc = search_index_put(c, "notice", 25, 7, "public", 500, "打印机 回滚", err);
+    return rc ? rc : kf_fail(err, KF_E_CONFLICT, NULL, "refused after indexing");
+}
+
+static void test_changes_inside_one_write_index_the_final_texts(void **state)
+{
+    struct store *s = *state;
+    if (!s) skip();
+    struct kf_err err;
+    put(s, "notice", 19, 7, "public", 10, "打印机 旧");
+    put(s, "notice", 20, 7, "public", 20, "打印机 旧");
+    T_OK(store_write(s, churn_fn, NULL, &err));
+    assert_int_equal(store_write(s, failing_fn, NULL, &err), KF_E_CONFLICT);
+    fts_check(s);
+    int64_t ids[16];
+    size_t n;
+    assert_int_equal(query(s, "打印机", true, 0, 10, 0, 0, ids, &n), 1);
+    assert_int_equal(ids[0], 23);
+    assert_int_equal(query(s, "卡纸", true, 0, 10, 0, 0, ids, &n), 1);
+    assert_int_equal(ids[0], 21);
+    assert_int_equal(query(s, "扫描", true, 0, 10, 0, 0, ids, &n), 1);
+    assert_int_equal(query(s, "显示器", true, 0, 10, 0, 0, ids, &n), 1);
+    assert_int_equal(query(s, "缺粉", true, 0, 10, 0, 0, ids, &n), 0);
+    assert_int_equal(query(s, "旧", true, 0, 10, 0, 0, ids, &n), 0);
+    assert_int_equal(query(s, "回滚", true, 0, 10, 0, 0, ids, &n), 0);
+    if (strcmp(store_engine(s), "sqlite") != 0) return;
+    struct store_conn *c;
+    struct store_stmt *st;
+    T_OK(store_acquire(s, &c, &err));
+    T_OK(store_prepare(c, "SELECT count(*) FROM search_engine_pending", &st, &err));
+    assert_int_equal(store_step(st, &err), STORE_ROW);
+    assert_int_equal(store_col_int64(st, 0), 0);
+    store_finalize(&st);
+    /* the staff document of request 24 shadows its public one in the index too */
+    T_OK(store_prepare(c, "SELECT count(*) FROM search_engine_fts WHERE search_engine_fts MATCH $1", &st, &err));
+    store_bind_text(st, 1, "{body}: \"打印\" NOT {marks}: \"\xffxrequest\"", (size_t)-1);
+    assert_int_equal(store_step(st, &err), STORE_ROW);
+    assert_int_equal(store_col_int64(st, 0), 1);
+    store_finalize(&st);
+    store_release(&c);
+}
+
 /* The plans (SQLite: the count from the marks, the page walking the newest documents or taking the
  * FTS5 hits; docs/search.md) give the answers of a brute-force scan: common and rare terms, several
  * terms, staff and client searchers, the client filter, other kinds and staff documents with the
@@ -419,6 +484,8 @@ int main(void)
         HARNESS_BOTH_ENGINES(test_index_answers_are_substring_semantics, setup_sqlite, setup_postgres, teardown),
         HARNESS_BOTH_ENGINES(test_staff_documents_shadow_the_public_one, setup_sqlite, setup_postgres, teardown),
         HARNESS_BOTH_ENGINES(test_plans_answer_like_a_scan, setup_sqlite, setup_postgres, teardown),
+        HARNESS_BOTH_ENGINES(test_changes_inside_one_write_index_the_final_texts, setup_sqlite, setup_postgres,
+                             teardown),
     };
     int failed = cmocka_run_group_tests_name("search tokenizer", pure, NULL, NULL);
     failed += cmocka_run_group_tests_name("search index", index, NULL, NULL);
