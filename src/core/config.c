@@ -32,7 +32,7 @@ static const struct option_def options[] = {
     {"listen", "KEFU_LISTEN", OPT_STRING, S(listen), SERVE, "127.0.0.1:8080", "address to listen on, HOST:PORT"},
     {"db", "KEFU_DB", OPT_STRING, S(db), ALL, "sqlite:var/kefu.db", "database URL: sqlite:PATH or postgresql://…"},
     {"config", "KEFU_CONFIG", OPT_STRING, S(config_path), ALL, "", "config file of `key = value` lines"},
-    {"threads", "KEFU_THREADS", OPT_INT, S(threads), SERVE, "0", "worker threads (0: one per core)"},
+    {"threads", "KEFU_THREADS", OPT_INT, S(threads), SERVE, "0", "worker threads (0: one per core, eight per core on PostgreSQL)"},
     {"access-log", "KEFU_ACCESS_LOG", OPT_STRING, S(access_log), SERVE, "stderr", "access log: stderr, off, or a file"},
     {"log-level", "KEFU_LOG_LEVEL", OPT_STRING, S(log_level), BOTH, "info", "debug, info, warn or error"},
     {"max-body", "KEFU_MAX_BODY", OPT_INT64, S(max_body), SERVE, "1048576", "largest request body in bytes"},

@@ -32,6 +32,7 @@
 #include "http/form.h"
 #include "http/metrics.h"
 #include "http/request.h"
+#include "store/store.h"
 
 /* Multipart framing and the other fields of an upload form, on top of the file itself. */
 #define UPLOAD_FORM_OVERHEAD (1u << 20)
@@ -534,6 +535,21 @@ static int listen_addr_parse(const char *listen, struct sockaddr_storage *ss, so
     return 0;
 }
 
+/* The event-loop threads when --threads is 0. On SQLite a handler's reads are local CPU and its
+ * writes wait in the writer's queue with the connection suspended (writer.c), so one thread per core
+ * keeps every core busy. On PostgreSQL a handler blocks on each statement's round trip and runs its
+ * write's transaction itself: with one thread per core, 64 clients had only two requests in the
+ * database at a time and each thread waited most of its time (docs/performance.md, step 11), so
+ * there are HTTP_PG_THREADS_PER_CORE per core, each with its own pooled connection. */
+#define HTTP_PG_THREADS_PER_CORE 8u
+static unsigned http_default_threads(const struct kf_env *env)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned n = cores > 0 ? (unsigned)cores : 1u;
+    if (env->store && strcmp(store_engine(env->store), "postgres") == 0) n *= HTTP_PG_THREADS_PER_CORE;
+    return n > 64u ? 64u : n;
+}
+
 int http_server_start(const struct kf_config *cfg, const struct kf_env *env, struct http_server **srv_r,
                       struct kf_err *err)
 {
@@ -548,8 +564,7 @@ int http_server_start(const struct kf_config *cfg, const struct kf_env *env, str
     srv->max_body = (size_t)cfg->max_body;
     srv->max_upload = cfg->max_upload > 0 ? (size_t)cfg->max_upload : 20u << 20;
     srv->request_prefix = randombytes_random();
-    unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
-    if (threads < 1) threads = 1;
+    unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads : http_default_threads(env);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
