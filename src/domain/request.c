@@ -2,9 +2,10 @@
  * idempotency key, edits, the status table, assignment, the conversation and the history.
  *
  * DESIGN — invariants:
- *  - Creation locks the one request_numbers row first (a no-op UPDATE), then checks the idempotency
- *    key, then draws the number. Concurrent creations queue on that row, so the second of two
- *    submissions with the same key sees the first's row (READ COMMITTED) and writes nothing, and a
+ *  - A creation with an idempotency key locks the one request_numbers row first (a no-op UPDATE),
+ *    then checks the key, then draws the number. Concurrent creations queue on that row, so the
+ *    second of two submissions with the same key sees the first's row (READ COMMITTED) and writes
+ *    nothing. One without a key on PostgreSQL draws its number last (create_fn). Either way a
  *    rolled-back creation rolls its increment back: numbers are unique and gap-free.
  *  - Creation's checks that read nothing (policy, input) run before the write
  *    (request_create_prepare); everything that reads data — the key, the customer, the agreement in
@@ -287,29 +288,73 @@ static int rq_agreement(struct store_conn *c, const struct request_create_op *a,
     return 0;
 }
 
+/* Draws the next request number: increments the one request_numbers row, which the transaction
+ * then holds until it ends (invariant 1). */
+static int rq_draw_number(struct store_conn *c, int64_t *seq_r, char *number, size_t cap, struct kf_err *err)
+{
+    struct store_stmt *st;
+    int64_t seq = 0;
+    int rc = store_prepare(c, "UPDATE request_numbers SET last_seq = last_seq + 1 WHERE name = 'SR' RETURNING last_seq",
+                           &st, err);
+    if (rc) return rc;
+    rc = store_step(st, err);
+    if (rc == STORE_ROW) seq = store_col_int64(st, 0);
+    store_finalize(&st);
+    if (rc < 0) return rc;
+    if (seq <= 0) return kf_fail(err, KF_E_INTERNAL, NULL, "no request number");
+    request_format_number(seq, number, cap);
+    *seq_r = seq;
+    return 0;
+}
+
+/* Gives the request inserted with a provisional number (create_fn, a late draw) its real one. */
+static int rq_set_number(struct store_conn *c, int64_t id, int64_t seq, const char *number, struct kf_err *err)
+{
+    struct store_stmt *st;
+    int rc = store_prepare(c, "UPDATE requests SET number = $2, seq = $3 WHERE id = $1", &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, id);
+    store_bind_text(st, 2, number, (size_t)-1);
+    store_bind_int64(st, 3, seq);
+    return ident_exec(c, &st, NULL, err);
+}
+
+/* Checks the idempotency key under the number row's lock: 0 with a->existing set when this client
+ * already has a request with the key. */
+static int rq_key_taken(struct store_conn *c, struct request_create_op *a, const char *key, struct kf_err *err)
+{
+    struct store_stmt *st;
+    /* the number row first: duplicate submissions queue here and the second sees the first's row */
+    int rc = store_prepare(c, "UPDATE request_numbers SET last_seq = last_seq WHERE name = 'SR'", &st, err);
+    if (rc) return rc;
+    if ((rc = ident_exec(c, &st, NULL, err)) != 0) return rc;
+    if ((rc = store_prepare(c, "SELECT id FROM requests WHERE client_id = $1 AND idempotency_key = $2", &st, err)) != 0)
+        return rc;
+    store_bind_int64(st, 1, a->client_id);
+    store_bind_text(st, 2, key, (size_t)-1);
+    rc = store_step(st, err);
+    if (rc == STORE_ROW) a->id = store_col_int64(st, 0), a->existing = true;
+    store_finalize(&st);
+    return rc < 0 ? rc : 0;
+}
+
 static int create_fn(struct store_conn *c, void *arg, struct kf_err *err)
 {
     struct request_create_op *a = arg;
     const struct request_input *in = a->in;
     int64_t now = ident_now(a->ctx);
     struct store_stmt *st;
-    /* the number row first: concurrent creations (and duplicate submissions) queue here */
-    int rc = store_prepare(c, "UPDATE request_numbers SET last_seq = last_seq WHERE name = 'SR'", &st, err);
-    if (rc) return rc;
-    if ((rc = ident_exec(c, &st, NULL, err)) != 0) return rc;
     const char *key = in->idempotency_key && *in->idempotency_key ? in->idempotency_key : NULL;
-    if (key) {
-        if ((rc = store_prepare(c, "SELECT id FROM requests WHERE client_id = $1 AND idempotency_key = $2", &st,
-                                err)) != 0)
-            return rc;
-        store_bind_int64(st, 1, a->client_id);
-        store_bind_text(st, 2, key, (size_t)-1);
-        rc = store_step(st, err);
-        if (rc == STORE_ROW) a->id = store_col_int64(st, 0), a->existing = true;
-        store_finalize(&st);
-        if (rc < 0) return rc;
-        if (a->existing) return 0; /* the same submission again: nothing is written */
-    }
+    int rc = 0;
+    if (key && ((rc = rq_key_taken(c, a, key, err)) != 0 || a->existing))
+        return rc; /* the same submission again: nothing is written */
+    /* Without a key nothing needs the number row until the number itself. Where transactions run
+     * side by side (PostgreSQL), the row is drawn last, so that concurrent creations queue only for
+     * the end of each other's write (its number, audit record and commit) and not for the whole of
+     * it; the request goes in with a provisional number (its id: unique, never an SR number) that
+     * nobody else can see. The group-commit writer runs one write at a time: it draws first and
+     * saves the second UPDATE. */
+    bool draw_late = !key && !(store_caps(a->ctx->env->store) & STORE_CAP_GROUP_COMMIT);
     if (in->customer_id) {
         if ((rc = store_prepare(c, "SELECT 1 FROM customers WHERE id = $1 AND client_id = $2 AND deleted = 0", &st,
                                 err)) != 0)
@@ -324,16 +369,9 @@ static int create_fn(struct store_conn *c, void *arg, struct kf_err *err)
     int64_t agreement_id = 0, kind_id = 0, seq = 0;
     if ((rc = rq_agreement(c, a, now, &agreement_id, err)) != 0) return rc;
     if ((rc = rq_service_kind(c, a->client_id, agreement_id, in->service_kind, &kind_id, err)) != 0) return rc;
-    if ((rc = store_prepare(c, "UPDATE request_numbers SET last_seq = last_seq + 1 WHERE name = 'SR' RETURNING last_seq",
-                            &st, err)) != 0)
-        return rc;
-    rc = store_step(st, err);
-    if (rc == STORE_ROW) seq = store_col_int64(st, 0);
-    store_finalize(&st);
-    if (rc < 0) return rc;
-    if (seq <= 0) return kf_fail(err, KF_E_INTERNAL, NULL, "no request number");
     char number[32];
-    request_format_number(seq, number, sizeof number);
+    if (draw_late) snprintf(number, sizeof number, "~%" PRId64, a->id), seq = -a->id;
+    else if ((rc = rq_draw_number(c, &seq, number, sizeof number, err)) != 0) return rc;
     rc = store_prepare(c,
                        "INSERT INTO requests (id, client_id, number, seq, customer_id, agreement_id, service_kind_id, "
                        "channel, priority, subject, body, status, idempotency_key, created_by, created, updated) "
@@ -364,13 +402,16 @@ static int create_fn(struct store_conn *c, void *arg, struct kf_err *err)
                               .channel = a->channel, .priority = a->priority, .subject = in->subject,
                               .body = in->body ? in->body : "", .status = "new",
                               .created_by = a->ctx->actor->user_id, .created = now, .updated = now};
-    if (!(a->row.number = arena_strdup(a->ctx->arena, number))) return kf_fail(err, KF_E_NOMEM, NULL, "number");
     if ((rc = rq_event(c, a->ctx, a->client_id, a->id, "status", "", "new", "", now, err)) != 0 ||
         (rc = rq_event(c, a->ctx, a->client_id, a->id, "priority", "", prio, "", now, err)) != 0 ||
         (rc = request_sla_store_new(c, a->ctx, &a->row, now, &a->sla, &a->has_sla, err)) != 0) /* queue columns */
         return rc;
     if ((rc = request_changed(c, a->client_id, a->id, "create", err)) != 0) return rc;
     if ((rc = search_reindex_request(c, a->client_id, a->id, err)) != 0) return rc; /* the search index */
+    if (draw_late && ((rc = rq_draw_number(c, &seq, number, sizeof number, err)) != 0 ||
+                      (rc = rq_set_number(c, a->id, seq, number, err)) != 0))
+        return rc;
+    if (!(a->row.number = arena_strdup(a->ctx->arena, number))) return kf_fail(err, KF_E_NOMEM, NULL, "number");
     /* sizes, not texts: what people write may name customers, and the trail cannot forget */
     json_t *changes = json_pack("{s:s, s:o, s:o, s:s, s:s, s:s, s:I, s:I}", "number", number, "customer_id",
                                 in->customer_id ? rq_id_json(in->customer_id) : json_null(), "agreement_id",
