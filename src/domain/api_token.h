@@ -58,6 +58,12 @@ int api_token_create(struct store_conn *c, const struct kf_ctx *ctx, const struc
 int api_token_resolve(struct store *s, const struct kf_clock *clock, const char *token, struct api_token_info *out,
                       struct kf_err *err);
 
+/* api_token_resolve, and the token's owner as it is now into *user_r (strings in ctx->arena), read
+ * in the same statement; the caller's checks of the owner are the same. */
+struct user;
+int api_token_resolve_user(const struct kf_ctx *ctx, const char *token, struct api_token_info *out,
+                           struct user *user_r, struct kf_err *err);
+
 /* Revokes token `id` of `user_id` (inside the caller's write) and appends "api_token.revoke".
  * Idempotent: an already revoked token is not an error (*revoked_r false, nothing written).
  * KF_E_NOT_FOUND when `user_id` owns no token `id`. revoked_r may be NULL. */

@@ -14,6 +14,7 @@
 
 struct store_conn;
 struct store_stmt;
+struct user;
 
 #define IDENT_LIST_MAX 500   /* rows in one page of any identity list */
 #define IDENT_TEXT_MAX 400   /* bytes of a free-text field (names, addresses, contacts) */
@@ -45,6 +46,19 @@ int ident_lock_row(struct store_conn *c, const char *lock_sql, int64_t id, int64
 
 /* The limit of a page: 1..IDENT_LIST_MAX (anything else becomes 50). */
 int ident_page_limit(int limit);
+
+/* The columns of a user row (`users u`) as ident_user_from_row reads them, IDENT_USER_NCOLS of them:
+ * for user.c and for the credentials (api_token.c, session.c), which read their row and its user
+ * in one statement. */
+#define IDENT_USER_COLS                                                                                   \
+    "u.id, u.org_id, u.client_id, u.username, u.display_name, u.roles, u.password_changed, u.totp_enabled, " \
+    "u.language, u.time_zone, u.disabled, u.created, u.updated, "                                       \
+    "(SELECT o.disabled FROM organizations o WHERE o.id = u.org_id)"
+#define IDENT_USER_NCOLS 14
+
+/* Reads the IDENT_USER_COLS starting at column `first` of the current row into *u (strings in the
+ * context's arena). */
+void ident_user_from_row(const struct kf_ctx *ctx, struct store_stmt *st, int first, struct user *u);
 
 /* A copy of column `col` (text) in the context's arena ("" for NULL). */
 char *ident_col_strdup(const struct kf_ctx *ctx, struct store_stmt *st, int col);

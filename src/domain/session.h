@@ -61,6 +61,12 @@ int session_create(struct store_conn *c, const struct kf_ctx *ctx, const struct 
 int session_resolve(struct store *s, const struct kf_clock *clock, const struct session_limits *lim,
                     const char *token, struct session_info *out, struct kf_err *err);
 
+/* session_resolve with the default limits, and the session's user as it is now into *user_r
+ * (strings in ctx->arena), read in the same statement; the caller's checks of the user are the same. */
+struct user;
+int session_resolve_user(const struct kf_ctx *ctx, const char *token, struct session_info *out, struct user *user_r,
+                         struct kf_err *err);
+
 /* Logout: ends the session of `token` (inside the caller's write) with reason "logout" and appends
  * "session.end". Idempotent: an unknown or already ended session is not an error (*ended_r false,
  * nothing written). ended_r may be NULL. */

@@ -20,32 +20,34 @@
 #include "domain/password.h"
 #include "store/store.h"
 
-#define USER_COLS                                                                                         \
-    "u.id, u.org_id, u.client_id, u.username, u.display_name, u.roles, u.password_changed, u.totp_enabled, " \
-    "u.language, u.time_zone, u.disabled, u.created, u.updated, "                                       \
-    "(SELECT o.disabled FROM organizations o WHERE o.id = u.org_id)"
+#define USER_COLS IDENT_USER_COLS
 #define USER_KEY_MAX 1024
 
 static const char *const user_masked[] = {"password", "password_hash", "totp_secret", NULL};
 
 /* --- reading -------------------------------------------------------------------------------------- */
 
+void ident_user_from_row(const struct kf_ctx *ctx, struct store_stmt *st, int first, struct user *u)
+{
+    u->id = store_col_int64(st, first + 0);
+    u->org_id = store_col_int64(st, first + 1);
+    u->client_id = store_col_int64(st, first + 2);
+    u->username = ident_col_strdup(ctx, st, first + 3);
+    u->display_name = ident_col_strdup(ctx, st, first + 4);
+    u->roles = (unsigned)store_col_int64(st, first + 5);
+    u->password_changed = store_col_int64(st, first + 6);
+    u->totp_enabled = store_col_int64(st, first + 7) != 0;
+    u->language = ident_col_strdup(ctx, st, first + 8);
+    u->time_zone = ident_col_strdup(ctx, st, first + 9);
+    u->disabled = store_col_int64(st, first + 10) != 0;
+    u->created = store_col_int64(st, first + 11);
+    u->updated = store_col_int64(st, first + 12);
+    u->org_disabled = store_col_int64(st, first + 13) != 0;
+}
+
 static void user_from_row(const struct kf_ctx *ctx, struct store_stmt *st, struct user *u)
 {
-    u->id = store_col_int64(st, 0);
-    u->org_id = store_col_int64(st, 1);
-    u->client_id = store_col_int64(st, 2);
-    u->username = ident_col_strdup(ctx, st, 3);
-    u->display_name = ident_col_strdup(ctx, st, 4);
-    u->roles = (unsigned)store_col_int64(st, 5);
-    u->password_changed = store_col_int64(st, 6);
-    u->totp_enabled = store_col_int64(st, 7) != 0;
-    u->language = ident_col_strdup(ctx, st, 8);
-    u->time_zone = ident_col_strdup(ctx, st, 9);
-    u->disabled = store_col_int64(st, 10) != 0;
-    u->created = store_col_int64(st, 11);
-    u->updated = store_col_int64(st, 12);
-    u->org_disabled = store_col_int64(st, 13) != 0;
+    ident_user_from_row(ctx, st, 0, u);
 }
 
 /* Reads user (client_id, user_id) on `c`, and its password hash into hash_r (may be NULL). */

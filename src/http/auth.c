@@ -27,16 +27,10 @@ const char *http_auth_cookie(struct http_req *req, const char *token)
                         token ? token : "", tls ? "; Secure" : "", token ? "" : "; Max-Age=0");
 }
 
-/* Reads the user behind a credential as kefu itself (the credential already proved who it is). */
-static int actor_user(struct http_req *req, int64_t client_id, int64_t user_id, struct user *u)
+/* A disabled user, or a user of a disabled organisation, is logged out on their next request. */
+static bool actor_user_live(const struct user *u)
 {
-    struct actor system = {.kind = ACTOR_SYSTEM};
-    struct kf_ctx ctx = req->ctx;
-    ctx.actor = &system;
-    struct kf_err err;
-    int rc = user_get(&ctx, client_id, user_id, u, &err);
-    /* a disabled user, or a user of a disabled organisation, is logged out on their next request */
-    return rc == 0 && !u->disabled && !u->org_disabled ? 0 : KF_E_UNAUTHENTICATED;
+    return !u->disabled && !u->org_disabled;
 }
 
 /* What pages show of the actor and how: their name, language and time zone. */
@@ -50,10 +44,9 @@ static void auth_keep_user(struct http_req *req, const struct user *u)
 static int resolve_session(struct http_req *req, const char *token)
 {
     struct kf_err err;
-    const struct kf_env *env = req->ctx.env;
-    if (session_resolve(env->store, env->clock, NULL, token, &req->session, &err) != 0) return KF_E_UNAUTHENTICATED;
     struct user u;
-    if (actor_user(req, req->session.client_id, req->session.user_id, &u) != 0) return KF_E_UNAUTHENTICATED;
+    if (session_resolve_user(&req->ctx, token, &req->session, &u, &err) != 0 || !actor_user_live(&u))
+        return KF_E_UNAUTHENTICATED;
     req->actor = (struct actor){.kind = ACTOR_USER, .user_id = u.id, .org_id = u.org_id, .client_id = u.client_id,
                                 .roles = u.roles, .session_id = req->session.id};
     auth_keep_user(req, &u);
@@ -66,11 +59,10 @@ static int resolve_session(struct http_req *req, const char *token)
 static int resolve_bearer(struct http_req *req, const char *token)
 {
     struct kf_err err;
-    const struct kf_env *env = req->ctx.env;
     struct api_token_info ti;
-    if (api_token_resolve(env->store, env->clock, token, &ti, &err) != 0) return KF_E_UNAUTHENTICATED;
     struct user u;
-    if (actor_user(req, ti.client_id, ti.user_id, &u) != 0) return KF_E_UNAUTHENTICATED;
+    if (api_token_resolve_user(&req->ctx, token, &ti, &u, &err) != 0 || !actor_user_live(&u))
+        return KF_E_UNAUTHENTICATED;
     unsigned roles = ti.roles & u.roles;
     if (!roles) return KF_E_UNAUTHENTICATED;
     req->actor = (struct actor){.kind = ACTOR_TOKEN, .user_id = u.id, .org_id = u.org_id, .client_id = u.client_id,
