@@ -407,7 +407,7 @@ static int create_fn(struct store_conn *c, void *arg, struct kf_err *err)
         (rc = request_sla_store_new(c, a->ctx, &a->row, now, &a->sla, &a->has_sla, err)) != 0) /* queue columns */
         return rc;
     if ((rc = request_changed(c, a->client_id, a->id, "create", err)) != 0) return rc;
-    if ((rc = search_reindex_request(c, a->client_id, a->id, err)) != 0) return rc; /* the search index */
+    if ((rc = search_index_new_request(c, a->client_id, a->id, now, in->subject, in->body, err)) != 0) return rc;
     if (draw_late && ((rc = rq_draw_number(c, &seq, number, sizeof number, err)) != 0 ||
                       (rc = rq_set_number(c, a->id, seq, number, err)) != 0))
         return rc;

@@ -17,6 +17,7 @@
  *    across code points) the snippet falls back to the normalised body. Always exact, never a guess. */
 #include "domain/search.h"
 
+#include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,13 @@ static char *sr_dup(const char *s)
     return s ? strdup(s) : strdup("");
 }
 
+/* The start of every text of a request: its subject and body (then come the replies, and the notes). */
+static int sr_request_head(struct buf *b, const char *subject, size_t sl, const char *body, size_t bl)
+{
+    int rc = sr_part(b, subject, sl);
+    return rc ? rc : sr_part(b, body, bl);
+}
+
 /* Reads a request's texts: 1 found, 0 not found, or an error. */
 static int sr_request_read(struct store_conn *c, int64_t client_id, int64_t id, struct sr_request *r,
                            struct kf_err *err)
@@ -97,10 +105,8 @@ static int sr_request_read(struct store_conn *c, int64_t client_id, int64_t id, 
         r->subject = sr_dup(subject);
         r->status = sr_dup(store_col_text(st, 3, NULL));
         r->created = store_col_int64(st, 4);
-        rc = sr_part(&r->pub, subject, sl);
-        if (!rc) rc = sr_part(&r->pub, body, bl);
-        if (!rc) rc = sr_part(&r->staff, subject, sl);
-        if (!rc) rc = sr_part(&r->staff, body, bl);
+        rc = sr_request_head(&r->pub, subject, sl, body, bl);
+        if (!rc) rc = sr_request_head(&r->staff, subject, sl, body, bl);
         if (!rc) rc = STORE_ROW;
     }
     store_finalize(&st);
@@ -138,6 +144,18 @@ int search_reindex_request(struct store_conn *c, int64_t client_id, int64_t requ
         rc = search_index_delete(c, "request", request_id, NULL, err);
     }
     sr_request_free(&r);
+    return rc;
+}
+
+int search_index_new_request(struct store_conn *c, int64_t client_id, int64_t request_id, int64_t created,
+                             const char *subject, const char *body, struct kf_err *err)
+{
+    struct buf text;
+    buf_init(&text, SR_TEXT_MAX);
+    int rc = sr_request_head(&text, subject, subject ? strlen(subject) : 0, body, body ? strlen(body) : 0);
+    if (rc) rc = kf_fail(err, rc, NULL, "search: the text of request %" PRId64, request_id);
+    else rc = search_index_put_alone(c, "request", request_id, client_id, "public", created, text.data ? text.data : "", err);
+    buf_free(&text);
     return rc;
 }
 

@@ -67,6 +67,12 @@ int search_query(struct kf_ctx *ctx, const struct search_filter *f, struct searc
  * public one (subject, body, public replies) and, while it has internal notes, the staff one. */
 int search_reindex_request(struct store_conn *c, int64_t client_id, int64_t request_id, struct kf_err *err);
 
+/* The search document of a request this write has just inserted, from its subject and body (it has
+ * no replies or notes yet): the text search_reindex_request would build, written without reading the
+ * request back or looking for documents it cannot have. */
+int search_index_new_request(struct store_conn *c, int64_t client_id, int64_t request_id, int64_t created,
+                             const char *subject, const char *body, struct kf_err *err);
+
 /* Rebuilds the one public document of an agreement (contract number or draft reference, parties,
  * supplementary terms) or of a notice (subject, body), inside the caller's write. */
 int search_reindex_agreement(struct store_conn *c, int64_t agreement_id, struct kf_err *err);

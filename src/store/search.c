@@ -376,8 +376,8 @@ static int search_shadow(struct store_conn *c, const char *kind, int64_t object_
     return rc < 0 ? rc : 0;
 }
 
-int search_index_put(struct store_conn *c, const char *kind, int64_t object_id, int64_t client_id, const char *scope,
-                     int64_t created, const char *text, struct kf_err *err)
+static int sd_put(struct store_conn *c, const char *kind, int64_t object_id, int64_t client_id, const char *scope,
+                  int64_t created, const char *text, bool alone, struct kf_err *err)
 {
     struct buf body;
     buf_init(&body, SEARCH_BODY_MAX);
@@ -427,8 +427,20 @@ int search_index_put(struct store_conn *c, const char *kind, int64_t object_id, 
         buf_free(&arr);
     }
     buf_free(&body);
-    if (rc == 0 && strcmp(kind, "request") == 0) rc = search_shadow(c, kind, object_id, err);
+    if (rc == 0 && !alone && strcmp(kind, "request") == 0) rc = search_shadow(c, kind, object_id, err);
     return rc < 0 ? rc : 0;
+}
+
+int search_index_put(struct store_conn *c, const char *kind, int64_t object_id, int64_t client_id, const char *scope,
+                     int64_t created, const char *text, struct kf_err *err)
+{
+    return sd_put(c, kind, object_id, client_id, scope, created, text, false, err);
+}
+
+int search_index_put_alone(struct store_conn *c, const char *kind, int64_t object_id, int64_t client_id,
+                           const char *scope, int64_t created, const char *text, struct kf_err *err)
+{
+    return sd_put(c, kind, object_id, client_id, scope, created, text, true, err);
 }
 
 /* Runs `sql`, a DELETE whose $1 is the kind, $2 the object's id and $3 the scope ("" for every one). */

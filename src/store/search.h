@@ -73,6 +73,11 @@ int search_sqlite_flush(struct sqlite3 *db, bool *pending);
 int search_index_put(struct store_conn *c, const char *kind, int64_t object_id, int64_t client_id, const char *scope,
                      int64_t created, const char *text, struct kf_err *err);
 
+/* search_index_put for an object's only document, new in this write (a request just created has no
+ * staff document): the shadow flag stays 0 without the statement that recomputes it. */
+int search_index_put_alone(struct store_conn *c, const char *kind, int64_t object_id, int64_t client_id,
+                           const char *scope, int64_t created, const char *text, struct kf_err *err);
+
 /* Removes the document (kind, object_id, scope), or all of the object's with scope NULL. */
 int search_index_delete(struct store_conn *c, const char *kind, int64_t object_id, const char *scope,
                         struct kf_err *err);

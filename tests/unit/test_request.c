@@ -14,7 +14,9 @@
 #include "domain/customer.h"
 #include "domain/file.h"
 #include "domain/request.h"
+#include "domain/search.h"
 #include "domain/user.h"
+#include "store/store.h"
 
 #define AM_ID 501
 #define AGENT_ID 502
@@ -331,6 +333,66 @@ static void queued_done(void *arg, int rc, const struct kf_err *err)
     q->pending--;
     pthread_cond_broadcast(&q->cond);
     pthread_mutex_unlock(&q->lock);
+}
+
+/* The search documents of request `id`: how many, and the first one's body and shadow flag. */
+struct search_doc_row {
+    int64_t n, shadowed;
+    char body[1024];
+};
+
+static void read_search_docs(struct ifx *fx, int64_t id, struct search_doc_row *d)
+{
+    memset(d, 0, sizeof *d);
+    struct store_conn *c;
+    struct store_stmt *st;
+    T_OK(store_acquire(fx->store, &c, &fx->err));
+    T_OK(store_prepare(c,
+                       "SELECT count(*), max(shadowed), max(body) FROM search_docs WHERE kind = 'request' AND "
+                       "object_id = $1",
+                       &st, &fx->err));
+    store_bind_int64(st, 1, id);
+    assert_int_equal(store_step(st, &fx->err), STORE_ROW);
+    d->n = store_col_int64(st, 0);
+    d->shadowed = store_col_int64(st, 1);
+    const char *b = store_col_text(st, 2, NULL);
+    snprintf(d->body, sizeof d->body, "%s", b ? b : "");
+    store_finalize(&st);
+    store_release(&c);
+}
+
+struct reindex_args {
+    int64_t client_id, id;
+};
+
+static int reindex_fn(struct store_conn *c, void *arg, struct kf_err *err)
+{
+    struct reindex_args *a = arg;
+    return search_reindex_request(c, a->client_id, a->id, err);
+}
+
+static void test_a_creation_writes_the_search_document_its_rows_give(void **state)
+{
+    IFX(state);
+    make_active(fx, fx->client_a);
+    struct request_input ins[2] = {basic(), basic()};
+    ins[1].body = NULL; /* a subject alone */
+    ins[1].subject = "Ｕ盘 无法识别 HP-1020";
+    for (int i = 0; i < 2; i++) {
+        int64_t id = 0;
+        T_OK(create_as_agent(fx, fx->client_a, &ins[i], &id));
+        struct search_doc_row created, rebuilt;
+        read_search_docs(fx, id, &created);
+        assert_int_equal(created.n, 1);
+        assert_int_equal(created.shadowed, 0);
+        assert_non_null(strstr(created.body, "hp-1020")); /* normalised: folded case and width */
+        struct reindex_args a = {fx->client_a, id};
+        T_OK(store_write(fx->store, reindex_fn, &a, &fx->err));
+        read_search_docs(fx, id, &rebuilt);
+        assert_int_equal(rebuilt.n, 1);
+        assert_int_equal(rebuilt.shadowed, 0);
+        assert_string_equal(rebuilt.body, created.body);
+    }
 }
 
 static void test_C3_2_1_creations_prepared_then_queued_at_once_are_numbered_gap_free_audited_and_indexed(void **state)
@@ -743,6 +805,7 @@ int main(void)
         BOTH(test_C3_2_1_the_same_submission_twice_makes_one_request),
         BOTH(test_C3_2_1_twelve_racing_creations_number_1_to_12_without_gaps_and_a_racing_duplicate_once),
         BOTH(test_C3_2_1_creations_prepared_then_queued_at_once_are_numbered_gap_free_audited_and_indexed),
+        BOTH(test_a_creation_writes_the_search_document_its_rows_give),
         BOTH(test_C3_2_1_the_status_table_and_its_timestamps),
         BOTH(test_C3_2_1_assignment_priority_change_and_history),
         BOTH(test_C5_2_internal_notes_are_never_selected_for_client_users),
