@@ -158,6 +158,28 @@ static int rq_event(struct store_conn *c, const struct kf_ctx *ctx, int64_t clie
     return ident_exec(c, &st, NULL, err);
 }
 
+/* The two history rows of a creation (status "new", then its priority), in one statement. */
+static int rq_creation_events(struct store_conn *c, const struct kf_ctx *ctx, int64_t client_id, int64_t request_id,
+                              const char *priority, int64_t now, struct kf_err *err)
+{
+    struct store_stmt *st;
+    int rc = store_prepare(c,
+                           "INSERT INTO request_events (id, request_id, client_id, kind, from_value, to_value, reason, "
+                           "actor_id, at) VALUES ($1, $3, $4, 'status', '', 'new', '', $5, $6), "
+                           "($2, $3, $4, 'priority', '', $7, '', $5, $6)",
+                           &st, err);
+    if (rc) return rc;
+    int64_t first = id_new(now); /* the status row first: history reads in id order */
+    store_bind_int64(st, 1, first);
+    store_bind_int64(st, 2, id_new(now));
+    store_bind_int64(st, 3, request_id);
+    store_bind_int64(st, 4, client_id);
+    store_bind_int64(st, 5, ctx->actor ? ctx->actor->user_id : 0);
+    store_bind_int64(st, 6, now);
+    store_bind_text(st, 7, priority, (size_t)-1);
+    return ident_exec(c, &st, NULL, err);
+}
+
 /* The state a write decides on, read after the row is locked. */
 struct rq_state {
     char status[24];
@@ -402,8 +424,7 @@ static int create_fn(struct store_conn *c, void *arg, struct kf_err *err)
                               .channel = a->channel, .priority = a->priority, .subject = in->subject,
                               .body = in->body ? in->body : "", .status = "new",
                               .created_by = a->ctx->actor->user_id, .created = now, .updated = now};
-    if ((rc = rq_event(c, a->ctx, a->client_id, a->id, "status", "", "new", "", now, err)) != 0 ||
-        (rc = rq_event(c, a->ctx, a->client_id, a->id, "priority", "", prio, "", now, err)) != 0 ||
+    if ((rc = rq_creation_events(c, a->ctx, a->client_id, a->id, prio, now, err)) != 0 ||
         (rc = request_sla_store_new(c, a->ctx, &a->row, now, &a->sla, &a->has_sla, err)) != 0) /* queue columns */
         return rc;
     if ((rc = request_changed(c, a->client_id, a->id, "create", err)) != 0) return rc;
