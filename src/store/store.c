@@ -462,11 +462,16 @@ int store_begin(struct store_conn *c, struct kf_err *err)
     return c->drv->begin(c, err);
 }
 
+int store_conn_commit(struct store_conn *c, struct kf_err *err)
+{
+    int rc = c->drv->before_commit ? c->drv->before_commit(c, err) : 0;
+    return rc ? rc : c->drv->commit(c, err);
+}
+
 int store_commit(struct store_conn *c, struct kf_err *err)
 {
     if (c->in_write) return kf_fail(err, KF_E_INVALID, NULL, "a write function may not commit");
-    int rc = c->drv->before_commit ? c->drv->before_commit(c, err) : 0;
-    return rc ? rc : c->drv->commit(c, err);
+    return store_conn_commit(c, err);
 }
 
 void store_rollback(struct store_conn *c)
@@ -522,8 +527,7 @@ static int store_write_once(struct store *s, store_write_fn fn, void *arg, struc
     store_stat_max(&s->st_batch_max, 1);
     if (rc == 0) {
         int64_t t0 = clock_monotonic_us();
-        rc = c->drv->before_commit ? c->drv->before_commit(c, err) : 0;
-        if (rc == 0) rc = c->drv->commit(c, err);
+        rc = store_conn_commit(c, err);
         atomic_fetch_add(&s->st_commit_us_total, (uint64_t)(clock_monotonic_us() - t0));
         if (rc) atomic_fetch_add(&s->st_commit_failures, 1);
         if (rc && c->drv->in_transaction(c)) c->drv->rollback(c); /* before_commit failed: nothing half-done */

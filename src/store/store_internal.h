@@ -69,6 +69,10 @@ void store_conn_reset_stmts(struct store_conn *c);
 /* Runs a one-shot constant statement through the connection's statement cache. */
 int store_run(struct store_conn *c, const char *sql, struct kf_err *err);
 
+/* Commits c's open transaction: the driver's before_commit work (SQLite: the batch's waiting FTS5
+ * inserts), then COMMIT. On failure the transaction is still open; the caller rolls it back. */
+int store_conn_commit(struct store_conn *c, struct kf_err *err);
+
 /* True on the thread currently running a write function (store_write must not nest). */
 bool store_in_write_fn(void);
 void store_set_in_write_fn(bool on);

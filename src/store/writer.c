@@ -118,8 +118,7 @@ static void writer_commit(struct store_writer *w, struct writer_req *first, stru
     struct store_conn *c = w->conn;
     struct kf_err err;
     int64_t t0 = clock_monotonic_us();
-    int rc = c->drv->before_commit ? c->drv->before_commit(c, &err) : 0;
-    if (rc == 0) rc = store_run(c, "COMMIT", &err);
+    int rc = store_conn_commit(c, &err);
     atomic_fetch_add(&w->s->st_commit_us_total, (uint64_t)(clock_monotonic_us() - t0));
     atomic_fetch_add(&w->s->st_write_batches, 1);
     if (rc == 0) return;
