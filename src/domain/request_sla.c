@@ -687,7 +687,7 @@ static int rs_due_batch(struct kf_ctx *ctx, int64_t now, int64_t *after, size_t 
     bool due[RS_BATCH];
     size_t n = 0;
     struct store_conn *c;
-    int rc = store_acquire(ctx->env->store, &c, err);
+    int rc = store_acquire_scan(ctx->env->store, &c, err); /* every open request, once: not kept mapped */
     if (rc) return rc;
     struct store_stmt *st;
     if ((rc = store_prepare(c,

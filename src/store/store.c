@@ -247,6 +247,22 @@ int store_acquire(struct store *s, struct store_conn **conn_r, struct kf_err *er
     return 0;
 }
 
+int store_acquire_scan(struct store *s, struct store_conn **conn_r, struct kf_err *err)
+{
+    struct store_conn *c;
+    int rc = store_acquire(s, &c, err);
+    if (rc) return rc;
+    if (c->drv->set_scan) {
+        if ((rc = c->drv->set_scan(c, true, err)) != 0) {
+            store_release(&c);
+            return rc;
+        }
+        c->scanning = true;
+    }
+    *conn_r = c;
+    return 0;
+}
+
 void store_conn_reset_stmts(struct store_conn *c)
 {
     if (c->n_in_use == 0) return;
@@ -274,7 +290,14 @@ void store_release(struct store_conn **cp)
     struct store *s = c->store;
     store_conn_reset_stmts(c);
     if (c->drv->in_transaction(c)) c->drv->rollback(c);
-    if (c->drv->conn_broken(c)) {
+    bool scan_stuck = false;
+    if (c->scanning) {
+        struct kf_err e = {0};
+        c->scanning = false;
+        scan_stuck = c->drv->set_scan(c, false, &e) != 0; /* not pooled half-changed */
+        if (scan_stuck) log_warn("store: %s", e.detail);
+    }
+    if (scan_stuck || c->drv->conn_broken(c)) {
         store_conn_close(&c);
         pthread_mutex_lock(&s->pool_lock);
         s->n_conns--;

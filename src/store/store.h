@@ -72,6 +72,11 @@ void store_get_stats(struct store *s, struct store_stats *out);
 /* Takes a connection from the pool (opening one if none is free). Use it for reads. */
 int store_acquire(struct store *s, struct store_conn **conn_r, struct kf_err *err);
 
+/* Like store_acquire, for a background pass that reads many rows once (the SLA job over every open
+ * request): the pages it reads are not left in the process's memory (SQLite: no mapped file; they
+ * stay in the kernel's page cache, outside the RSS). Give it back with store_release as usual. */
+int store_acquire_scan(struct store *s, struct store_conn **conn_r, struct kf_err *err);
+
 /* Gives the connection back (rolling back a transaction left open); clears *conn. */
 void store_release(struct store_conn **conn);
 

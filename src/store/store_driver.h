@@ -27,6 +27,7 @@ struct store_conn {
     bool is_writer;                     /* the group-commit writer's own connection */
     bool in_write;                      /* a write function is running on it: no BEGIN/COMMIT */
     bool closing;                       /* statements are being destroyed with the connection */
+    bool scanning;                      /* lent by store_acquire_scan: set_scan(false) on release */
     struct store_note *notes;           /* store_notify of the running write (engines without LISTEN) */
     unsigned n_notes;
 };
@@ -89,6 +90,10 @@ struct store_driver {
      * fails the whole batch, as a failed COMMIT does. */
     int (*before_commit)(struct store_conn *c, struct kf_err *err);
     void (*rollback)(struct store_conn *c);
+    /* A read connection about to pass over many rows (on) or back to ordinary reads (off), outside
+     * any transaction (NULL: nothing to change). SQLite: the pass reads without the file mapped,
+     * so that the pages it touches once do not stay in the process's resident set. */
+    int (*set_scan)(struct store_conn *c, bool on, struct kf_err *err);
 
     /* Schema helper queries, each returning normalised rows so describe.c stays engine-neutral:
      *  columns:  table, column, declared type, not null (0/1), pk position (0 = not in pk), has default (0/1)

@@ -1158,6 +1158,43 @@ static void test_read_transaction_and_release_rolls_back_open_transaction(void *
     store_close(&s);
 }
 
+/* The map size a SQLite connection answers (PRAGMA mmap_size). */
+static int64_t t_mmap_size(struct store_conn *c)
+{
+    struct kf_err err;
+    struct store_stmt *st;
+    T_OK(store_prepare(c, "PRAGMA mmap_size", &st, &err));
+    assert_int_equal(store_step(st, &err), STORE_ROW);
+    int64_t v = store_col_int64(st, 0);
+    store_finalize(&st);
+    return v;
+}
+
+/* A scan connection reads like any other; on SQLite it reads without the map (so a pass over every
+ * open request leaves nothing resident), and the pool gets it back mapped as before. */
+static void test_scan_connection_reads_unmapped_and_returns_to_the_pool_mapped(void **state)
+{
+    struct store *s = t_open(state, true);
+    struct kf_err err;
+    struct t_probe p = {.id = 7, .tag = "scan"};
+    T_OK(store_write(s, t_probe_fn, &p, &err));
+    struct store_conn *c;
+    T_OK(store_acquire_scan(s, &c, &err));
+    bool sqlite = t_is_sqlite(s);
+    if (sqlite) assert_int_equal(t_mmap_size(c), 0);
+    struct store_stmt *st;
+    T_OK(store_prepare(c, "SELECT count(*) FROM probe_writes WHERE tag = $1", &st, &err));
+    store_bind_text(st, 1, "scan", (size_t)-1);
+    assert_int_equal(store_step(st, &err), STORE_ROW);
+    assert_int_equal(store_col_int64(st, 0), 1);
+    store_finalize(&st);
+    store_release(&c);
+    T_OK(store_acquire(s, &c, &err)); /* the pool's only idle connection: the one just scanned with */
+    if (sqlite) assert_true(t_mmap_size(c) > 0);
+    store_release(&c);
+    store_close(&s);
+}
+
 /* Both engines end at the same schema after the same migrations (DESIGN: measured facts). */
 static void test_both_engines_describe_the_same_schema(void **state)
 {
@@ -1261,7 +1298,8 @@ static void test_both_engines_describe_constraints_and_indexes_alike(void **stat
     T_BOTH(test_concurrent_processes_apply_each_migration_once),             \
     T_BOTH(test_unsafe_durability_settings_are_refused),                     \
     T_BOTH(test_sqlite_read_connections_refuse_writes),                      \
-    T_BOTH(test_read_transaction_and_release_rolls_back_open_transaction)
+    T_BOTH(test_read_transaction_and_release_rolls_back_open_transaction),    \
+    T_BOTH(test_scan_connection_reads_unmapped_and_returns_to_the_pool_mapped)
 
 int main(void)
 {
