@@ -1418,30 +1418,14 @@ int agreement_export_disclosed_notices(struct kf_ctx *ctx, int64_t client_id, in
     return store_write(ctx->env->store, export_fn, &a, err);
 }
 
-int agreement_check_active(struct store_conn *c, int64_t client_id, int64_t agreement_id, int64_t at,
-                           struct kf_err *err)
+int agreement_in_force_row(struct store_stmt *st, int col, int64_t at, struct kf_err *err)
 {
-    struct store_stmt *st;
-    int rc = store_prepare(c,
-                           "SELECT status, start_at, expires_at, dissolution_ground, dissolution_effective_at, "
-                           "dissolution_provider_at, dissolution_client_at FROM agreements WHERE id = $1 AND "
-                           "client_id = $2",
-                           &st, err);
-    if (rc) return rc;
-    store_bind_int64(st, 1, agreement_id);
-    store_bind_int64(st, 2, client_id);
-    rc = store_step(st, err);
-    if (rc != STORE_ROW) {
-        store_finalize(&st);
-        return rc < 0 ? rc : kf_fail(err, KF_E_NOT_FOUND, "agreement", "no such agreement");
-    }
     char status[32], ground[32];
-    snprintf(status, sizeof status, "%s", store_col_text(st, 0, NULL));
-    int64_t start = store_col_int64(st, 1), expires = store_col_int64(st, 2);
-    snprintf(ground, sizeof ground, "%s", store_col_is_null(st, 3) ? "" : store_col_text(st, 3, NULL));
-    int64_t effective = store_col_int64(st, 4);
-    bool both = !store_col_is_null(st, 5) && !store_col_is_null(st, 6);
-    store_finalize(&st);
+    snprintf(status, sizeof status, "%s", store_col_is_null(st, col) ? "" : store_col_text(st, col, NULL));
+    int64_t start = store_col_int64(st, col + 1), expires = store_col_int64(st, col + 2);
+    snprintf(ground, sizeof ground, "%s", store_col_is_null(st, col + 3) ? "" : store_col_text(st, col + 3, NULL));
+    int64_t effective = store_col_int64(st, col + 4);
+    bool both = !store_col_is_null(st, col + 5) && !store_col_is_null(st, col + 6);
     if (strcmp(status, "expired") == 0 || (strcmp(status, "active") == 0 && expires && expires <= at))
         return kf_fail(err, KF_E_CONFLICT, "agreement", "the agreement has expired: read-only, no new work");
     bool dissolution_due = *ground && (strcmp(ground, AGREEMENT_MUTUAL_CONSENT) != 0 || both) && effective <= at;
@@ -1452,6 +1436,25 @@ int agreement_check_active(struct store_conn *c, int64_t client_id, int64_t agre
                        status);
     if (at < start) return kf_fail(err, KF_E_CONFLICT, "agreement", "the agreement was not in force at that instant");
     return 0;
+}
+
+int agreement_check_active(struct store_conn *c, int64_t client_id, int64_t agreement_id, int64_t at,
+                           struct kf_err *err)
+{
+    struct store_stmt *st;
+    int rc = store_prepare(c, "SELECT " AGREEMENT_FORCE_COLS " FROM agreements a WHERE a.id = $1 AND a.client_id = $2",
+                           &st, err);
+    if (rc) return rc;
+    store_bind_int64(st, 1, agreement_id);
+    store_bind_int64(st, 2, client_id);
+    rc = store_step(st, err);
+    if (rc != STORE_ROW) {
+        store_finalize(&st);
+        return rc < 0 ? rc : kf_fail(err, KF_E_NOT_FOUND, "agreement", "no such agreement");
+    }
+    rc = agreement_in_force_row(st, 0, at, err);
+    store_finalize(&st);
+    return rc;
 }
 
 /* --- the job: reminders, due dissolutions, expiry (C10.1.1) -------------------------------------- */

@@ -13,6 +13,7 @@
 #include "domain/context.h"
 
 struct store_conn;
+struct store_stmt;
 struct job_run;
 
 #define AGREEMENT_PRIORITIES 4                     /* P1..P4 */
@@ -262,6 +263,16 @@ int agreement_terms_window(struct store_conn *c, int64_t client_id, int64_t agre
  * of client `client_id` is active at `at` (signed by both, not expired, not dissolved); else
  * KF_E_CONFLICT (field "agreement") with a detail naming why ("agreement is expired: read-only", …),
  * or KF_E_NOT_FOUND. No policy check: the caller has made its own. */
+/* The columns of an agreement row (alias `a`) that agreement_in_force_row judges, for a caller
+ * whose own query selects them beside what it needs (request creation: one statement). */
+#define AGREEMENT_FORCE_COLS                                                                     \
+    "a.status, a.start_at, a.expires_at, a.dissolution_ground, a.dissolution_effective_at, " \
+    "a.dissolution_provider_at, a.dissolution_client_at"
+
+/* agreement_check_active's verdict on a row of st whose AGREEMENT_FORCE_COLS start at column `col`:
+ * 0 when in force at `at`, else its KF_E_CONFLICT. */
+int agreement_in_force_row(struct store_stmt *st, int col, int64_t at, struct kf_err *err);
+
 int agreement_check_active(struct store_conn *c, int64_t client_id, int64_t agreement_id, int64_t at,
                            struct kf_err *err);
 

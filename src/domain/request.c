@@ -283,30 +283,43 @@ struct request_create_op {
     bool has_sla;
 };
 
-/* Chooses the agreement (the given one, else the client's newest active) and checks it is in force. */
+/* Chooses the agreement (the given one, else the client's newest active), checks it is in force and
+ * includes service kind `in->service_kind`: one statement for what were three (the choice, the
+ * check, the kind), the errors and their order unchanged — agreement first, then kind. */
 static int rq_agreement(struct store_conn *c, const struct request_create_op *a, int64_t now, int64_t *agreement_r,
-                        struct kf_err *err)
+                        int64_t *kind_id_r, struct kf_err *err)
 {
-    int64_t aid = a->in->agreement_id;
-    if (aid <= 0) {
-        struct store_stmt *st;
-        int rc = store_prepare(c,
-                               "SELECT id FROM agreements WHERE client_id = $1 AND status = 'active' ORDER BY id DESC "
-                               "LIMIT 1",
-                               &st, err);
-        if (rc) return rc;
-        store_bind_int64(st, 1, a->client_id);
-        rc = store_step(st, err);
-        if (rc == STORE_ROW) aid = store_col_int64(st, 0);
-        store_finalize(&st);
-        if (rc < 0) return rc;
-        if (aid <= 0)
-            return kf_fail(err, KF_E_CONFLICT, "agreement", "the client has no agreement in force: no new requests");
-    }
-    int rc = agreement_check_active(c, a->client_id, aid, now, err);
-    if (rc == KF_E_NOT_FOUND) return kf_fail(err, KF_E_INVALID, "agreement_id", "no such agreement of this client");
+    int64_t given = a->in->agreement_id;
+    struct store_stmt *st;
+    int rc = store_prepare(c,
+                           "SELECT a.id, s.kind_id, " AGREEMENT_FORCE_COLS " FROM agreements a "
+                           "LEFT JOIN service_kinds k ON k.code = $3 "
+                           "LEFT JOIN agreement_services s ON s.agreement_id = a.id AND s.client_id = a.client_id AND "
+                           "s.kind_id = k.id "
+                           "WHERE a.client_id = $1 AND (a.id = $2 OR $2 <= 0 AND a.status = 'active') "
+                           "ORDER BY a.id DESC LIMIT 1",
+                           &st, err);
     if (rc) return rc;
-    *agreement_r = aid;
+    store_bind_int64(st, 1, a->client_id);
+    store_bind_int64(st, 2, given);
+    store_bind_text(st, 3, a->in->service_kind ? a->in->service_kind : "", (size_t)-1);
+    rc = store_step(st, err);
+    if (rc == STORE_DONE) {
+        store_finalize(&st);
+        return given > 0 ? kf_fail(err, KF_E_INVALID, "agreement_id", "no such agreement of this client")
+                         : kf_fail(err, KF_E_CONFLICT, "agreement", "the client has no agreement in force: no new requests");
+    }
+    if (rc != STORE_ROW) {
+        store_finalize(&st);
+        return rc;
+    }
+    *agreement_r = store_col_int64(st, 0);
+    bool has_kind = !store_col_is_null(st, 1);
+    *kind_id_r = store_col_int64(st, 1);
+    rc = agreement_in_force_row(st, 2, now, err);
+    store_finalize(&st);
+    if (rc) return rc;
+    if (!has_kind) return kf_fail(err, KF_E_INVALID, "service_kind", "a service kind the agreement includes is expected");
     return 0;
 }
 
@@ -389,8 +402,7 @@ static int create_fn(struct store_conn *c, void *arg, struct kf_err *err)
         if (rc == STORE_DONE) return kf_fail(err, KF_E_INVALID, "customer_id", "no such customer of this client");
     }
     int64_t agreement_id = 0, kind_id = 0, seq = 0;
-    if ((rc = rq_agreement(c, a, now, &agreement_id, err)) != 0) return rc;
-    if ((rc = rq_service_kind(c, a->client_id, agreement_id, in->service_kind, &kind_id, err)) != 0) return rc;
+    if ((rc = rq_agreement(c, a, now, &agreement_id, &kind_id, err)) != 0) return rc;
     char number[32];
     if (draw_late) snprintf(number, sizeof number, "~%" PRId64, a->id), seq = -a->id;
     else if ((rc = rq_draw_number(c, &seq, number, sizeof number, err)) != 0) return rc;

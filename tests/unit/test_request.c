@@ -186,6 +186,49 @@ static void test_C3_2_1_refused_without_an_agreement_in_force_and_nothing_change
     assert_int_equal(ifx_audit_count(fx, "request.create"), 0);
 }
 
+/* An active agreement of `client_id` with the one service kind `kind`. */
+static int64_t make_active_with(struct ifx *fx, int64_t client_id, const char *kind)
+{
+    struct agreement_service_input svc[1] = {{.kind = kind}};
+    struct agreement_input in = {.term_years = 1, .acceptance_by = "client", .services = svc, .n_services = 1};
+    ifx_as(fx, AM_ID, 0, ROLE_ACCOUNT_MANAGER);
+    int64_t id = 0;
+    T_OK(agreement_create(&fx->ctx, client_id, &in, &id, &fx->err));
+    T_OK(agreement_sign_provider(&fx->ctx, client_id, id, &fx->err));
+    ifx_as(fx, CADM_A, client_id, ROLE_CLIENT_ADMIN);
+    T_OK(agreement_sign_client(&fx->ctx, client_id, id, &fx->err));
+    return id;
+}
+
+/* Without an agreement named, the client's newest active one governs, and the service kind must be
+ * one it includes; a named agreement governs instead; unknown agreements and kinds are refused by
+ * field, and refusals write nothing. */
+static void test_C3_2_1_the_newest_active_agreement_governs_and_its_kinds_decide(void **state)
+{
+    IFX(state);
+    int64_t older = make_active(fx, fx->client_a); /* technical_support, consulting */
+    int64_t newer = make_active_with(fx, fx->client_a, "training");
+    struct request_input in = basic();
+    int64_t id;
+    struct request r;
+    in.service_kind = "training";
+    T_OK(create_as_agent(fx, fx->client_a, &in, &id));
+    T_OK(request_get(&fx->ctx, fx->client_a, id, &r, &fx->err));
+    assert_true(r.agreement_id == newer);
+    in.service_kind = "technical_support"; /* not in the newest */
+    expect_refused(fx, create_as_agent(fx, fx->client_a, &in, &id), KF_E_INVALID, "service_kind");
+    in.agreement_id = older;
+    T_OK(create_as_agent(fx, fx->client_a, &in, &id));
+    T_OK(request_get(&fx->ctx, fx->client_a, id, &r, &fx->err));
+    assert_true(r.agreement_id == older);
+    in.agreement_id = older + 1000000;
+    expect_refused(fx, create_as_agent(fx, fx->client_a, &in, &id), KF_E_INVALID, "agreement_id");
+    in.agreement_id = 0, in.service_kind = "no_such_kind";
+    expect_refused(fx, create_as_agent(fx, fx->client_a, &in, &id), KF_E_INVALID, "service_kind");
+    assert_int_equal(requests_of(fx, fx->client_a), 2);
+    assert_int_equal(ifx_audit_count(fx, "request.create"), 2);
+}
+
 static void test_C3_2_1_C5_2_bad_input_is_refused_by_field_and_changes_nothing(void **state)
 {
     IFX(state);
@@ -801,6 +844,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         BOTH(test_C3_2_1_C2_1_1_a_request_under_an_active_agreement_with_number_channel_and_kind),
         BOTH(test_C3_2_1_refused_without_an_agreement_in_force_and_nothing_changes),
+        BOTH(test_C3_2_1_the_newest_active_agreement_governs_and_its_kinds_decide),
         BOTH(test_C3_2_1_C5_2_bad_input_is_refused_by_field_and_changes_nothing),
         BOTH(test_C3_2_1_the_same_submission_twice_makes_one_request),
         BOTH(test_C3_2_1_twelve_racing_creations_number_1_to_12_without_gaps_and_a_racing_duplicate_once),
