@@ -259,10 +259,6 @@ int agreement_terms_at(struct store_conn *c, struct kf_ctx *ctx, int64_t client_
 int agreement_terms_window(struct store_conn *c, int64_t client_id, int64_t agreement_id, int64_t at, int64_t *lo_r,
                            int64_t *hi_r, struct kf_err *err);
 
-/* For later capabilities, inside their own write (or read) on `c`: 0 when agreement `agreement_id`
- * of client `client_id` is active at `at` (signed by both, not expired, not dissolved); else
- * KF_E_CONFLICT (field "agreement") with a detail naming why ("agreement is expired: read-only", …),
- * or KF_E_NOT_FOUND. No policy check: the caller has made its own. */
 /* The columns of an agreement row (alias `a`) that agreement_in_force_row judges, for a caller
  * whose own query selects them beside what it needs (request creation: one statement). */
 #define AGREEMENT_FORCE_COLS                                                                     \
@@ -273,6 +269,10 @@ int agreement_terms_window(struct store_conn *c, int64_t client_id, int64_t agre
  * 0 when in force at `at`, else its KF_E_CONFLICT. */
 int agreement_in_force_row(struct store_stmt *st, int col, int64_t at, struct kf_err *err);
 
+/* For later capabilities, inside their own write (or read) on `c`: 0 when agreement `agreement_id`
+ * of client `client_id` is active at `at` (signed by both, not expired, not dissolved); else
+ * KF_E_CONFLICT (field "agreement") with a detail naming why ("agreement is expired: read-only", …),
+ * or KF_E_NOT_FOUND. No policy check: the caller has made its own. */
 int agreement_check_active(struct store_conn *c, int64_t client_id, int64_t agreement_id, int64_t at,
                            struct kf_err *err);
 

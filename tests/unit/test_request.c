@@ -35,23 +35,35 @@ static int group_teardown(void **state)
 /* --- set-up helpers ------------------------------------------------------------------------------ */
 
 /* A draft of `client_id` with technical support and consulting (the catalogue's targets). */
-static int64_t make_draft(struct ifx *fx, int64_t client_id)
+/* A draft agreement of `client_id` with the `n` services `svc`. */
+static int64_t make_draft_of(struct ifx *fx, int64_t client_id, struct agreement_service_input *svc, size_t n)
 {
-    struct agreement_service_input svc[2] = {{.kind = "technical_support"}, {.kind = "consulting"}};
-    struct agreement_input in = {.term_years = 1, .acceptance_by = "client", .services = svc, .n_services = 2};
+    struct agreement_input in = {.term_years = 1, .acceptance_by = "client", .services = svc, .n_services = n};
     ifx_as(fx, AM_ID, 0, ROLE_ACCOUNT_MANAGER);
     int64_t id = 0;
     T_OK(agreement_create(&fx->ctx, client_id, &in, &id, &fx->err));
     return id;
 }
 
-static int64_t make_active(struct ifx *fx, int64_t client_id)
+static int64_t make_draft(struct ifx *fx, int64_t client_id)
 {
-    int64_t id = make_draft(fx, client_id);
+    struct agreement_service_input svc[2] = {{.kind = "technical_support"}, {.kind = "consulting"}};
+    return make_draft_of(fx, client_id, svc, 2);
+}
+
+/* Draft `id` signed by both parties: active. */
+static int64_t sign_both(struct ifx *fx, int64_t client_id, int64_t id)
+{
+    ifx_as(fx, AM_ID, 0, ROLE_ACCOUNT_MANAGER);
     T_OK(agreement_sign_provider(&fx->ctx, client_id, id, &fx->err));
     ifx_as(fx, CADM_A, client_id, ROLE_CLIENT_ADMIN);
     T_OK(agreement_sign_client(&fx->ctx, client_id, id, &fx->err));
     return id;
+}
+
+static int64_t make_active(struct ifx *fx, int64_t client_id)
+{
+    return sign_both(fx, client_id, make_draft(fx, client_id));
 }
 
 static int64_t make_customer(struct ifx *fx, int64_t client_id, const char *name)
@@ -190,14 +202,7 @@ static void test_C3_2_1_refused_without_an_agreement_in_force_and_nothing_change
 static int64_t make_active_with(struct ifx *fx, int64_t client_id, const char *kind)
 {
     struct agreement_service_input svc[1] = {{.kind = kind}};
-    struct agreement_input in = {.term_years = 1, .acceptance_by = "client", .services = svc, .n_services = 1};
-    ifx_as(fx, AM_ID, 0, ROLE_ACCOUNT_MANAGER);
-    int64_t id = 0;
-    T_OK(agreement_create(&fx->ctx, client_id, &in, &id, &fx->err));
-    T_OK(agreement_sign_provider(&fx->ctx, client_id, id, &fx->err));
-    ifx_as(fx, CADM_A, client_id, ROLE_CLIENT_ADMIN);
-    T_OK(agreement_sign_client(&fx->ctx, client_id, id, &fx->err));
-    return id;
+    return sign_both(fx, client_id, make_draft_of(fx, client_id, svc, 1));
 }
 
 /* Without an agreement named, the client's newest active one governs, and the service kind must be
